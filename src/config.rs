@@ -1,0 +1,584 @@
+//! Typed settings: shipped defaults → `--config FILE` (or `config/local.toml`) →
+//! `TALK_RELAY__SECTION__KEY` environment variables, checked once at start-up.
+
+use crate::domain::PersonFieldId;
+use anyhow::Context;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The shipped defaults, embedded so the binary runs from any directory.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const ENV_PREFIX: &str = "TALK_RELAY";
+
+/// Where settings come from, in increasing priority.
+#[derive(Debug, Default, Clone)]
+pub struct ConfigSources {
+    /// `--config FILE`; without it `config/local.toml` is used when present.
+    pub file: Option<PathBuf>,
+    /// Extra TOML texts layered after the file, in order (tests use them).
+    pub overlays: Vec<String>,
+    /// Whether `TALK_RELAY__…` environment variables and secret variables are read.
+    pub read_env: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub max_body_bytes: usize,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A `tracing` filter such as `info` or `talk_relay=debug`; `RUST_LOG` overrides it.
+    pub filter: String,
+    /// JSON lines instead of plain text.
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub path: PathBuf,
+    pub retention_days: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Region {
+    Default,
+    Au,
+    Eu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    Free,
+    Campaigns,
+    Pro,
+    Business,
+    Enterprise,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrttoSettings {
+    pub region: Region,
+    pub base_url: String,
+    pub api_key_env: String,
+    pub plan: Plan,
+    pub connect_timeout_ms: u64,
+    pub timeout_ms: u64,
+}
+
+impl OrttoSettings {
+    pub fn base_url(&self) -> String {
+        if !self.base_url.is_empty() {
+            return self.base_url.trim_end_matches('/').to_owned();
+        }
+        match self.region {
+            Region::Default => "https://api.ap3api.com",
+            Region::Au => "https://api.au.ap3api.com",
+            Region::Eu => "https://api.eu.ap3api.com",
+        }
+        .to_owned()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    pub concurrency: usize,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    pub max_attempts: u32,
+    pub max_age_hours: u64,
+    pub lease_ms: u64,
+    pub auth_pause_ms: u64,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub max_message_chars: usize,
+}
+
+/// What an unticked (or absent) consent box means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UncheckedConsent {
+    /// Send `bol::p = false`: the person is opted out.
+    OptOut,
+    /// Send no permission at all: whatever Ortto has stays.
+    Leave,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConsent {
+    field: String,
+    unchecked: Option<UncheckedConsent>,
+    opted_in_context: Option<String>,
+    opted_out_context: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawForm {
+    title: Option<String>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    redirect: Option<String>,
+    subject: Option<String>,
+    message_field: Option<String>,
+    html_field: Option<String>,
+    #[serde(default = "default_honeypot")]
+    honeypot: String,
+    #[serde(default)]
+    fields: BTreeMap<String, String>,
+    #[serde(default = "default_true")]
+    conventional_names: bool,
+    merge_by: Option<Vec<String>>,
+    default_country_code: Option<String>,
+    consent: Option<RawConsent>,
+}
+
+fn default_honeypot() -> String {
+    "_gotcha".to_owned()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    server: ServerSettings,
+    log: LogSettings,
+    database: DatabaseSettings,
+    ortto: OrttoSettings,
+    delivery: DeliverySettings,
+    limits: LimitSettings,
+    #[serde(default)]
+    forms: BTreeMap<String, RawForm>,
+}
+
+/// How a form's consent checkbox becomes `bol::p` and `str::s-ctx`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentPolicy {
+    pub field: String,
+    pub unchecked: UncheckedConsent,
+    /// Templates with `{form}`, `{page}` and `{time}` placeholders.
+    pub opted_in_context: String,
+    pub opted_out_context: String,
+}
+
+pub const DEFAULT_OPTED_IN_CONTEXT: &str = "Opted in via the {form} form on {page} at {time}";
+pub const DEFAULT_OPTED_OUT_CONTEXT: &str = "Opted out via the {form} form on {page} at {time}";
+
+/// A web origin, serialised as `scheme://host[:port]` with default ports dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WebOrigin(String);
+
+impl WebOrigin {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let url = url::Url::parse(raw.trim()).ok()?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return None;
+        }
+        Some(Self(url.origin().ascii_serialization()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How submitted fields become person fields, subject and messages; shared by forms
+/// and hooks.
+#[derive(Debug, Clone)]
+pub struct MappingRules {
+    pub title: String,
+    pub subject: Option<String>,
+    pub message_field: Option<String>,
+    pub html_field: Option<String>,
+    pub field_map: BTreeMap<String, PersonFieldId>,
+    pub conventional_names: bool,
+    pub merge_by: Vec<PersonFieldId>,
+    pub default_country_code: Option<String>,
+    pub consent: Option<ConsentPolicy>,
+    pub max_message_chars: usize,
+}
+
+/// One `[forms.NAME]` table, checked.
+#[derive(Debug, Clone)]
+pub struct FormConfig {
+    pub name: String,
+    pub allowed_origins: Vec<WebOrigin>,
+    pub redirect: Option<url::Url>,
+    pub honeypot: String,
+    pub rules: MappingRules,
+}
+
+impl FormConfig {
+    pub fn origin_allowed(&self, origin: &WebOrigin) -> bool {
+        self.allowed_origins.is_empty() || self.allowed_origins.contains(origin)
+    }
+}
+
+/// The relay's whole, validated configuration. Secrets are held as `SecretString`,
+/// whose `Debug` prints `[REDACTED]`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerSettings,
+    pub log: LogSettings,
+    pub database: DatabaseSettings,
+    pub ortto: OrttoSettings,
+    pub delivery: DeliverySettings,
+    pub limits: LimitSettings,
+    pub forms: BTreeMap<String, FormConfig>,
+    pub ortto_api_key: Option<SecretString>,
+}
+
+impl Config {
+    pub fn load(sources: &ConfigSources) -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ));
+        match &sources.file {
+            Some(path) => {
+                anyhow::ensure!(
+                    path.exists(),
+                    "config file {} does not exist",
+                    path.display()
+                );
+                builder = builder.add_source(config::File::from(path.as_path()).required(true));
+            }
+            None => {
+                let local = Path::new("config/local.toml");
+                builder = builder.add_source(config::File::from(local).required(false));
+            }
+        }
+        for overlay in &sources.overlays {
+            builder = builder.add_source(config::File::from_str(overlay, config::FileFormat::Toml));
+        }
+        if sources.read_env {
+            builder = builder.add_source(
+                config::Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("server.trusted_proxies")
+                    .with_list_parse_key("forms.*.allowed_origins"),
+            );
+        }
+        let raw: RawSettings = builder
+            .build()
+            .context("reading configuration")?
+            .try_deserialize()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let api_key = if sources.read_env {
+            secret_from_env(&raw.ortto.api_key_env)
+        } else {
+            None
+        };
+        Self::from_raw(raw, api_key)
+    }
+
+    fn from_raw(raw: RawSettings, ortto_api_key: Option<SecretString>) -> anyhow::Result<Self> {
+        check_positive("delivery.concurrency", raw.delivery.concurrency as u64)?;
+        check_positive(
+            "delivery.max_attempts",
+            u64::from(raw.delivery.max_attempts),
+        )?;
+        check_positive("delivery.lease_ms", raw.delivery.lease_ms)?;
+        check_positive("server.max_body_bytes", raw.server.max_body_bytes as u64)?;
+        check_positive(
+            "limits.max_message_chars",
+            raw.limits.max_message_chars as u64,
+        )?;
+        anyhow::ensure!(
+            raw.delivery.backoff_base_ms <= raw.delivery.backoff_cap_ms,
+            "delivery.backoff_base_ms must not exceed delivery.backoff_cap_ms"
+        );
+        if !raw.ortto.base_url.is_empty() {
+            let url = url::Url::parse(&raw.ortto.base_url)
+                .map_err(|e| anyhow::anyhow!("ortto.base_url: not a URL ({e})"))?;
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https"),
+                "ortto.base_url: must be an http or https URL"
+            );
+        }
+        let forms = raw
+            .forms
+            .into_iter()
+            .map(|(name, form)| {
+                let checked = check_form(&name, form, raw.limits.max_message_chars)?;
+                Ok((name, checked))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self {
+            server: raw.server,
+            log: raw.log,
+            database: raw.database,
+            ortto: raw.ortto,
+            delivery: raw.delivery,
+            limits: raw.limits,
+            forms,
+            ortto_api_key,
+        })
+    }
+
+    pub fn form(&self, name: &str) -> Option<&FormConfig> {
+        self.forms.get(name)
+    }
+
+    /// The effective forms, in words, for `check-config`.
+    pub fn describe(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let _ = writeln!(out, "listen: {}:{}", self.server.host, self.server.port);
+        let _ = writeln!(out, "database: {}", self.database.path.display());
+        let _ = writeln!(
+            out,
+            "ortto: {} (plan {:?}, key {})",
+            self.ortto.base_url(),
+            self.ortto.plan,
+            if self.ortto_api_key.is_some() {
+                format!("from ${}", self.ortto.api_key_env)
+            } else {
+                format!("not set: ${} is empty, dry run", self.ortto.api_key_env)
+            }
+        );
+        for form in self.forms.values() {
+            let _ = writeln!(
+                out,
+                "form {} — \"{}\" at POST /f/{}",
+                form.name, form.rules.title, form.name
+            );
+            let origins = if form.allowed_origins.is_empty() {
+                "any".to_owned()
+            } else {
+                form.allowed_origins
+                    .iter()
+                    .map(WebOrigin::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let _ = writeln!(out, "  origins: {origins}");
+            let merge: Vec<&str> = form
+                .rules
+                .merge_by
+                .iter()
+                .map(PersonFieldId::as_str)
+                .collect();
+            let _ = writeln!(out, "  merge_by: {}", merge.join(", "));
+            for (field, id) in &form.rules.field_map {
+                let _ = writeln!(out, "  field {field} → {id}");
+            }
+            match &form.rules.consent {
+                Some(c) => {
+                    let _ = writeln!(
+                        out,
+                        "  consent: field {} (unchecked: {:?})",
+                        c.field, c.unchecked
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "  consent: none (no permission field sent)");
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Reads a secret from the named environment variable; empty counts as unset.
+pub fn secret_from_env(var: &str) -> Option<SecretString> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| SecretString::from(v.trim().to_owned()))
+}
+
+fn check_positive(key: &str, value: u64) -> anyhow::Result<()> {
+    anyhow::ensure!(value > 0, "{key} must be greater than 0");
+    Ok(())
+}
+
+fn check_form(name: &str, raw: RawForm, max_message_chars: usize) -> anyhow::Result<FormConfig> {
+    let key = |k: &str| format!("forms.{name}.{k}");
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    anyhow::ensure!(
+        name_ok,
+        "forms.{name}: form names may hold only letters, digits, `-` and `_` (they appear in URLs)"
+    );
+    let allowed_origins = raw
+        .allowed_origins
+        .iter()
+        .map(|o| {
+            WebOrigin::parse(o).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: `{o}` is not an origin like https://www.example.com",
+                    key("allowed_origins")
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let redirect = raw
+        .redirect
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| {
+            url::Url::parse(&r)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| {
+                    anyhow::anyhow!("{}: `{r}` is not an absolute http(s) URL", key("redirect"))
+                })
+        })
+        .transpose()?;
+    let mut field_map = BTreeMap::new();
+    for (field, id) in raw.fields {
+        let id = PersonFieldId::parse(&id)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", key(&format!("fields.{field}"))))?;
+        anyhow::ensure!(
+            !matches!(id.as_str(), "bol::p" | "str::s-ctx"),
+            "{}: consent is set with [forms.{name}.consent], which also records how the person subscribed",
+            key(&format!("fields.{field}"))
+        );
+        field_map.insert(field, id);
+    }
+    let merge_by = match raw.merge_by {
+        None => vec![PersonFieldId::builtin("str::email")],
+        Some(ids) => {
+            anyhow::ensure!(
+                (1..=2).contains(&ids.len()),
+                "{}: one or two field ids (main, then fallback)",
+                key("merge_by")
+            );
+            ids.iter()
+                .map(|id| {
+                    PersonFieldId::parse(id)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", key("merge_by")))
+                })
+                .collect::<anyhow::Result<_>>()?
+        }
+    };
+    let default_country_code = raw
+        .default_country_code
+        .map(|c| {
+            let digits = c.trim().trim_start_matches('+').to_owned();
+            anyhow::ensure!(
+                (1..=3).contains(&digits.len()) && digits.chars().all(|d| d.is_ascii_digit()),
+                "{}: `{c}` is not a country calling code like 61 or 44",
+                key("default_country_code")
+            );
+            Ok(digits)
+        })
+        .transpose()?;
+    let consent = raw
+        .consent
+        .map(|c| {
+            let unchecked = c.unchecked.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: a form with a consent field must say what an unticked box means: \
+                     `opt_out` (send bol::p = false) or `leave` (send no permission). \
+                     Without it Ortto's default would opt people in who did not tick the box",
+                    key("consent.unchecked")
+                )
+            })?;
+            anyhow::ensure!(
+                !c.field.trim().is_empty(),
+                "{}: names the checkbox field",
+                key("consent.field")
+            );
+            Ok(ConsentPolicy {
+                field: c.field,
+                unchecked,
+                opted_in_context: c
+                    .opted_in_context
+                    .unwrap_or_else(|| DEFAULT_OPTED_IN_CONTEXT.to_owned()),
+                opted_out_context: c
+                    .opted_out_context
+                    .unwrap_or_else(|| DEFAULT_OPTED_OUT_CONTEXT.to_owned()),
+            })
+        })
+        .transpose()?;
+    Ok(FormConfig {
+        name: name.to_owned(),
+        allowed_origins,
+        redirect,
+        honeypot: raw.honeypot,
+        rules: MappingRules {
+            title: raw.title.unwrap_or_else(|| name.to_owned()),
+            subject: raw.subject.filter(|s| !s.trim().is_empty()),
+            message_field: raw.message_field,
+            html_field: raw.html_field,
+            field_map,
+            conventional_names: raw.conventional_names,
+            merge_by,
+            default_country_code,
+            consent,
+            max_message_chars,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(overlay: &str) -> anyhow::Result<Config> {
+        Config::load(&ConfigSources {
+            file: None,
+            overlays: vec![overlay.to_owned()],
+            read_env: false,
+        })
+    }
+
+    #[test]
+    fn shipped_defaults_load_with_a_demo_form() {
+        let config = load("").unwrap();
+        assert!(config.form("demo").is_some());
+        assert_eq!(config.ortto.base_url(), "https://api.ap3api.com");
+    }
+
+    #[test]
+    fn consent_without_an_unchecked_policy_is_refused_naming_the_key() {
+        let err = load("[forms.demo.consent]\nfield = \"subscribe\"\n").unwrap_err();
+        assert!(
+            err.to_string().contains("forms.demo.consent.unchecked"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_field_id_names_its_key() {
+        let err = load("[forms.demo.fields]\ncompany = \"company\"\n").unwrap_err();
+        assert!(
+            err.to_string().contains("forms.demo.fields.company"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn regions_pick_their_hosts() {
+        let config = load("[ortto]\nregion = \"eu\"\n").unwrap();
+        assert_eq!(config.ortto.base_url(), "https://api.eu.ap3api.com");
+    }
+}

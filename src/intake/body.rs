@@ -1,0 +1,289 @@
+//! Reading and parsing request bodies: urlencoded, multipart (text parts) and JSON.
+
+use super::fields::SubmittedFields;
+use actix_web::web::{Bytes, BytesMut, Payload};
+use futures_util::StreamExt;
+
+/// Why a body could not become fields. Each names what a sender can fix.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("The request body is larger than {limit} bytes.")]
+    TooLarge { limit: usize },
+    #[error("The request body could not be read.")]
+    Interrupted,
+    #[error("Content type `{0}` is not accepted: send application/x-www-form-urlencoded, multipart/form-data or application/json.")]
+    UnsupportedMediaType(String),
+    #[error("Field `{field}` is not valid UTF-8.")]
+    InvalidUtf8 { field: String },
+    #[error("Field `{field}` is a file upload; file uploads are not supported yet.")]
+    FileUpload { field: String },
+    #[error("The request body is malformed: {0}.")]
+    Malformed(String),
+}
+
+/// Reads the body up to `limit` bytes; a declared or streamed size over the limit stops
+/// reading at once (chunked bodies included).
+pub async fn read_limited(
+    mut payload: Payload,
+    declared_len: Option<usize>,
+    limit: usize,
+) -> Result<Bytes, BodyError> {
+    if declared_len.is_some_and(|len| len > limit) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = BytesMut::with_capacity(declared_len.unwrap_or(1024).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Interrupted)?;
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The body's media type, as far as intake cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    UrlEncoded,
+    Multipart,
+    Json,
+}
+
+impl BodyFormat {
+    pub fn detect(content_type: Option<&str>) -> Result<Self, BodyError> {
+        let raw = content_type.unwrap_or("").trim();
+        let parsed: mime::Mime = raw
+            .parse()
+            .map_err(|_| BodyError::UnsupportedMediaType(raw.to_owned()))?;
+        match (
+            parsed.type_().as_str(),
+            parsed.subtype().as_str(),
+            parsed.suffix(),
+        ) {
+            ("application", "x-www-form-urlencoded", _) => Ok(Self::UrlEncoded),
+            ("multipart", "form-data", _) => Ok(Self::Multipart),
+            ("application", "json", _) | ("application", _, Some(mime::JSON)) => Ok(Self::Json),
+            _ => Err(BodyError::UnsupportedMediaType(
+                parsed.essence_str().to_owned(),
+            )),
+        }
+    }
+}
+
+pub async fn parse_fields(
+    format: BodyFormat,
+    content_type: Option<&str>,
+    body: Bytes,
+) -> Result<SubmittedFields, BodyError> {
+    match format {
+        BodyFormat::UrlEncoded => parse_urlencoded(&body),
+        BodyFormat::Json => parse_json(&body),
+        BodyFormat::Multipart => parse_multipart(content_type.unwrap_or(""), body).await,
+    }
+}
+
+/// Strict urlencoded parsing: unlike the lossy decoders, invalid UTF-8 is an error that
+/// names the field instead of turning into U+FFFD.
+pub fn parse_urlencoded(body: &[u8]) -> Result<SubmittedFields, BodyError> {
+    let mut fields = SubmittedFields::default();
+    for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (raw_name, raw_value) = match pair.iter().position(|&b| b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &b""[..]),
+        };
+        let name_bytes = decode_component(raw_name);
+        let name = String::from_utf8(name_bytes).map_err(|e| BodyError::InvalidUtf8 {
+            field: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })?;
+        let value =
+            String::from_utf8(decode_component(raw_value)).map_err(|_| BodyError::InvalidUtf8 {
+                field: name.clone(),
+            })?;
+        fields.push(name, value);
+    }
+    Ok(fields)
+}
+
+fn decode_component(raw: &[u8]) -> Vec<u8> {
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_encoding::percent_decode(&plus_as_space).collect()
+}
+
+/// A JSON object of fields. Scalars become text, arrays keep every value, nested
+/// objects flatten to `parent.child` names.
+pub fn parse_json(body: &[u8]) -> Result<SubmittedFields, BodyError> {
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        Err(_) => return Err(name_invalid_json_field(body)),
+    };
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| BodyError::Malformed(format!("invalid JSON ({e})")))?;
+    let serde_json::Value::Object(object) = value else {
+        return Err(BodyError::Malformed(
+            "the JSON body must be an object of fields".to_owned(),
+        ));
+    };
+    let mut fields = SubmittedFields::default();
+    flatten_json("", object, &mut fields);
+    Ok(fields)
+}
+
+fn flatten_json(
+    prefix: &str,
+    object: serde_json::Map<String, serde_json::Value>,
+    out: &mut SubmittedFields,
+) {
+    use serde_json::Value;
+    for (key, value) in object {
+        let name = if prefix.is_empty() {
+            key
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            Value::Null => {}
+            Value::Object(inner) => flatten_json(&name, inner, out),
+            Value::Array(items) => {
+                for item in items {
+                    if let Some(text) = scalar_text(&item) {
+                        out.push(name.clone(), text);
+                    } else if !item.is_null() {
+                        out.push(name.clone(), item.to_string());
+                    }
+                }
+            }
+            scalar => {
+                if let Some(text) = scalar_text(&scalar) {
+                    out.push(name, text);
+                }
+            }
+        }
+    }
+}
+
+fn scalar_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Finds which field carries the invalid bytes: the first whose lossily decoded value
+/// holds a replacement character.
+fn name_invalid_json_field(body: &[u8]) -> BodyError {
+    let lossy = String::from_utf8_lossy(body);
+    let culprit = serde_json::from_str::<serde_json::Value>(&lossy)
+        .ok()
+        .and_then(|value| match value {
+            serde_json::Value::Object(object) => {
+                let mut fields = SubmittedFields::default();
+                flatten_json("", object, &mut fields);
+                let culprit = fields
+                    .iter()
+                    .find(|(name, values)| {
+                        name.contains('\u{FFFD}') || values.iter().any(|v| v.contains('\u{FFFD}'))
+                    })
+                    .map(|(name, _)| name.to_owned());
+                culprit
+            }
+            _ => None,
+        });
+    match culprit {
+        Some(field) => BodyError::InvalidUtf8 { field },
+        None => BodyError::Malformed("the body is not valid UTF-8".to_owned()),
+    }
+}
+
+async fn parse_multipart(content_type: &str, body: Bytes) -> Result<SubmittedFields, BodyError> {
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| BodyError::Malformed("multipart body without a boundary".to_owned()))?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut fields = SubmittedFields::default();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return Err(BodyError::Malformed(format!("bad multipart body ({e})"))),
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        if field.file_name().is_some() {
+            return Err(BodyError::FileUpload { field: name });
+        }
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| BodyError::Malformed(format!("bad multipart part `{name}` ({e})")))?;
+        let value = String::from_utf8(bytes.to_vec()).map_err(|_| BodyError::InvalidUtf8 {
+            field: name.clone(),
+        })?;
+        fields.push(name, value);
+    }
+    Ok(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urlencoded_keeps_repeated_keys_and_decodes_plus() {
+        let fields = parse_urlencoded(b"topic=a&name=Jo+Smith&topic=b&empty=").unwrap();
+        assert_eq!(fields.values("topic").unwrap(), ["a", "b"]);
+        assert_eq!(fields.first("name"), Some("Jo Smith"));
+        assert_eq!(fields.values("empty").unwrap(), [""]);
+    }
+
+    #[test]
+    fn urlencoded_invalid_utf8_names_the_field() {
+        let err = parse_urlencoded(b"name=ok&message=%FF%FE").unwrap_err();
+        assert!(matches!(err, BodyError::InvalidUtf8 { field } if field == "message"));
+    }
+
+    #[test]
+    fn json_flattens_and_keeps_arrays() {
+        let fields = parse_json(
+            br#"{"email":"a@b.co","tags":["x","y"],"n":3,"who":{"first":"Jo"},"skip":null}"#,
+        )
+        .unwrap();
+        assert_eq!(fields.values("tags").unwrap(), ["x", "y"]);
+        assert_eq!(fields.first("n"), Some("3"));
+        assert_eq!(fields.first("who.first"), Some("Jo"));
+        assert!(fields.values("skip").is_none());
+    }
+
+    #[test]
+    fn json_invalid_utf8_names_the_field() {
+        let mut body = br#"{"name":"Jo","message":""#.to_vec();
+        body.extend_from_slice(&[0xff, 0xfe]);
+        body.extend_from_slice(br#""}"#);
+        let err = parse_json(&body).unwrap_err();
+        assert!(matches!(err, BodyError::InvalidUtf8 { field } if field == "message"));
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(
+            BodyFormat::detect(Some("application/json; charset=utf-8")).unwrap(),
+            BodyFormat::Json
+        );
+        assert_eq!(
+            BodyFormat::detect(Some("application/vnd.api+json")).unwrap(),
+            BodyFormat::Json
+        );
+        assert!(matches!(
+            BodyFormat::detect(Some("text/xml")),
+            Err(BodyError::UnsupportedMediaType(_))
+        ));
+        assert!(matches!(
+            BodyFormat::detect(None),
+            Err(BodyError::UnsupportedMediaType(_))
+        ));
+    }
+}

@@ -1,0 +1,47 @@
+//! CORS for forms: the request origin is echoed only when the form allows it; a form
+//! with no list accepts any origin and says `*`.
+
+use crate::config::{FormConfig, WebOrigin};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse};
+
+const ALLOWED_HEADERS: &str = "Content-Type, Accept, X-Requested-With, Idempotency-Key";
+
+fn allow_origin_value(form: &FormConfig, origin: Option<&WebOrigin>) -> Option<HeaderValue> {
+    if form.allowed_origins.is_empty() {
+        return Some(HeaderValue::from_static("*"));
+    }
+    let origin = origin.filter(|o| form.allowed_origins.contains(o))?;
+    HeaderValue::from_str(origin.as_str()).ok()
+}
+
+/// Adds `Access-Control-Allow-Origin` to an intake response when the origin is allowed.
+pub fn allow(response: &mut HttpResponse, form: &FormConfig, origin: Option<&WebOrigin>) {
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(value) = allow_origin_value(form, origin) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    }
+}
+
+/// Answers a preflight: 204 with the allowances for a listed origin, 403 without any
+/// CORS headers otherwise (the browser then refuses the post itself).
+pub fn preflight(req: &HttpRequest, form: &FormConfig) -> HttpResponse {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(WebOrigin::parse);
+    match allow_origin_value(form, origin.as_ref()) {
+        Some(value) => HttpResponse::NoContent()
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, value))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS"))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS))
+            .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
+            .insert_header((header::VARY, "Origin"))
+            .finish(),
+        None => HttpResponse::Forbidden()
+            .insert_header((header::VARY, "Origin"))
+            .finish(),
+    }
+}

@@ -1,0 +1,92 @@
+use super::body::BodyError;
+use crate::domain::FieldProblem;
+use crate::store::RecordError;
+use actix_web::http::StatusCode;
+use serde::Serialize;
+
+/// Everything that can refuse an intake request, with the status and code it answers.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("There is no form called `{0}`.")]
+    FormNotFound(String),
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error("This site is not allowed to post to this form.")]
+    OriginNotAllowed,
+    #[error("{}", invalid_sentence(.0))]
+    Invalid(Vec<FieldProblem>),
+    #[error("The submission could not be saved. Nothing was kept; please try again in a moment.")]
+    Unavailable(#[source] RecordError),
+}
+
+fn invalid_sentence(problems: &[FieldProblem]) -> String {
+    match problems {
+        [one] => format!("Please check the `{}` field: {}", one.field, one.message),
+        _ => format!("Please check {} fields.", problems.len()),
+    }
+}
+
+/// One entry of the Formspree-compatible `errors` array.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorEntry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub code: String,
+    pub message: String,
+}
+
+impl IntakeError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::FormNotFound(_) => StatusCode::NOT_FOUND,
+            Self::Body(BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Body(BodyError::UnsupportedMediaType(_) | BodyError::FileUpload { .. }) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Self::Body(_) => StatusCode::BAD_REQUEST,
+            Self::OriginNotAllowed => StatusCode::FORBIDDEN,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn entries(&self) -> Vec<ErrorEntry> {
+        let general = |code: &str| {
+            vec![ErrorEntry {
+                field: None,
+                code: code.to_owned(),
+                message: self.to_string(),
+            }]
+        };
+        let for_field = |field: &str, code: &str| {
+            vec![ErrorEntry {
+                field: Some(field.to_owned()),
+                code: code.to_owned(),
+                message: self.to_string(),
+            }]
+        };
+        match self {
+            Self::FormNotFound(_) => general("FORM_NOT_FOUND"),
+            Self::Body(BodyError::TooLarge { .. }) => general("PAYLOAD_TOO_LARGE"),
+            Self::Body(BodyError::UnsupportedMediaType(_)) => general("UNSUPPORTED_MEDIA_TYPE"),
+            Self::Body(BodyError::InvalidUtf8 { field }) => for_field(field, "INVALID_ENCODING"),
+            Self::Body(BodyError::FileUpload { field }) => for_field(field, "FILE_NOT_SUPPORTED"),
+            Self::Body(BodyError::Malformed(_) | BodyError::Interrupted) => {
+                general("MALFORMED_BODY")
+            }
+            Self::OriginNotAllowed => general("ORIGIN_NOT_ALLOWED"),
+            Self::Invalid(problems) => problems
+                .iter()
+                .map(|p| ErrorEntry {
+                    field: Some(p.field.clone()),
+                    code: serde_json::to_value(p.code)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    message: p.message.clone(),
+                })
+                .collect(),
+            Self::Unavailable(_) => general("UNAVAILABLE"),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Intake: `POST /f/{form}` through the pipeline guard → map → clean → record →
+//! respond; delivery picks recorded rows up in the background.
+
+pub mod body;
+mod cors;
+mod error;
+mod fields;
+mod kind;
+mod redirect;
+mod respond;
+
+pub use error::{ErrorEntry, IntakeError};
+pub use fields::SubmittedFields;
+pub use kind::ResponseKind;
+pub use respond::{accepted, page, refused, Receipt};
+
+use crate::config::{FormConfig, WebOrigin};
+use crate::domain::{new_submission_id, utc_timestamp, SourceKind, Status};
+use crate::mapping::{self, MappingContext, CAPTCHA_FIELDS};
+use crate::startup::AppState;
+use crate::store::{NewSubmission, Recorded};
+use crate::{clean, guard};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+
+const MAX_HEADER_CHARS: usize = 2048;
+
+/// What the relay keeps about the request itself, beside the fields.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub received_at: DateTime<Utc>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub origin: Option<WebOrigin>,
+    pub page_url: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl RequestMeta {
+    pub fn of(req: &HttpRequest, state: &AppState) -> Self {
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(MAX_HEADER_CHARS).collect::<String>())
+                .filter(|v| !v.trim().is_empty())
+        };
+        let page_url = header("referer")
+            .filter(|r| url::Url::parse(r).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
+        Self {
+            received_at: Utc::now(),
+            client_ip: guard::client_ip(req, &state.config.server.trusted_proxies)
+                .map(|ip| ip.to_string()),
+            user_agent: header("user-agent"),
+            origin: guard::request_origin(req),
+            page_url,
+            idempotency_key: header("idempotency-key").map(|k| k.chars().take(255).collect()),
+            request_id: req
+                .extensions()
+                .get::<tracing_actix_web::RequestId>()
+                .map(|id| id.to_string()),
+        }
+    }
+
+    /// A row carrying this request's facts; intake fills in the rest.
+    pub fn new_row(
+        &self,
+        source_kind: SourceKind,
+        source: &str,
+        status: Status,
+        fields: String,
+    ) -> NewSubmission {
+        NewSubmission {
+            id: new_submission_id(),
+            received_at: utc_timestamp(self.received_at),
+            source_kind,
+            source: source.to_owned(),
+            status,
+            next_attempt_at: None,
+            last_error: None,
+            email: None,
+            subject: None,
+            consent: None,
+            client_ip: self.client_ip.clone(),
+            user_agent: self.user_agent.clone(),
+            origin: self.origin.as_ref().map(|o| o.as_str().to_owned()),
+            page_url: self.page_url.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            payload: None,
+            fields,
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// `POST /f/{form}`.
+pub async fn submit_form(
+    req: HttpRequest,
+    form_name: web::Path<String>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let kind = ResponseKind::of(&req);
+    let meta = RequestMeta::of(&req, &state);
+    let form = state.config.form(&form_name);
+    let outcome = match form {
+        Some(form) => receive_form(form, &req, body, &state, &meta).await,
+        None => Err(IntakeError::FormNotFound(form_name.into_inner())),
+    };
+    let mut response = match &outcome {
+        Ok(receipt) => accepted(kind, receipt),
+        Err(error) => {
+            log_refusal(error);
+            refused(kind, error, meta.page_url.as_deref())
+        }
+    };
+    if let Some(form) = form {
+        cors::allow(&mut response, form, meta.origin.as_ref());
+    }
+    response
+}
+
+/// The pipeline for one HTML form post, step by step.
+async fn receive_form(
+    form: &FormConfig,
+    req: &HttpRequest,
+    body: web::Payload,
+    state: &AppState,
+    meta: &RequestMeta,
+) -> Result<Receipt, IntakeError> {
+    // 1. Guard: origin and size before reading anything, then the honeypot.
+    if !guard::origin_allowed(form, meta.origin.as_ref()) {
+        return Err(IntakeError::OriginNotAllowed);
+    }
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    let format = body::BodyFormat::detect(content_type)?;
+    let bytes = body::read_limited(
+        body,
+        declared_length(req),
+        state.config.server.max_body_bytes,
+    )
+    .await?;
+    let fields = body::parse_fields(format, content_type, bytes).await?;
+    // 3. Clean (text first, so mapping sees what will be kept; HTML is sanitised in map).
+    let fields = fields.map_values(|v| clean::strip_control(&v).into_owned());
+    let recorded_fields = fields.to_json(CAPTCHA_FIELDS);
+    let next = redirect::allowed_next(
+        form,
+        fields.first("_next").or_else(|| fields.first("_redirect")),
+        meta.origin.as_ref(),
+    )
+    .or_else(|| form.redirect.clone());
+    let receipt = |recorded: Recorded| match recorded {
+        Recorded::New(id) => Receipt {
+            id,
+            duplicate: false,
+            next: next.clone(),
+            source: form.name.clone(),
+        },
+        Recorded::Duplicate(id) => Receipt {
+            id,
+            duplicate: true,
+            next: next.clone(),
+            source: form.name.clone(),
+        },
+    };
+    if guard::honeypot_tripped(form, &fields) {
+        let mut row = meta.new_row(SourceKind::Form, &form.name, Status::Spam, recorded_fields);
+        row.last_error = Some("honeypot field was filled".to_owned());
+        // Bots learn nothing: the answer is the same as for a real submission.
+        return record(state, row).await.map(|r| Receipt {
+            duplicate: false,
+            ..receipt(r)
+        });
+    }
+
+    // 2. Map (person fields, consent, subject, messages; HTML sanitised, limits enforced).
+    let draft = mapping::draft_from_form(form, &fields);
+    let context = MappingContext {
+        page_url: meta.page_url.clone(),
+        received_at: meta.received_at,
+    };
+    let mapped = mapping::compose(draft, &form.rules, &state.cleaner, &context);
+
+    // 4. Record, committed before the response.
+    match mapped {
+        Ok(mapped) => {
+            let mut row = meta.new_row(
+                SourceKind::Form,
+                &form.name,
+                Status::Queued,
+                recorded_fields,
+            );
+            row.next_attempt_at = Some(utc_timestamp(meta.received_at));
+            row.email = mapped.email;
+            row.subject = Some(mapped.subject);
+            row.consent = mapped.consent;
+            row.payload =
+                Some(serde_json::to_string(&mapped.compose).expect("compose requests serialise"));
+            record(state, row).await.map(receipt)
+        }
+        Err(problems) => {
+            let mut row = meta.new_row(
+                SourceKind::Form,
+                &form.name,
+                Status::Invalid,
+                recorded_fields,
+            );
+            row.last_error = Some(
+                problems
+                    .iter()
+                    .map(|p| format!("{}: {:?}", p.field, p.code))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
+            record(state, row).await?;
+            Err(IntakeError::Invalid(problems))
+        }
+    }
+}
+
+async fn record(state: &AppState, row: NewSubmission) -> Result<Recorded, IntakeError> {
+    let status = row.status;
+    let recorded = state
+        .recorder
+        .record(row)
+        .await
+        .map_err(IntakeError::Unavailable)?;
+    if let Recorded::New(id) = &recorded {
+        tracing::info!(submission_id = %id, status = status.as_str(), "submission recorded");
+    }
+    Ok(recorded)
+}
+
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get("content-length")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn log_refusal(error: &IntakeError) {
+    match error {
+        IntakeError::Unavailable(cause) => {
+            tracing::error!(error = %crate::telemetry::error_chain(cause), "could not record a submission")
+        }
+        other => tracing::info!(status = other.status().as_u16(), "intake refused a request"),
+    }
+}
+
+/// `OPTIONS /f/{form}`: CORS preflight.
+pub async fn preflight(
+    req: HttpRequest,
+    form_name: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(form) = state.config.form(&form_name) else {
+        return refused(
+            ResponseKind::Api,
+            &IntakeError::FormNotFound(form_name.into_inner()),
+            None,
+        );
+    };
+    cors::preflight(&req, form)
+}
+
+/// `GET /thanks`: where browsers land after posting when no redirect is configured.
+pub async fn thank_you(query: web::Query<ThanksQuery>, state: web::Data<AppState>) -> HttpResponse {
+    let title = query
+        .form
+        .as_deref()
+        .and_then(|name| state.config.form(name))
+        .map(|f| f.rules.title.as_str());
+    respond::html(StatusCode::OK, &respond::thank_you_page(title))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ThanksQuery {
+    form: Option<String>,
+}

@@ -1,0 +1,17 @@
+//! talk-relay: website forms and form-tool webhooks into Ortto Talk conversations.
+//!
+//! Every intake request walks guard → map → clean → record → respond; delivery to
+//! Ortto happens in the background from the durable log.
+
+pub mod clean;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod guard;
+pub mod intake;
+pub mod mapping;
+pub mod ops;
+pub mod ortto;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,298 @@
+use super::values::{shape, Shaped};
+use super::{is_checked, Draft};
+use crate::clean::HtmlCleaner;
+use crate::config::{MappingRules, UncheckedConsent};
+use crate::domain::{FieldProblem, PersonFieldId, ProblemCode, SubmitterEmail};
+use crate::ortto::{ComposeRequest, Conversation, Message};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+const SUBJECT_MAX_CHARS: usize = 255;
+const AUTO_SUBJECT_SNIPPET_CHARS: usize = 60;
+
+/// Facts about the request that mapping needs but the submitter did not type.
+#[derive(Debug, Clone)]
+pub struct MappingContext {
+    pub page_url: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A submission ready to record: the compose request plus the columns the log keeps.
+#[derive(Debug, Clone)]
+pub struct MappedSubmission {
+    pub compose: ComposeRequest,
+    pub email: Option<String>,
+    pub subject: String,
+    pub consent: Option<bool>,
+}
+
+/// Shapes a draft into Ortto's compose request, collecting every problem at once so
+/// the submitter can fix them in one go.
+pub fn compose(
+    draft: Draft,
+    rules: &MappingRules,
+    cleaner: &HtmlCleaner,
+    context: &MappingContext,
+) -> Result<MappedSubmission, Vec<FieldProblem>> {
+    let mut problems = Vec::new();
+    let mut fields = Map::new();
+    let mut extras = draft.extras.clone();
+    let mut email = None;
+
+    for bound in &draft.person_fields {
+        if bound.id.as_str() == "str::email" {
+            let raw = bound
+                .values
+                .iter()
+                .find(|v| !v.trim().is_empty())
+                .map_or("", String::as_str);
+            match SubmitterEmail::parse(&bound.field, raw) {
+                Ok(parsed) => {
+                    fields.insert(
+                        "str::email".to_owned(),
+                        Value::String(parsed.as_str().to_owned()),
+                    );
+                    email = Some(parsed.as_str().to_owned());
+                }
+                Err(problem) => problems.push(problem),
+            }
+            continue;
+        }
+        match shape(
+            &bound.field,
+            &bound.id,
+            &bound.values,
+            rules.default_country_code.as_deref(),
+        ) {
+            Ok(Shaped::Value(value)) => {
+                fields.insert(bound.id.as_str().to_owned(), value);
+            }
+            Ok(Shaped::KeepAsText) => extras.push((bound.field.clone(), bound.values.join(", "))),
+            Ok(Shaped::Skip) => {}
+            Err(problem) => problems.push(problem),
+        }
+    }
+    split_full_name(&mut fields);
+    check_merge_field(&rules.merge_by, &draft.person_fields, &fields, &problems)
+        .into_iter()
+        .for_each(|p| problems.push(p));
+
+    let message = draft
+        .message
+        .as_ref()
+        .map(|m| m.value.trim().to_owned())
+        .filter(|m| !m.is_empty());
+    if let (Some(answer), Some(text)) = (&draft.message, &message) {
+        if text.chars().count() > rules.max_message_chars {
+            problems.push(too_long(&answer.field, rules.max_message_chars));
+        }
+    }
+    let subject = match &draft.subject {
+        Some(answer) if !answer.value.trim().is_empty() => {
+            let subject = answer.value.trim().to_owned();
+            if subject.chars().count() > SUBJECT_MAX_CHARS {
+                problems.push(too_long(&answer.field, SUBJECT_MAX_CHARS));
+            }
+            subject
+        }
+        _ => rules
+            .subject
+            .clone()
+            .unwrap_or_else(|| auto_subject(&rules.title, message.as_deref())),
+    };
+    let html = draft.html.as_ref().and_then(|answer| {
+        let cleaned = cleaner.clean(&answer.value);
+        if cleaned.as_str().chars().count() > rules.max_message_chars {
+            problems.push(too_long(&answer.field, rules.max_message_chars));
+        }
+        (!cleaned.is_blank()).then(|| cleaned.as_str().to_owned())
+    });
+
+    let mut messages = Vec::new();
+    if let Some(text) = text_message(message.as_deref(), &extras) {
+        messages.push(Message::text(text));
+    }
+    if let Some(html) = html {
+        messages.push(Message::html(html));
+    }
+    if messages.is_empty() {
+        problems.push(FieldProblem::new(
+            draft
+                .message
+                .as_ref()
+                .map_or("message", |m| m.field.as_str()),
+            ProblemCode::Empty,
+            "The submission has no message.",
+        ));
+    }
+
+    let consent = consent_answer(&draft, rules);
+    if let Some(opted_in) = consent {
+        fields.insert("bol::p".to_owned(), Value::Bool(opted_in));
+        fields.insert(
+            "str::s-ctx".to_owned(),
+            Value::String(consent_context(rules, opted_in, context)),
+        );
+    }
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(MappedSubmission {
+        compose: ComposeRequest {
+            fields,
+            merge_by: rules
+                .merge_by
+                .iter()
+                .map(|id| id.as_str().to_owned())
+                .collect(),
+            conversation: Conversation {
+                subject: subject.clone(),
+                messages,
+            },
+        },
+        email,
+        subject,
+        consent,
+    })
+}
+
+fn too_long(field: &str, max: usize) -> FieldProblem {
+    FieldProblem::new(
+        field,
+        ProblemCode::FieldTooLong,
+        format!("This is longer than {max} characters."),
+    )
+}
+
+/// `str::name` alone is split into first and last name: the first word, then the rest.
+fn split_full_name(fields: &mut Map<String, Value>) {
+    let has_parts = fields.contains_key("str::first") || fields.contains_key("str::last");
+    let Some(Value::String(full)) = fields.get("str::name").cloned() else {
+        return;
+    };
+    if has_parts {
+        return;
+    }
+    let mut words = full.split_whitespace();
+    if let Some(first) = words.next() {
+        fields.insert("str::first".to_owned(), Value::String(first.to_owned()));
+    }
+    let rest = words.collect::<Vec<_>>().join(" ");
+    if !rest.is_empty() {
+        fields.insert("str::last".to_owned(), Value::String(rest));
+    }
+}
+
+/// The main merge field must have a usable value, or Ortto cannot find the person.
+fn check_merge_field(
+    merge_by: &[PersonFieldId],
+    bound: &[super::BoundValue],
+    fields: &Map<String, Value>,
+    problems: &[FieldProblem],
+) -> Option<FieldProblem> {
+    let main = merge_by.first()?;
+    if fields.contains_key(main.as_str()) {
+        return None;
+    }
+    let submitted = bound.iter().find(|b| b.id == *main);
+    let field_name = submitted.map_or_else(|| default_field_name(main), |b| b.field.clone());
+    if problems.iter().any(|p| p.field == field_name) {
+        return None;
+    }
+    Some(match submitted {
+        None => FieldProblem::new(
+            field_name,
+            ProblemCode::RequiredFieldMissing,
+            "This field is required.",
+        ),
+        Some(_) => FieldProblem::new(
+            field_name,
+            ProblemCode::RequiredFieldEmpty,
+            "This field is required.",
+        ),
+    })
+}
+
+fn default_field_name(id: &PersonFieldId) -> String {
+    match id.as_str() {
+        "str::email" => "email".to_owned(),
+        "phn::phone" => "phone".to_owned(),
+        other => other.rsplit(':').next().unwrap_or(other).to_owned(),
+    }
+}
+
+fn auto_subject(title: &str, message: Option<&str>) -> String {
+    let first_line = message.and_then(|m| m.lines().map(str::trim).find(|l| !l.is_empty()));
+    let subject = match first_line {
+        Some(line) => format!("{title}: {}", shorten(line, AUTO_SUBJECT_SNIPPET_CHARS)),
+        None => title.to_owned(),
+    };
+    shorten(&subject, SUBJECT_MAX_CHARS)
+}
+
+fn shorten(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max_chars - 1).collect();
+    // Prefer a word boundary when one is reasonably close.
+    let at_word = match cut.rfind(char::is_whitespace) {
+        Some(space) if cut[..space].chars().count() >= max_chars / 2 => &cut[..space],
+        _ => cut.as_str(),
+    };
+    format!("{}…", at_word.trim_end())
+}
+
+/// The message, then every other field as `label: value`, so agents see everything.
+fn text_message(message: Option<&str>, extras: &[(String, String)]) -> Option<String> {
+    let block = extras
+        .iter()
+        .filter(|(_, value)| !value.trim().is_empty())
+        .map(|(label, value)| format!("{label}: {}", value.trim()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    match (message, block.is_empty()) {
+        (Some(m), true) => Some(m.to_owned()),
+        (Some(m), false) => Some(format!("{m}\n\n{block}")),
+        (None, false) => Some(block),
+        (None, true) => None,
+    }
+}
+
+fn consent_answer(draft: &Draft, rules: &MappingRules) -> Option<bool> {
+    let policy = rules.consent.as_ref()?;
+    let ticked = draft
+        .consent
+        .as_ref()
+        .is_some_and(|answer| is_checked(&answer.value));
+    match (ticked, policy.unchecked) {
+        (true, _) => Some(true),
+        (false, UncheckedConsent::OptOut) => Some(false),
+        (false, UncheckedConsent::Leave) => None,
+    }
+}
+
+fn consent_context(rules: &MappingRules, opted_in: bool, context: &MappingContext) -> String {
+    let policy = rules
+        .consent
+        .as_ref()
+        .expect("consent is only sent with a policy");
+    let template = if opted_in {
+        &policy.opted_in_context
+    } else {
+        &policy.opted_out_context
+    };
+    let page = context.page_url.as_deref().unwrap_or("an unknown page");
+    let time = context.received_at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let filled = template
+        .replace("{form}", &rules.title)
+        .replace("{time}", &time);
+    // The page URL is the only unbounded part; shorten it so the sentence fits in a str field.
+    let room =
+        SUBJECT_MAX_CHARS.saturating_sub(filled.chars().count().saturating_sub("{page}".len()));
+    shorten(
+        &filled.replace("{page}", &shorten(page, room.max(1))),
+        SUBJECT_MAX_CHARS,
+    )
+}

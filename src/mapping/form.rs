@@ -1,0 +1,107 @@
+use super::{Answer, BoundValue, Draft};
+use crate::config::FormConfig;
+use crate::domain::PersonFieldId;
+use crate::intake::SubmittedFields;
+
+/// CAPTCHA widgets' token fields: verified by the guard, never data.
+pub const CAPTCHA_FIELDS: &[&str] = &[
+    "cf-turnstile-response",
+    "h-captcha-response",
+    "g-recaptcha-response",
+];
+
+const MESSAGE_FIELDS: &[&str] = &["message", "comments", "body"];
+const SUBJECT_FIELDS: &[&str] = &["subject", "_subject"];
+
+/// The conventional names (SPEC §3) that map without configuration.
+fn conventional_field(name: &str) -> Option<&'static str> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "email" | "e-mail" | "email_address" | "_replyto" => "str::email",
+        "first_name" | "firstname" | "fname" | "given_name" => "str::first",
+        "last_name" | "lastname" | "lname" | "surname" | "family_name" => "str::last",
+        "name" | "full_name" => "str::name",
+        "phone" | "tel" => "phn::phone",
+        _ => return None,
+    })
+}
+
+/// Classifies an HTML form's fields: the configured map first, then conventional
+/// names; control fields (`_…`, CAPTCHA tokens, the honeypot) are dropped; anything
+/// else is kept for the agent.
+pub fn draft_from_form(form: &FormConfig, fields: &SubmittedFields) -> Draft {
+    let rules = &form.rules;
+    let mut draft = Draft::default();
+    let consent_field = rules.consent.as_ref().map(|c| c.field.as_str());
+    for (name, values) in fields.iter() {
+        let joined = || values.join(", ");
+        let answer = || Answer {
+            field: name.to_owned(),
+            value: values.first().cloned().unwrap_or_default(),
+        };
+        if name == form.honeypot || CAPTCHA_FIELDS.contains(&name) {
+            continue;
+        }
+        if Some(name) == consent_field {
+            // A checkbox group may repeat the key; any ticked value counts.
+            let ticked = values.iter().find(|v| super::is_checked(v)).cloned();
+            draft.consent = Some(Answer {
+                field: name.to_owned(),
+                value: ticked.unwrap_or_else(|| values.first().cloned().unwrap_or_default()),
+            });
+            continue;
+        }
+        if rules.html_field.as_deref() == Some(name) {
+            draft.html = Some(answer());
+            continue;
+        }
+        let is_message = match &rules.message_field {
+            Some(configured) => configured == name,
+            None => MESSAGE_FIELDS.contains(&name),
+        };
+        if is_message && draft.message.is_none() {
+            draft.message = Some(Answer {
+                field: name.to_owned(),
+                value: values.join("\n"),
+            });
+            continue;
+        }
+        if SUBJECT_FIELDS.contains(&name) {
+            if draft.subject.is_none() {
+                draft.subject = Some(answer());
+            }
+            continue;
+        }
+        if let Some(id) = bound_field(form, name, &draft) {
+            draft.person_fields.push(BoundValue {
+                field: name.to_owned(),
+                id,
+                values: values.to_vec(),
+            });
+            continue;
+        }
+        if name.starts_with('_') {
+            continue;
+        }
+        draft.extras.push((name.to_owned(), joined()));
+    }
+    draft
+}
+
+/// The person field a submitted name maps to, unless another field already took it.
+fn bound_field(form: &FormConfig, name: &str, draft: &Draft) -> Option<PersonFieldId> {
+    let rules = &form.rules;
+    let id = match rules.field_map.get(name) {
+        Some(id) => id.clone(),
+        None if rules.conventional_names => {
+            let id = PersonFieldId::builtin(conventional_field(name)?);
+            // An explicit map entry for the same person field wins over a conventional name.
+            if rules.field_map.values().any(|mapped| *mapped == id) {
+                return None;
+            }
+            id
+        }
+        None => return None,
+    };
+    let taken = draft.person_fields.iter().any(|bound| bound.id == id);
+    (!taken).then_some(id)
+}

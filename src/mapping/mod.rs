@@ -1,0 +1,41 @@
+//! Map (SPEC §3): what a submitter sent → Ortto person fields, consent, subject and
+//! messages. `form` (and later vendor presets) classify fields into a [`Draft`];
+//! `compose` turns any draft into the compose request.
+
+mod compose;
+mod form;
+mod values;
+
+pub use compose::{compose, MappedSubmission, MappingContext};
+pub use form::{draft_from_form, CAPTCHA_FIELDS};
+pub use values::is_checked;
+
+use crate::domain::PersonFieldId;
+
+/// A submitter's answers, classified but not yet shaped or checked.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    /// Values bound to a person field, with the submitted name they came from.
+    pub person_fields: Vec<BoundValue>,
+    pub subject: Option<Answer>,
+    pub message: Option<Answer>,
+    pub html: Option<Answer>,
+    /// The consent answer; `None` when nothing was submitted for it.
+    pub consent: Option<Answer>,
+    /// Everything else worth showing an agent, as `label: value`.
+    pub extras: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BoundValue {
+    pub field: String,
+    pub id: PersonFieldId,
+    pub values: Vec<String>,
+}
+
+/// One submitted answer: the field it came from and its value.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub field: String,
+    pub value: String,
+}

@@ -1,0 +1,211 @@
+//! Value shapes by field type (SPEC §3): what Ortto accepts for `str`, `int`, `bol`, `phn`, `geo`.
+
+use crate::domain::{FieldKind, FieldProblem, PersonFieldId, ProblemCode};
+use serde_json::{json, Value};
+
+const STR_MAX_CHARS: usize = 255;
+const TXT_MAX_CHARS: usize = 4000;
+
+/// Whether a checkbox value means "ticked": `on`, `true`, `1`, `yes`, `checked`.
+pub fn is_checked(value: &str) -> bool {
+    let v = value.trim();
+    ["on", "true", "1", "yes", "checked"]
+        .iter()
+        .any(|c| v.eq_ignore_ascii_case(c))
+}
+
+fn is_unchecked(value: &str) -> bool {
+    let v = value.trim();
+    ["off", "false", "0", "no", "unchecked", ""]
+        .iter()
+        .any(|c| v.eq_ignore_ascii_case(c))
+}
+
+/// What one value becomes.
+#[derive(Debug, PartialEq)]
+pub enum Shaped {
+    Value(Value),
+    /// Cannot take the field's shape but is harmless: shown to the agent as text.
+    KeepAsText,
+    /// Blank: not sent.
+    Skip,
+}
+
+pub fn shape(
+    field: &str,
+    id: &PersonFieldId,
+    values: &[String],
+    default_country_code: Option<&str>,
+) -> Result<Shaped, FieldProblem> {
+    let kind = id.kind();
+    let value = match kind {
+        FieldKind::Str | FieldKind::Txt => values
+            .iter()
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => values
+            .iter()
+            .map(|v| v.trim())
+            .find(|v| !v.is_empty())
+            .unwrap_or("")
+            .to_owned(),
+    };
+    if value.is_empty() && kind != FieldKind::Bol {
+        return Ok(Shaped::Skip);
+    }
+    let too_long = |max: usize| {
+        FieldProblem::new(
+            field,
+            ProblemCode::FieldTooLong,
+            format!("This is longer than {max} characters."),
+        )
+    };
+    let shaped = match kind {
+        FieldKind::Str => {
+            if value.chars().count() > STR_MAX_CHARS {
+                return Err(too_long(STR_MAX_CHARS));
+            }
+            Value::String(value)
+        }
+        FieldKind::Txt => {
+            if value.chars().count() > TXT_MAX_CHARS {
+                return Err(too_long(TXT_MAX_CHARS));
+            }
+            Value::String(value)
+        }
+        FieldKind::Int => match value.parse::<i64>() {
+            Ok(n) => json!(n),
+            Err(_) => {
+                return Err(FieldProblem::new(
+                    field,
+                    ProblemCode::TypeNumeric,
+                    "This should be a whole number.",
+                ))
+            }
+        },
+        FieldKind::Bol if is_checked(&value) => Value::Bool(true),
+        FieldKind::Bol if is_unchecked(&value) => Value::Bool(false),
+        FieldKind::Bol => {
+            return Err(FieldProblem::new(
+                field,
+                ProblemCode::TypeBoolean,
+                "This should be yes or no.",
+            ))
+        }
+        FieldKind::Phn => match phone(&value, default_country_code) {
+            Some(v) => v,
+            None => return Ok(Shaped::KeepAsText),
+        },
+        FieldKind::Geo => {
+            if value.chars().count() > STR_MAX_CHARS {
+                return Err(too_long(STR_MAX_CHARS));
+            }
+            json!({ "name": value })
+        }
+    };
+    Ok(Shaped::Value(shaped))
+}
+
+/// International numbers (`+61 401 234 567`, `0061…`) go whole; national ones need the
+/// form's default country code. Anything else is not a phone number Ortto can parse.
+fn phone(raw: &str, default_country_code: Option<&str>) -> Option<Value> {
+    let allowed = |c: char| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')' | '+');
+    if !raw.chars().all(allowed) {
+        return None;
+    }
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let international = raw.starts_with('+') || raw.starts_with("00");
+    if international {
+        let digits = if raw.starts_with("00") {
+            &digits[2..]
+        } else {
+            digits.as_str()
+        };
+        return (8..=15)
+            .contains(&digits.len())
+            .then(|| json!({ "phone": digits, "parse_with_country_code": true }));
+    }
+    if raw.contains('+') {
+        return None;
+    }
+    let national = digits.strip_prefix('0').unwrap_or(&digits);
+    let code = default_country_code?;
+    (4..=14)
+        .contains(&national.len())
+        .then(|| json!({ "c": code, "n": national }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shaped(id: &str, value: &str, cc: Option<&str>) -> Result<Shaped, FieldProblem> {
+        shape(
+            "f",
+            &PersonFieldId::parse(id).unwrap(),
+            &[value.to_owned()],
+            cc,
+        )
+    }
+
+    #[test]
+    fn phones() {
+        assert_eq!(
+            shaped("phn::phone", "+61 401 234 567", None).unwrap(),
+            Shaped::Value(json!({"phone": "61401234567", "parse_with_country_code": true}))
+        );
+        assert_eq!(
+            shaped("phn::phone", "0401 234 567", Some("61")).unwrap(),
+            Shaped::Value(json!({"c": "61", "n": "401234567"}))
+        );
+        assert_eq!(
+            shaped("phn::phone", "0401 234 567", None).unwrap(),
+            Shaped::KeepAsText
+        );
+        assert_eq!(
+            shaped("phn::phone", "call me", Some("61")).unwrap(),
+            Shaped::KeepAsText
+        );
+    }
+
+    #[test]
+    fn ints_bools_geos() {
+        assert_eq!(
+            shaped("int:cm:seats", " 12 ", None).unwrap(),
+            Shaped::Value(json!(12))
+        );
+        assert_eq!(
+            shaped("int:cm:seats", "twelve", None).unwrap_err().code,
+            ProblemCode::TypeNumeric
+        );
+        assert_eq!(
+            shaped("bol:cm:vip", "Yes", None).unwrap(),
+            Shaped::Value(json!(true))
+        );
+        assert_eq!(
+            shaped("bol:cm:vip", "off", None).unwrap(),
+            Shaped::Value(json!(false))
+        );
+        assert_eq!(
+            shaped("bol:cm:vip", "maybe", None).unwrap_err().code,
+            ProblemCode::TypeBoolean
+        );
+        assert_eq!(
+            shaped("geo::city", "Sydney", None).unwrap(),
+            Shaped::Value(json!({"name": "Sydney"}))
+        );
+    }
+
+    #[test]
+    fn str_limit_is_255_characters_not_bytes() {
+        assert!(shaped("str::first", &"é".repeat(255), None).is_ok());
+        assert_eq!(
+            shaped("str::first", &"é".repeat(256), None)
+                .unwrap_err()
+                .code,
+            ProblemCode::FieldTooLong
+        );
+    }
+}

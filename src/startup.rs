@@ -1,0 +1,90 @@
+//! The application: opens the log, binds the listener, wires routes and background work.
+
+use crate::clean::HtmlCleaner;
+use crate::config::Config;
+use crate::store::{Recorder, Store};
+use crate::{intake, ops};
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use std::net::TcpListener;
+use std::sync::Arc;
+use tracing_actix_web::TracingLogger;
+
+/// What every request handler shares.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub recorder: Recorder,
+    pub cleaner: HtmlCleaner,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Store,
+}
+
+impl Application {
+    /// Opens and migrates the database, starts the recorder and binds the address
+    /// (port 0 picks a free one; [`Application::port`] tells which).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = Store::open(&config.database.path).await?;
+        store.migrate().await?;
+        let recorder = Recorder::start(&store).await?;
+        let address = (config.server.host.as_str(), config.server.port);
+        let listener = TcpListener::bind(address)
+            .with_context(|| format!("binding {}:{}", config.server.host, config.server.port))?;
+        let port = listener.local_addr()?.port();
+        let workers = config.server.workers;
+        let state = web::Data::new(AppState {
+            config: Arc::new(config),
+            store: store.clone(),
+            recorder,
+            cleaner: HtmlCleaner::new(),
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .configure(routes)
+        })
+        .listen(listener)?;
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stops the server from elsewhere (tests, signal handlers).
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await.context("running the HTTP server")
+    }
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/f/{form}", web::post().to(intake::submit_form))
+        .route(
+            "/f/{form}",
+            web::method(actix_web::http::Method::OPTIONS).to(intake::preflight),
+        )
+        .route("/thanks", web::get().to(intake::thank_you))
+        .route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz));
+}

@@ -1,0 +1,80 @@
+//! Every SQL statement the relay runs. SQLite in WAL mode: dashboards read while the
+//! relay writes; intake writes go through one group-commit [`Recorder`].
+
+mod recorder;
+mod submissions;
+
+pub use recorder::{RecordError, Recorded, Recorder};
+pub use submissions::{NewSubmission, SubmissionRow};
+
+use anyhow::Context;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
+use std::path::Path;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Shared handle to the log: a small pool for reads and delivery-state writes.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    options: SqliteConnectOptions,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database file, with the pragmas the log relies on.
+    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the database directory {}", dir.display()))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .log_statements(tracing::log::LevelFilter::Trace);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("opening the database {}", path.display()))?;
+        Ok(Self { pool, options })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .context("running database migrations")
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A connection of its own, outside the pool (the recorder's writer owns one).
+    pub async fn dedicated_connection(&self) -> anyhow::Result<SqliteConnection> {
+        self.options
+            .connect()
+            .await
+            .context("opening a dedicated database connection")
+    }
+
+    /// Proves the database takes writes (for `/readyz`).
+    pub async fn heartbeat(&self) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO relay_heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
+            .bind(crate::domain::now_timestamp())
+            .execute(&self.pool)
+            .await
+            .context("writing the heartbeat row")?;
+        Ok(())
+    }
+
+    pub async fn submission(&self, id: &str) -> anyhow::Result<Option<SubmissionRow>> {
+        submissions::by_id(&self.pool, id).await
+    }
+}

@@ -1,0 +1,403 @@
+//! Accepting form posts: content types, repeated keys, encodings, sizes, durability.
+
+use crate::helpers::{body_text, spawn_app, TestApp, BROWSER_ACCEPT};
+use serde_json::{json, Value};
+
+#[actix_web::test]
+async fn a_browser_form_post_is_recorded_with_its_compose_payload_before_the_redirect() {
+    let app = spawn_app("").await;
+    let response = app
+        .post_form("demo", "first_name=Joe&last_name=Citizen&email=joe%40example.com&message=Do+you+offer+discounts%3F")
+        .await;
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(
+        response.headers().get("location").unwrap(),
+        "/thanks?form=demo"
+    );
+
+    // The row is there as soon as the response is: it was committed first.
+    let row = app.latest().await;
+    assert_eq!(row.status, "queued");
+    assert_eq!(row.source_kind, "form");
+    assert_eq!(row.source, "demo");
+    assert_eq!(row.email.as_deref(), Some("joe@example.com"));
+    assert_eq!(row.client_ip.as_deref(), Some("127.0.0.1"));
+    assert!(row.next_attempt_at.is_some());
+    assert_eq!(
+        TestApp::payload(&row),
+        json!({
+            "fields": {"str::first": "Joe", "str::last": "Citizen", "str::email": "joe@example.com"},
+            "merge_by": ["str::email"],
+            "conversation": {
+                "subject": "Demo contact form: Do you offer discounts?",
+                "messages": [{"type": "text", "body": "Do you offer discounts?"}]
+            }
+        })
+    );
+    let fields: Value = serde_json::from_str(&row.fields).unwrap();
+    assert_eq!(fields["first_name"], "Joe");
+}
+
+#[actix_web::test]
+async fn the_thank_you_page_names_the_form() {
+    let app = spawn_app("").await;
+    let mut response = app
+        .client
+        .get(app.url("/thanks?form=demo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let page = body_text(&mut response).await;
+    assert!(
+        page.contains("Thank you!") && page.contains("Demo contact form"),
+        "{page}"
+    );
+}
+
+#[actix_web::test]
+async fn a_json_post_gets_202_with_the_id_of_the_committed_row() {
+    let app = spawn_app("").await;
+    let (status, body) = app
+        .post_json(
+            "demo",
+            &json!({"email": "ann@example.org", "name": "Ann Lee", "message": "Hi"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["status"], "queued");
+    let row = app.submission(body["id"].as_str().unwrap()).await;
+    assert_eq!(row.status, "queued");
+    let payload = TestApp::payload(&row);
+    assert_eq!(payload["fields"]["str::first"], "Ann");
+    assert_eq!(payload["fields"]["str::last"], "Lee");
+    // Time-sortable ids: UUIDv7.
+    assert_eq!(&row.id[14..15], "7");
+    assert!(
+        row.received_at.ends_with('Z') && row.received_at.len() == "2026-11-23T16:42:21.123Z".len()
+    );
+}
+
+#[actix_web::test]
+async fn multipart_text_parts_are_accepted_and_keep_repeated_keys() {
+    let app = spawn_app("").await;
+    let boundary = "XyZboundary";
+    let part = |name: &str, value: &str| {
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        )
+    };
+    let body = [
+        part("email", "kim@example.com"),
+        part("message", "Multipart hello"),
+        part("topics", "sales"),
+        part("topics", "support"),
+    ]
+    .concat()
+        + &format!("--{boundary}--\r\n");
+    let mut response = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header((
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        ))
+        .insert_header(("Accept", "application/json"))
+        .send_body(body)
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        202,
+        "{}",
+        body_text(&mut response).await
+    );
+    let row = app.latest().await;
+    let fields: Value = serde_json::from_str(&row.fields).unwrap();
+    assert_eq!(fields["topics"], json!(["sales", "support"]));
+    let payload = TestApp::payload(&row);
+    assert_eq!(
+        payload["conversation"]["messages"][0]["body"],
+        "Multipart hello\n\ntopics: sales, support"
+    );
+}
+
+#[actix_web::test]
+async fn a_file_part_is_refused_naming_the_field_and_nothing_is_recorded() {
+    let app = spawn_app("").await;
+    let boundary = "b0undary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nkim@example.com\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"resume\"; filename=\"cv.pdf\"\r\n\
+         Content-Type: application/pdf\r\n\r\n%PDF-1.4\r\n--{boundary}--\r\n"
+    );
+    let mut response = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header((
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        ))
+        .insert_header(("Accept", "application/json"))
+        .send_body(body)
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "resume");
+    assert_eq!(body["errors"][0]["code"], "FILE_NOT_SUPPORTED");
+    assert!(app.submissions().await.is_empty());
+}
+
+#[actix_web::test]
+async fn repeated_urlencoded_keys_keep_every_value() {
+    let app = spawn_app("").await;
+    app.post_form(
+        "demo",
+        "email=a%40example.com&message=Hi&topic=pricing&topic=support&topic=demo",
+    )
+    .await;
+    let row = app.latest().await;
+    let fields: Value = serde_json::from_str(&row.fields).unwrap();
+    assert_eq!(fields["topic"], json!(["pricing", "support", "demo"]));
+    assert_eq!(
+        TestApp::payload(&row)["conversation"]["messages"][0]["body"],
+        "Hi\n\ntopic: pricing, support, demo"
+    );
+}
+
+#[actix_web::test]
+async fn invalid_utf8_is_a_400_naming_the_field() {
+    let app = spawn_app("").await;
+    let mut response = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .insert_header(("Accept", "application/json"))
+        .send_body("email=a%40example.com&message=caf%E9")
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["ok"], false);
+    assert_eq!(body["errors"][0]["field"], "message");
+    assert_eq!(body["errors"][0]["code"], "INVALID_ENCODING");
+}
+
+#[actix_web::test]
+async fn an_unknown_form_is_404_form_not_found() {
+    let app = spawn_app("").await;
+    let (status, body) = app
+        .post_json("nope", &json!({"email": "a@example.com"}))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["errors"][0]["code"], "FORM_NOT_FOUND");
+    assert!(app.submissions().await.is_empty());
+}
+
+#[actix_web::test]
+async fn an_unsupported_content_type_is_415() {
+    let app = spawn_app("").await;
+    let mut response = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header(("Content-Type", "text/xml"))
+        .insert_header(("Accept", "application/json"))
+        .send_body("<email>a@example.com</email>")
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "UNSUPPORTED_MEDIA_TYPE");
+}
+
+#[actix_web::test]
+async fn an_oversized_body_is_413_and_not_recorded() {
+    let app = spawn_app("[server]\nmax_body_bytes = 1024\n").await;
+    let big = format!("email=a%40example.com&message={}", "x".repeat(2000));
+    let mut response = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .insert_header(("Accept", "application/json"))
+        .send_body(big)
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "PAYLOAD_TOO_LARGE");
+    assert!(app.submissions().await.is_empty());
+}
+
+#[actix_web::test]
+async fn an_oversized_chunked_body_is_refused_without_reading_it_all() {
+    let app = spawn_app("[server]\nmax_body_bytes = 1024\n").await;
+    // 64 KiB in 1 KiB chunks, no Content-Length: the relay must stop after the limit.
+    let chunks =
+        (0..64).map(|_| Ok::<_, std::io::Error>(actix_web::web::Bytes::from(vec![b'x'; 1024])));
+    let stream = futures_util::stream::iter(chunks);
+    let response = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .insert_header(("Accept", "application/json"))
+        .send_stream(stream)
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    assert!(app.submissions().await.is_empty());
+}
+
+#[actix_web::test]
+async fn preflight_and_cors_follow_the_allowed_origins() {
+    let app = spawn_app("[forms.site]\nallowed_origins = [\"https://www.example.com\"]\n").await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(actix_web::http::Method::OPTIONS, app.url("/f/site"))
+            .insert_header(("Origin", origin))
+            .insert_header(("Access-Control-Request-Method", "POST"))
+            .insert_header(("Access-Control-Request-Headers", "content-type"))
+            .send()
+    };
+    let allowed = preflight("https://www.example.com").await.unwrap();
+    assert_eq!(allowed.status().as_u16(), 204);
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .unwrap(),
+        "https://www.example.com"
+    );
+    assert!(allowed
+        .headers()
+        .get("access-control-allow-methods")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    let foreign = preflight("https://evil.example").await.unwrap();
+    assert_eq!(foreign.status().as_u16(), 403);
+    assert!(foreign
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+
+    let response = app
+        .client
+        .post(app.url("/f/site"))
+        .insert_header(("Origin", "https://www.example.com"))
+        .insert_header(("Accept", "application/json"))
+        .send_json(&json!({"email": "a@example.com", "message": "hi"}))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    assert_eq!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .unwrap(),
+        "https://www.example.com"
+    );
+
+    // A form with no list accepts any origin and says `*`.
+    let open = app
+        .client
+        .request(actix_web::http::Method::OPTIONS, app.url("/f/demo"))
+        .insert_header(("Origin", "https://anything.example"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        open.headers().get("access-control-allow-origin").unwrap(),
+        "*"
+    );
+}
+
+#[actix_web::test]
+async fn a_post_from_a_foreign_origin_is_refused_and_not_recorded() {
+    let app = spawn_app("[forms.site]\nallowed_origins = [\"https://www.example.com\"]\n").await;
+    for origin in [
+        "https://evil.example",
+        "https://www.example.com.evil.example",
+        "http://www.example.com",
+    ] {
+        let mut response = app
+            .client
+            .post(app.url("/f/site"))
+            .insert_header(("Origin", origin))
+            .insert_header(("Accept", "application/json"))
+            .send_json(&json!({"email": "a@example.com", "message": "hi"}))
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 403, "{origin}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], "ORIGIN_NOT_ALLOWED");
+    }
+    assert!(app.submissions().await.is_empty());
+}
+
+#[actix_web::test]
+async fn a_restart_keeps_the_rows_and_intake_goes_on() {
+    let mut app = spawn_app("").await;
+    let (_, first) = app
+        .post_json(
+            "demo",
+            &json!({"email": "a@example.com", "message": "before"}),
+        )
+        .await;
+    app.restart("").await;
+    let (status, second) = app
+        .post_json(
+            "demo",
+            &json!({"email": "b@example.com", "message": "after"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let ids: Vec<String> = app.submissions().await.into_iter().map(|r| r.id).collect();
+    assert_eq!(
+        ids,
+        vec![
+            first["id"].as_str().unwrap().to_owned(),
+            second["id"].as_str().unwrap().to_owned()
+        ]
+    );
+}
+
+#[actix_web::test]
+async fn an_idempotency_key_answers_the_first_id_and_records_once() {
+    let app = spawn_app("").await;
+    let send = || {
+        app.client
+            .post(app.url("/f/demo"))
+            .insert_header(("Accept", "application/json"))
+            .insert_header(("Idempotency-Key", "order-42"))
+            .send_json(&json!({"email": "a@example.com", "message": "once"}))
+    };
+    let mut first = send().await.unwrap();
+    assert_eq!(first.status().as_u16(), 202);
+    let first: Value = first.json().await.unwrap();
+    let mut again = send().await.unwrap();
+    assert_eq!(again.status().as_u16(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["status"], "duplicate");
+    assert_eq!(app.submissions().await.len(), 1);
+}
+
+#[actix_web::test]
+async fn health_and_readiness() {
+    let app = spawn_app("").await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let mut ready = app
+        .client
+        .get(app.url("/readyz"))
+        .insert_header(("Accept", BROWSER_ACCEPT))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["database"], "writable");
+}

@@ -1,0 +1,222 @@
+//! SPEC §5: the same outcome answered to a browser (redirect, HTML) or a script (JSON).
+
+use crate::helpers::{body_text, spawn_app, BROWSER_ACCEPT};
+use serde_json::Value;
+
+#[actix_web::test]
+async fn api_detection_by_header_accept_and_body() {
+    let app = spawn_app("").await;
+    let post = |accept: Option<&'static str>, xrw: bool, json_body: bool| {
+        let mut request = app.client.post(app.url("/f/demo"));
+        if let Some(accept) = accept {
+            request = request.insert_header(("Accept", accept));
+        }
+        if xrw {
+            request = request.insert_header(("X-Requested-With", "XMLHttpRequest"));
+        }
+        if json_body {
+            request.send_json(&serde_json::json!({"email": "a@example.com", "message": "m"}))
+        } else {
+            request
+                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                .send_body("email=a%40example.com&message=m")
+        }
+    };
+    assert_eq!(
+        post(Some(BROWSER_ACCEPT), false, false)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        303
+    );
+    assert_eq!(
+        post(None, false, false).await.unwrap().status().as_u16(),
+        303
+    );
+    assert_eq!(
+        post(Some(BROWSER_ACCEPT), true, false)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        202
+    );
+    assert_eq!(
+        post(Some("application/json"), false, false)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        202
+    );
+    assert_eq!(
+        post(Some("*/*"), false, true)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        202
+    );
+    assert_eq!(
+        post(None, false, true).await.unwrap().status().as_u16(),
+        202
+    );
+    // A JSON body from something that prefers HTML is answered as a browser.
+    assert_eq!(
+        post(Some(BROWSER_ACCEPT), false, true)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        303
+    );
+}
+
+#[actix_web::test]
+async fn a_honeypot_hit_looks_exactly_like_success_and_is_recorded_as_spam() {
+    let app = spawn_app("").await;
+    let real = app
+        .post_form("demo", "email=a%40example.com&message=hi&_gotcha=")
+        .await;
+    let spam = app
+        .post_form("demo", "email=a%40example.com&message=hi&_gotcha=buy+now")
+        .await;
+    assert_eq!(real.status(), spam.status());
+    assert_eq!(
+        real.headers().get("location"),
+        spam.headers().get("location")
+    );
+
+    let (status, body) = app
+        .post_json(
+            "demo",
+            &serde_json::json!({"email": "b@example.com", "message": "hi", "_gotcha": "x"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["status"], "queued");
+    let row = app.submission(body["id"].as_str().unwrap()).await;
+    assert_eq!(row.status, "spam");
+    assert!(row.payload.is_none());
+    let statuses: Vec<String> = app
+        .submissions()
+        .await
+        .into_iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, ["queued", "spam", "spam"]);
+}
+
+#[actix_web::test]
+async fn a_configured_honeypot_name_is_used() {
+    let app = spawn_app("[forms.demo]\nhoneypot = \"website\"\n").await;
+    app.post_form(
+        "demo",
+        "email=a%40example.com&message=hi&website=http%3A%2F%2Fspam",
+    )
+    .await;
+    assert_eq!(app.latest().await.status, "spam");
+}
+
+#[actix_web::test]
+async fn a_browser_error_is_an_html_page_with_each_field_and_a_back_link() {
+    let app = spawn_app("[forms.demo.fields]\nseats = \"int:cm:seats\"\n").await;
+    let mut response = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .insert_header(("Accept", BROWSER_ACCEPT))
+        .insert_header(("Referer", "https://www.example.com/contact?x=<b>"))
+        .send_body("email=nope&seats=many&message=hi")
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    assert!(response
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = body_text(&mut response).await;
+    assert!(page.contains("Please check the form"), "{page}");
+    assert!(
+        page.contains("<strong>email</strong>: This should be an email address"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<strong>seats</strong>: This should be a whole number."),
+        "{page}"
+    );
+    assert!(
+        page.contains("href=\"https://www.example.com/contact?x=&lt;b&gt;\""),
+        "{page}"
+    );
+    assert!(page.contains("Error 422"), "{page}");
+}
+
+#[actix_web::test]
+async fn browser_and_api_shapes_for_each_refusal() {
+    let app = spawn_app("[server]\nmax_body_bytes = 200\n").await;
+    let cases: [(&str, &str, &str, u16, &str); 4] = [
+        (
+            "nope",
+            "application/x-www-form-urlencoded",
+            "email=a%40example.com",
+            404,
+            "FORM_NOT_FOUND",
+        ),
+        ("demo", "text/plain", "hello", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (
+            "demo",
+            "application/x-www-form-urlencoded",
+            "message=%FF",
+            400,
+            "INVALID_ENCODING",
+        ),
+        (
+            "demo",
+            "application/json",
+            "{\"email\": ",
+            400,
+            "MALFORMED_BODY",
+        ),
+    ];
+    for (form, content_type, body, status, code) in cases {
+        let send = |accept: &'static str| {
+            app.client
+                .post(app.url(&format!("/f/{form}")))
+                .insert_header(("Content-Type", content_type))
+                .insert_header(("Accept", accept))
+                .send_body(body.to_owned())
+        };
+        let mut api = send("application/json").await.unwrap();
+        assert_eq!(api.status().as_u16(), status, "{code}");
+        let json: Value = api.json().await.unwrap();
+        assert_eq!(json["ok"], false);
+        assert_eq!(json["errors"][0]["code"], code);
+        assert!(!json["error"].as_str().unwrap().is_empty());
+
+        let mut browser = send(BROWSER_ACCEPT).await.unwrap();
+        assert_eq!(browser.status().as_u16(), status, "{code}");
+        let page = body_text(&mut browser).await;
+        assert!(
+            page.starts_with("<!doctype html>") && page.contains(&format!("Error {status}")),
+            "{page}"
+        );
+    }
+    let mut too_big = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .insert_header(("Accept", BROWSER_ACCEPT))
+        .send_body("message=".to_owned() + &"x".repeat(500))
+        .await
+        .unwrap();
+    assert_eq!(too_big.status().as_u16(), 413);
+    assert!(body_text(&mut too_big)
+        .await
+        .contains("That was too much to send"));
+}

@@ -90,11 +90,7 @@ impl HtmlCleaner {
         .collect();
         builder
             .tags(TAGS.iter().copied().collect())
-            .clean_content_tags(
-                ["script", "style", "template", "textarea"]
-                    .into_iter()
-                    .collect(),
-            )
+            .clean_content_tags(["script", "style", "template", "textarea"].into_iter().collect())
             .tag_attributes(tag_attributes)
             .url_schemes(["http", "https", "mailto", "data"].into_iter().collect())
             .url_relative(UrlRelative::Deny)
@@ -110,11 +106,7 @@ impl HtmlCleaner {
 
 /// Schemes per attribute: links may be http/https/mailto; images only https or
 /// base64 raster data URIs (no SVG: it can carry script).
-fn filter_url_attribute<'u>(
-    element: &str,
-    attribute: &str,
-    value: &'u str,
-) -> Option<Cow<'u, str>> {
+fn filter_url_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Option<Cow<'u, str>> {
     let lower = value.trim().to_ascii_lowercase();
     let allowed = match (element, attribute) {
         ("a", "href") => ["http:", "https:", "mailto:"]
@@ -145,17 +137,15 @@ fn is_raster_data_uri(value: &str) -> bool {
         "image/webp;base64",
     ];
     allowed_media.contains(&media.as_str())
-        && data.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b' ' | b'\n' | b'\r')
-        })
+        && data
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b' ' | b'\n' | b'\r'))
 }
 
 /// Drops NULs and control characters, keeps newlines and tabs, and turns CRLF/CR
 /// into LF (browsers send textarea line breaks as CRLF).
 pub fn strip_control(text: &str) -> Cow<'_, str> {
-    let needs_work = text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t');
+    let needs_work = text.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
     if !needs_work {
         return Cow::Borrowed(text);
     }
@@ -174,10 +164,7 @@ mod tests {
 
     #[test]
     fn control_characters_go_newlines_and_tabs_stay() {
-        assert_eq!(
-            strip_control("a\u{0}b\u{7}c\r\nd\te\u{1b}[31m"),
-            "abc\nd\te[31m"
-        );
+        assert_eq!(strip_control("a\u{0}b\u{7}c\r\nd\te\u{1b}[31m"), "abc\nd\te[31m");
         assert!(matches!(strip_control("plain\ntext"), Cow::Borrowed(_)));
     }
 

@@ -28,6 +28,14 @@ pub enum Command {
     Migrate,
     /// Check the configuration and print the effective forms.
     CheckConfig,
+    /// Re-queue submissions for delivery, by id or by status (dead, dry_run).
+    Replay {
+        /// Submission ids.
+        ids: Vec<String>,
+        /// Every row with this status: `dead` or `dry_run`.
+        #[arg(long)]
+        status: Option<String>,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -48,6 +56,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = Store::open(&config.database.path).await?;
             store.migrate().await?;
             println!("database {} is up to date", config.database.path.display());
+            Ok(())
+        }
+        Command::Replay { ids, status } => {
+            let status = status
+                .map(|s| {
+                    crate::domain::Status::parse(&s)
+                        .ok_or_else(|| anyhow::anyhow!("--status: `{s}` is not a status (dead or dry_run)"))
+                })
+                .transpose()?;
+            anyhow::ensure!(
+                !ids.is_empty() || status.is_some(),
+                "name submission ids or --status dead|dry_run"
+            );
+            let store = Store::open(&config.database.path).await?;
+            store.migrate().await?;
+            let requeued = store.replay(&ids, status).await?;
+            println!(
+                "re-queued {requeued} submission(s); a running relay delivers them within its poll interval"
+            );
             Ok(())
         }
         Command::CheckConfig => {

@@ -75,8 +75,25 @@ pub struct OrttoSettings {
     pub base_url: String,
     pub api_key_env: String,
     pub plan: Plan,
+    /// Explicit outbound quotas, overriding the plan's (0 = the plan's).
+    pub requests_per_10s: u32,
+    pub requests_per_60s: u32,
+    /// Whether the outbound limiter is on at all (benchmarks against a fake Ortto turn it off).
+    pub limit_outbound: bool,
     pub connect_timeout_ms: u64,
     pub timeout_ms: u64,
+}
+
+impl Plan {
+    /// Ortto's documented limits: requests per 10 s and per 60 s.
+    pub fn quotas(self) -> (u32, u32) {
+        match self {
+            Self::Free => (20, 60),
+            Self::Campaigns => (100, 300),
+            Self::Pro => (200, 600),
+            Self::Business | Self::Enterprise => (600, 1800),
+        }
+    }
 }
 
 impl OrttoSettings {
@@ -104,6 +121,8 @@ pub struct DeliverySettings {
     pub lease_ms: u64,
     pub auth_pause_ms: u64,
     pub poll_interval_ms: u64,
+    /// On shutdown, how long in-flight deliveries may finish before their rows are released.
+    pub shutdown_grace_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -252,17 +271,11 @@ pub struct Config {
 
 impl Config {
     pub fn load(sources: &ConfigSources) -> anyhow::Result<Self> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            DEFAULT_TOML,
-            config::FileFormat::Toml,
-        ));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml));
         match &sources.file {
             Some(path) => {
-                anyhow::ensure!(
-                    path.exists(),
-                    "config file {} does not exist",
-                    path.display()
-                );
+                anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
                 builder = builder.add_source(config::File::from(path.as_path()).required(true));
             }
             None => {
@@ -299,16 +312,15 @@ impl Config {
 
     fn from_raw(raw: RawSettings, ortto_api_key: Option<SecretString>) -> anyhow::Result<Self> {
         check_positive("delivery.concurrency", raw.delivery.concurrency as u64)?;
-        check_positive(
-            "delivery.max_attempts",
-            u64::from(raw.delivery.max_attempts),
-        )?;
+        check_positive("delivery.max_attempts", u64::from(raw.delivery.max_attempts))?;
         check_positive("delivery.lease_ms", raw.delivery.lease_ms)?;
         check_positive("server.max_body_bytes", raw.server.max_body_bytes as u64)?;
-        check_positive(
-            "limits.max_message_chars",
-            raw.limits.max_message_chars as u64,
-        )?;
+        check_positive("limits.max_message_chars", raw.limits.max_message_chars as u64)?;
+        anyhow::ensure!(
+            raw.delivery.lease_ms > raw.ortto.timeout_ms + raw.ortto.connect_timeout_ms,
+            "delivery.lease_ms must exceed ortto.timeout_ms + ortto.connect_timeout_ms, \
+             or a slow request could be claimed and sent twice"
+        );
         anyhow::ensure!(
             raw.delivery.backoff_base_ms <= raw.delivery.backoff_cap_ms,
             "delivery.backoff_base_ms must not exceed delivery.backoff_cap_ms"
@@ -378,23 +390,14 @@ impl Config {
                     .join(", ")
             };
             let _ = writeln!(out, "  origins: {origins}");
-            let merge: Vec<&str> = form
-                .rules
-                .merge_by
-                .iter()
-                .map(PersonFieldId::as_str)
-                .collect();
+            let merge: Vec<&str> = form.rules.merge_by.iter().map(PersonFieldId::as_str).collect();
             let _ = writeln!(out, "  merge_by: {}", merge.join(", "));
             for (field, id) in &form.rules.field_map {
                 let _ = writeln!(out, "  field {field} → {id}");
             }
             match &form.rules.consent {
                 Some(c) => {
-                    let _ = writeln!(
-                        out,
-                        "  consent: field {} (unchecked: {:?})",
-                        c.field, c.unchecked
-                    );
+                    let _ = writeln!(out, "  consent: field {} (unchecked: {:?})", c.field, c.unchecked);
                 }
                 None => {
                     let _ = writeln!(out, "  consent: none (no permission field sent)");
@@ -447,9 +450,7 @@ fn check_form(name: &str, raw: RawForm, max_message_chars: usize) -> anyhow::Res
             url::Url::parse(&r)
                 .ok()
                 .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .ok_or_else(|| {
-                    anyhow::anyhow!("{}: `{r}` is not an absolute http(s) URL", key("redirect"))
-                })
+                .ok_or_else(|| anyhow::anyhow!("{}: `{r}` is not an absolute http(s) URL", key("redirect")))
         })
         .transpose()?;
     let mut field_map = BTreeMap::new();
@@ -472,10 +473,7 @@ fn check_form(name: &str, raw: RawForm, max_message_chars: usize) -> anyhow::Res
                 key("merge_by")
             );
             ids.iter()
-                .map(|id| {
-                    PersonFieldId::parse(id)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", key("merge_by")))
-                })
+                .map(|id| PersonFieldId::parse(id).map_err(|e| anyhow::anyhow!("{}: {e}", key("merge_by"))))
                 .collect::<anyhow::Result<_>>()?
         }
     };
@@ -561,19 +559,13 @@ mod tests {
     #[test]
     fn consent_without_an_unchecked_policy_is_refused_naming_the_key() {
         let err = load("[forms.demo.consent]\nfield = \"subscribe\"\n").unwrap_err();
-        assert!(
-            err.to_string().contains("forms.demo.consent.unchecked"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("forms.demo.consent.unchecked"), "{err}");
     }
 
     #[test]
     fn a_bad_field_id_names_its_key() {
         let err = load("[forms.demo.fields]\ncompany = \"company\"\n").unwrap_err();
-        assert!(
-            err.to_string().contains("forms.demo.fields.company"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("forms.demo.fields.company"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod clean;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod guard;
 pub mod intake;

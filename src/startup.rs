@@ -2,6 +2,7 @@
 
 use crate::clean::HtmlCleaner;
 use crate::config::Config;
+use crate::delivery::{DeliveryState, DeliveryWorker, OutboundLimiter};
 use crate::store::{Recorder, Store};
 use crate::{intake, ops};
 use actix_web::dev::Server;
@@ -9,6 +10,8 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
 /// What every request handler shares.
@@ -17,12 +20,15 @@ pub struct AppState {
     pub store: Store,
     pub recorder: Recorder,
     pub cleaner: HtmlCleaner,
+    pub deliveries: Arc<DeliveryState>,
+    pub outbound: Option<Arc<OutboundLimiter>>,
 }
 
 pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    worker: DeliveryWorker,
 }
 
 impl Application {
@@ -31,17 +37,40 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let store = Store::open(&config.database.path).await?;
         store.migrate().await?;
-        let recorder = Recorder::start(&store).await?;
+        let wake = Arc::new(Notify::new());
+        let recorder = Recorder::start(&store, wake.clone()).await?;
+        let deliveries = Arc::new(DeliveryState::new(config.ortto_api_key.is_none()));
+        if deliveries.dry_run() {
+            tracing::warn!(
+                "dry run: ${} is not set, so submissions are recorded and their payloads built but \
+                 nothing is sent to Ortto; send them later with `talk-relay replay --status dry_run`",
+                config.ortto.api_key_env
+            );
+        }
+        let outbound = config
+            .ortto
+            .limit_outbound
+            .then(|| Arc::new(OutboundLimiter::for_settings(&config.ortto)));
+        let config = Arc::new(config);
+        let worker = DeliveryWorker::new(
+            store.clone(),
+            config.clone(),
+            deliveries.clone(),
+            outbound.clone(),
+            wake,
+        );
         let address = (config.server.host.as_str(), config.server.port);
         let listener = TcpListener::bind(address)
             .with_context(|| format!("binding {}:{}", config.server.host, config.server.port))?;
         let port = listener.local_addr()?.port();
         let workers = config.server.workers;
         let state = web::Data::new(AppState {
-            config: Arc::new(config),
+            config,
             store: store.clone(),
             recorder,
             cleaner: HtmlCleaner::new(),
+            deliveries,
+            outbound,
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -57,6 +86,7 @@ impl Application {
             port,
             server: server.run(),
             store,
+            worker,
         })
     }
 
@@ -73,8 +103,17 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until the server is stopped (SIGTERM/SIGINT or a handle), then stops the
+    /// delivery worker, which finishes or releases its in-flight rows.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.server.await.context("running the HTTP server")
+        let stop = CancellationToken::new();
+        let worker = actix_web::rt::spawn(self.worker.run_until_stopped(stop.clone()));
+        let served = self.server.await.context("running the HTTP server");
+        stop.cancel();
+        if let Err(error) = worker.await {
+            tracing::error!(%error, "the delivery worker ended abnormally");
+        }
+        served
     }
 }
 

@@ -38,9 +38,7 @@ impl PersonFieldId {
             .split_once(":cm:")
             .or_else(|| raw.split_once("::"))
             .ok_or_else(|| {
-                format!(
-                    "`{raw}` is not an Ortto field id (expected `type::name` or `type:cm:name`)"
-                )
+                format!("`{raw}` is not an Ortto field id (expected `type::name` or `type:cm:name`)")
             })?;
         FieldKind::from_prefix(prefix).ok_or_else(|| {
             format!("`{raw}` has an unknown type `{prefix}` (one of str, txt, int, bol, phn, geo)")
@@ -86,14 +84,8 @@ mod tests {
 
     #[test]
     fn parses_builtin_and_custom_ids() {
-        assert_eq!(
-            PersonFieldId::parse("str::first").unwrap().kind(),
-            FieldKind::Str
-        );
-        assert_eq!(
-            PersonFieldId::parse("phn::phone").unwrap().kind(),
-            FieldKind::Phn
-        );
+        assert_eq!(PersonFieldId::parse("str::first").unwrap().kind(), FieldKind::Str);
+        assert_eq!(PersonFieldId::parse("phn::phone").unwrap().kind(), FieldKind::Phn);
         let custom = PersonFieldId::parse("int:cm:team-size").unwrap();
         assert_eq!(custom.kind(), FieldKind::Int);
         assert_eq!(custom.as_str(), "int:cm:team-size");

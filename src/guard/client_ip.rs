@@ -62,14 +62,8 @@ mod tests {
 
     #[test]
     fn hops_with_ports_and_brackets() {
-        assert_eq!(
-            parse_hop("203.0.113.7:4711").unwrap().to_string(),
-            "203.0.113.7"
-        );
-        assert_eq!(
-            parse_hop("[2001:db8::1]:80").unwrap().to_string(),
-            "2001:db8::1"
-        );
+        assert_eq!(parse_hop("203.0.113.7:4711").unwrap().to_string(), "203.0.113.7");
+        assert_eq!(parse_hop("[2001:db8::1]:80").unwrap().to_string(), "2001:db8::1");
         assert_eq!(parse_hop("2001:db8::1").unwrap().to_string(), "2001:db8::1");
         assert!(parse_hop("unknown").is_none());
     }

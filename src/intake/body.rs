@@ -64,9 +64,7 @@ impl BodyFormat {
             ("application", "x-www-form-urlencoded", _) => Ok(Self::UrlEncoded),
             ("multipart", "form-data", _) => Ok(Self::Multipart),
             ("application", "json", _) | ("application", _, Some(mime::JSON)) => Ok(Self::Json),
-            _ => Err(BodyError::UnsupportedMediaType(
-                parsed.essence_str().to_owned(),
-            )),
+            _ => Err(BodyError::UnsupportedMediaType(parsed.essence_str().to_owned())),
         }
     }
 }
@@ -96,20 +94,15 @@ pub fn parse_urlencoded(body: &[u8]) -> Result<SubmittedFields, BodyError> {
         let name = String::from_utf8(name_bytes).map_err(|e| BodyError::InvalidUtf8 {
             field: String::from_utf8_lossy(e.as_bytes()).into_owned(),
         })?;
-        let value =
-            String::from_utf8(decode_component(raw_value)).map_err(|_| BodyError::InvalidUtf8 {
-                field: name.clone(),
-            })?;
+        let value = String::from_utf8(decode_component(raw_value))
+            .map_err(|_| BodyError::InvalidUtf8 { field: name.clone() })?;
         fields.push(name, value);
     }
     Ok(fields)
 }
 
 fn decode_component(raw: &[u8]) -> Vec<u8> {
-    let plus_as_space: Vec<u8> = raw
-        .iter()
-        .map(|&b| if b == b'+' { b' ' } else { b })
-        .collect();
+    let plus_as_space: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
     percent_encoding::percent_decode(&plus_as_space).collect()
 }
 
@@ -120,8 +113,8 @@ pub fn parse_json(body: &[u8]) -> Result<SubmittedFields, BodyError> {
         Ok(text) => text,
         Err(_) => return Err(name_invalid_json_field(body)),
     };
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| BodyError::Malformed(format!("invalid JSON ({e})")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| BodyError::Malformed(format!("invalid JSON ({e})")))?;
     let serde_json::Value::Object(object) = value else {
         return Err(BodyError::Malformed(
             "the JSON body must be an object of fields".to_owned(),
@@ -132,11 +125,7 @@ pub fn parse_json(body: &[u8]) -> Result<SubmittedFields, BodyError> {
     Ok(fields)
 }
 
-fn flatten_json(
-    prefix: &str,
-    object: serde_json::Map<String, serde_json::Value>,
-    out: &mut SubmittedFields,
-) {
+fn flatten_json(prefix: &str, object: serde_json::Map<String, serde_json::Value>, out: &mut SubmittedFields) {
     use serde_json::Value;
     for (key, value) in object {
         let name = if prefix.is_empty() {
@@ -220,9 +209,8 @@ async fn parse_multipart(content_type: &str, body: Bytes) -> Result<SubmittedFie
             .bytes()
             .await
             .map_err(|e| BodyError::Malformed(format!("bad multipart part `{name}` ({e})")))?;
-        let value = String::from_utf8(bytes.to_vec()).map_err(|_| BodyError::InvalidUtf8 {
-            field: name.clone(),
-        })?;
+        let value =
+            String::from_utf8(bytes.to_vec()).map_err(|_| BodyError::InvalidUtf8 { field: name.clone() })?;
         fields.push(name, value);
     }
     Ok(fields)
@@ -248,10 +236,9 @@ mod tests {
 
     #[test]
     fn json_flattens_and_keeps_arrays() {
-        let fields = parse_json(
-            br#"{"email":"a@b.co","tags":["x","y"],"n":3,"who":{"first":"Jo"},"skip":null}"#,
-        )
-        .unwrap();
+        let fields =
+            parse_json(br#"{"email":"a@b.co","tags":["x","y"],"n":3,"who":{"first":"Jo"},"skip":null}"#)
+                .unwrap();
         assert_eq!(fields.values("tags").unwrap(), ["x", "y"]);
         assert_eq!(fields.first("n"), Some("3"));
         assert_eq!(fields.first("who.first"), Some("Jo"));

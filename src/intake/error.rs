@@ -71,9 +71,7 @@ impl IntakeError {
             Self::Body(BodyError::UnsupportedMediaType(_)) => general("UNSUPPORTED_MEDIA_TYPE"),
             Self::Body(BodyError::InvalidUtf8 { field }) => for_field(field, "INVALID_ENCODING"),
             Self::Body(BodyError::FileUpload { field }) => for_field(field, "FILE_NOT_SUPPORTED"),
-            Self::Body(BodyError::Malformed(_) | BodyError::Interrupted) => {
-                general("MALFORMED_BODY")
-            }
+            Self::Body(BodyError::Malformed(_) | BodyError::Interrupted) => general("MALFORMED_BODY"),
             Self::OriginNotAllowed => general("ORIGIN_NOT_ALLOWED"),
             Self::Invalid(problems) => problems
                 .iter()

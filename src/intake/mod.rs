@@ -51,8 +51,7 @@ impl RequestMeta {
             .filter(|r| url::Url::parse(r).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
         Self {
             received_at: Utc::now(),
-            client_ip: guard::client_ip(req, &state.config.server.trusted_proxies)
-                .map(|ip| ip.to_string()),
+            client_ip: guard::client_ip(req, &state.config.server.trusted_proxies).map(|ip| ip.to_string()),
             user_agent: header("user-agent"),
             origin: guard::request_origin(req),
             page_url,
@@ -134,17 +133,9 @@ async fn receive_form(
     if !guard::origin_allowed(form, meta.origin.as_ref()) {
         return Err(IntakeError::OriginNotAllowed);
     }
-    let content_type = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok());
+    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
     let format = body::BodyFormat::detect(content_type)?;
-    let bytes = body::read_limited(
-        body,
-        declared_length(req),
-        state.config.server.max_body_bytes,
-    )
-    .await?;
+    let bytes = body::read_limited(body, declared_length(req), state.config.server.max_body_bytes).await?;
     let fields = body::parse_fields(format, content_type, bytes).await?;
     // 3. Clean (text first, so mapping sees what will be kept; HTML is sanitised in map).
     let fields = fields.map_values(|v| clean::strip_control(&v).into_owned());
@@ -190,27 +181,16 @@ async fn receive_form(
     // 4. Record, committed before the response.
     match mapped {
         Ok(mapped) => {
-            let mut row = meta.new_row(
-                SourceKind::Form,
-                &form.name,
-                Status::Queued,
-                recorded_fields,
-            );
+            let mut row = meta.new_row(SourceKind::Form, &form.name, Status::Queued, recorded_fields);
             row.next_attempt_at = Some(utc_timestamp(meta.received_at));
             row.email = mapped.email;
             row.subject = Some(mapped.subject);
             row.consent = mapped.consent;
-            row.payload =
-                Some(serde_json::to_string(&mapped.compose).expect("compose requests serialise"));
+            row.payload = Some(serde_json::to_string(&mapped.compose).expect("compose requests serialise"));
             record(state, row).await.map(receipt)
         }
         Err(problems) => {
-            let mut row = meta.new_row(
-                SourceKind::Form,
-                &form.name,
-                Status::Invalid,
-                recorded_fields,
-            );
+            let mut row = meta.new_row(SourceKind::Form, &form.name, Status::Invalid, recorded_fields);
             row.last_error = Some(
                 problems
                     .iter()

@@ -23,10 +23,10 @@ pub struct Receipt {
 pub fn accepted(kind: ResponseKind, receipt: &Receipt) -> HttpResponse {
     match kind {
         ResponseKind::Browser => {
-            let location = receipt.next.as_ref().map_or_else(
-                || format!("/thanks?form={}", receipt.source),
-                Url::to_string,
-            );
+            let location = receipt
+                .next
+                .as_ref()
+                .map_or_else(|| format!("/thanks?form={}", receipt.source), Url::to_string);
             HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location))
                 .finish()

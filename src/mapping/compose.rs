@@ -48,10 +48,7 @@ pub fn compose(
                 .map_or("", String::as_str);
             match SubmitterEmail::parse(&bound.field, raw) {
                 Ok(parsed) => {
-                    fields.insert(
-                        "str::email".to_owned(),
-                        Value::String(parsed.as_str().to_owned()),
-                    );
+                    fields.insert("str::email".to_owned(), Value::String(parsed.as_str().to_owned()));
                     email = Some(parsed.as_str().to_owned());
                 }
                 Err(problem) => problems.push(problem),
@@ -117,10 +114,7 @@ pub fn compose(
     }
     if messages.is_empty() {
         problems.push(FieldProblem::new(
-            draft
-                .message
-                .as_ref()
-                .map_or("message", |m| m.field.as_str()),
+            draft.message.as_ref().map_or("message", |m| m.field.as_str()),
             ProblemCode::Empty,
             "The submission has no message.",
         ));
@@ -141,11 +135,7 @@ pub fn compose(
     Ok(MappedSubmission {
         compose: ComposeRequest {
             fields,
-            merge_by: rules
-                .merge_by
-                .iter()
-                .map(|id| id.as_str().to_owned())
-                .collect(),
+            merge_by: rules.merge_by.iter().map(|id| id.as_str().to_owned()).collect(),
             conversation: Conversation {
                 subject: subject.clone(),
                 messages,
@@ -285,12 +275,9 @@ fn consent_context(rules: &MappingRules, opted_in: bool, context: &MappingContex
     };
     let page = context.page_url.as_deref().unwrap_or("an unknown page");
     let time = context.received_at.format("%Y-%m-%d %H:%M UTC").to_string();
-    let filled = template
-        .replace("{form}", &rules.title)
-        .replace("{time}", &time);
+    let filled = template.replace("{form}", &rules.title).replace("{time}", &time);
     // The page URL is the only unbounded part; shorten it so the sentence fits in a str field.
-    let room =
-        SUBJECT_MAX_CHARS.saturating_sub(filled.chars().count().saturating_sub("{page}".len()));
+    let room = SUBJECT_MAX_CHARS.saturating_sub(filled.chars().count().saturating_sub("{page}".len()));
     shorten(
         &filled.replace("{page}", &shorten(page, room.max(1))),
         SUBJECT_MAX_CHARS,

@@ -142,12 +142,7 @@ mod tests {
     use super::*;
 
     fn shaped(id: &str, value: &str, cc: Option<&str>) -> Result<Shaped, FieldProblem> {
-        shape(
-            "f",
-            &PersonFieldId::parse(id).unwrap(),
-            &[value.to_owned()],
-            cc,
-        )
+        shape("f", &PersonFieldId::parse(id).unwrap(), &[value.to_owned()], cc)
     }
 
     #[test]
@@ -202,9 +197,7 @@ mod tests {
     fn str_limit_is_255_characters_not_bytes() {
         assert!(shaped("str::first", &"é".repeat(255), None).is_ok());
         assert_eq!(
-            shaped("str::first", &"é".repeat(256), None)
-                .unwrap_err()
-                .code,
+            shaped("str::first", &"é".repeat(256), None).unwrap_err().code,
             ProblemCode::FieldTooLong
         );
     }

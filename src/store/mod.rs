@@ -1,9 +1,11 @@
 //! Every SQL statement the relay runs. SQLite in WAL mode: dashboards read while the
 //! relay writes; intake writes go through one group-commit [`Recorder`].
 
+mod deliveries;
 mod recorder;
 mod submissions;
 
+pub use deliveries::{AttemptRecord, ClaimedRow, RowUpdate};
 pub use recorder::{RecordError, Recorded, Recorder};
 pub use submissions::{NewSubmission, SubmissionRow};
 

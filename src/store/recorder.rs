@@ -4,8 +4,10 @@
 
 use super::submissions::{self, NewSubmission};
 use super::Store;
+use crate::domain::Status;
 use sqlx::{Connection, SqliteConnection};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Notify};
 
 const MAX_BATCH: usize = 64;
 const QUEUE_DEPTH: usize = 4096;
@@ -39,11 +41,12 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the writer on the current runtime with a connection of its own.
-    pub async fn start(store: &Store) -> anyhow::Result<Self> {
+    /// Starts the writer on the current runtime with a connection of its own; `wake`
+    /// is notified whenever rows for delivery were committed.
+    pub async fn start(store: &Store, wake: Arc<Notify>) -> anyhow::Result<Self> {
         let conn = store.dedicated_connection().await?;
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run_writer(conn, queue));
+        tokio::spawn(run_writer(conn, queue, wake));
         Ok(Self { jobs })
     }
 
@@ -58,10 +61,14 @@ impl Recorder {
     }
 }
 
-async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>) {
+async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>, wake: Arc<Notify>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let deliverable = batch.iter().any(|job| job.row.status == Status::Queued);
         commit_batch(&mut conn, &mut batch).await;
+        if deliverable {
+            wake.notify_one();
+        }
     }
     tracing::debug!("recorder stopped: every sender is gone");
 }

@@ -56,10 +56,7 @@ pub struct SubmissionRow {
 
 /// Inserts one row unless its idempotency key was seen for the same source; returns
 /// the id it was stored under (the earlier row's id for a duplicate) and whether it is new.
-pub async fn insert(
-    conn: &mut SqliteConnection,
-    row: &NewSubmission,
-) -> anyhow::Result<(String, bool)> {
+pub async fn insert(conn: &mut SqliteConnection, row: &NewSubmission) -> anyhow::Result<(String, bool)> {
     let inserted: Option<(String,)> = sqlx::query_as(
         "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at,
              last_error, email, subject, consent, client_ip, user_agent, origin, page_url,

@@ -14,10 +14,7 @@ async fn cleaned(app: &TestApp, html: &str) -> String {
         .await;
     assert_eq!(status, 202, "{body}");
     let payload = TestApp::payload(&app.submission(body["id"].as_str().unwrap()).await);
-    let messages = payload["conversation"]["messages"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let messages = payload["conversation"]["messages"].as_array().unwrap().clone();
     messages
         .iter()
         .find(|m| m["type"] == "html")

@@ -4,10 +4,7 @@ use std::process::Command;
 
 fn relay(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_talk-relay"));
-    command
-        .current_dir(dir)
-        .args(args)
-        .env_remove("ORTTO_API_KEY");
+    command.current_dir(dir).args(args).env_remove("ORTTO_API_KEY");
     for (k, v) in env {
         command.env(k, v);
     }
@@ -59,10 +56,7 @@ fn a_config_file_overlays_the_defaults_and_bad_config_names_the_key() {
         stdout.contains("form contact") && stdout.contains("form demo"),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("origins: https://www.example.com"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("origins: https://www.example.com"), "{stdout}");
 
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[forms.news.consent]\nfield = \"subscribe\"\n").unwrap();
@@ -77,11 +71,7 @@ fn a_config_file_overlays_the_defaults_and_bad_config_names_the_key() {
 
     let typo = dir.path().join("typo.toml");
     std::fs::write(&typo, "[server]\nprot = 1\n").unwrap();
-    let output = relay(
-        dir.path(),
-        &["--config", typo.to_str().unwrap(), "serve"],
-        &[],
-    );
+    let output = relay(dir.path(), &["--config", typo.to_str().unwrap(), "serve"], &[]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("prot"));
 }

@@ -7,13 +7,13 @@ use serde_json::{json, Value};
 async fn a_browser_form_post_is_recorded_with_its_compose_payload_before_the_redirect() {
     let app = spawn_app("").await;
     let response = app
-        .post_form("demo", "first_name=Joe&last_name=Citizen&email=joe%40example.com&message=Do+you+offer+discounts%3F")
+        .post_form(
+            "demo",
+            "first_name=Joe&last_name=Citizen&email=joe%40example.com&message=Do+you+offer+discounts%3F",
+        )
         .await;
     assert_eq!(response.status().as_u16(), 303);
-    assert_eq!(
-        response.headers().get("location").unwrap(),
-        "/thanks?form=demo"
-    );
+    assert_eq!(response.headers().get("location").unwrap(), "/thanks?form=demo");
 
     // The row is there as soon as the response is: it was committed first.
     let row = app.latest().await;
@@ -41,12 +41,7 @@ async fn a_browser_form_post_is_recorded_with_its_compose_payload_before_the_red
 #[actix_web::test]
 async fn the_thank_you_page_names_the_form() {
     let app = spawn_app("").await;
-    let mut response = app
-        .client
-        .get(app.url("/thanks?form=demo"))
-        .send()
-        .await
-        .unwrap();
+    let mut response = app.client.get(app.url("/thanks?form=demo")).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let page = body_text(&mut response).await;
     assert!(
@@ -74,9 +69,7 @@ async fn a_json_post_gets_202_with_the_id_of_the_committed_row() {
     assert_eq!(payload["fields"]["str::last"], "Lee");
     // Time-sortable ids: UUIDv7.
     assert_eq!(&row.id[14..15], "7");
-    assert!(
-        row.received_at.ends_with('Z') && row.received_at.len() == "2026-11-23T16:42:21.123Z".len()
-    );
+    assert!(row.received_at.ends_with('Z') && row.received_at.len() == "2026-11-23T16:42:21.123Z".len());
 }
 
 #[actix_web::test]
@@ -84,9 +77,7 @@ async fn multipart_text_parts_are_accepted_and_keep_repeated_keys() {
     let app = spawn_app("").await;
     let boundary = "XyZboundary";
     let part = |name: &str, value: &str| {
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-        )
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
     };
     let body = [
         part("email", "kim@example.com"),
@@ -188,9 +179,7 @@ async fn invalid_utf8_is_a_400_naming_the_field() {
 #[actix_web::test]
 async fn an_unknown_form_is_404_form_not_found() {
     let app = spawn_app("").await;
-    let (status, body) = app
-        .post_json("nope", &json!({"email": "a@example.com"}))
-        .await;
+    let (status, body) = app.post_json("nope", &json!({"email": "a@example.com"})).await;
     assert_eq!(status, 404);
     assert_eq!(body["errors"][0]["code"], "FORM_NOT_FOUND");
     assert!(app.submissions().await.is_empty());
@@ -234,8 +223,7 @@ async fn an_oversized_body_is_413_and_not_recorded() {
 async fn an_oversized_chunked_body_is_refused_without_reading_it_all() {
     let app = spawn_app("[server]\nmax_body_bytes = 1024\n").await;
     // 64 KiB in 1 KiB chunks, no Content-Length: the relay must stop after the limit.
-    let chunks =
-        (0..64).map(|_| Ok::<_, std::io::Error>(actix_web::web::Bytes::from(vec![b'x'; 1024])));
+    let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(actix_web::web::Bytes::from(vec![b'x'; 1024])));
     let stream = futures_util::stream::iter(chunks);
     let response = app
         .client
@@ -263,10 +251,7 @@ async fn preflight_and_cors_follow_the_allowed_origins() {
     let allowed = preflight("https://www.example.com").await.unwrap();
     assert_eq!(allowed.status().as_u16(), 204);
     assert_eq!(
-        allowed
-            .headers()
-            .get("access-control-allow-origin")
-            .unwrap(),
+        allowed.headers().get("access-control-allow-origin").unwrap(),
         "https://www.example.com"
     );
     assert!(allowed
@@ -278,10 +263,7 @@ async fn preflight_and_cors_follow_the_allowed_origins() {
         .contains("POST"));
     let foreign = preflight("https://evil.example").await.unwrap();
     assert_eq!(foreign.status().as_u16(), 403);
-    assert!(foreign
-        .headers()
-        .get("access-control-allow-origin")
-        .is_none());
+    assert!(foreign.headers().get("access-control-allow-origin").is_none());
 
     let response = app
         .client
@@ -293,10 +275,7 @@ async fn preflight_and_cors_follow_the_allowed_origins() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 202);
     assert_eq!(
-        response
-            .headers()
-            .get("access-control-allow-origin")
-            .unwrap(),
+        response.headers().get("access-control-allow-origin").unwrap(),
         "https://www.example.com"
     );
 
@@ -308,10 +287,7 @@ async fn preflight_and_cors_follow_the_allowed_origins() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        open.headers().get("access-control-allow-origin").unwrap(),
-        "*"
-    );
+    assert_eq!(open.headers().get("access-control-allow-origin").unwrap(), "*");
 }
 
 #[actix_web::test]
@@ -341,17 +317,11 @@ async fn a_post_from_a_foreign_origin_is_refused_and_not_recorded() {
 async fn a_restart_keeps_the_rows_and_intake_goes_on() {
     let mut app = spawn_app("").await;
     let (_, first) = app
-        .post_json(
-            "demo",
-            &json!({"email": "a@example.com", "message": "before"}),
-        )
+        .post_json("demo", &json!({"email": "a@example.com", "message": "before"}))
         .await;
     app.restart("").await;
     let (status, second) = app
-        .post_json(
-            "demo",
-            &json!({"email": "b@example.com", "message": "after"}),
-        )
+        .post_json("demo", &json!({"email": "b@example.com", "message": "after"}))
         .await;
     assert_eq!(status, 202);
     let ids: Vec<String> = app.submissions().await.into_iter().map(|r| r.id).collect();

@@ -1,6 +1,7 @@
 use awc::{Client, ClientResponse};
 use serde_json::Value;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 use talk_relay::config::{Config, ConfigSources};
 use talk_relay::startup::Application;
 use talk_relay::store::{Store, SubmissionRow};
@@ -8,67 +9,117 @@ use talk_relay::store::{Store, SubmissionRow};
 pub type Response = ClientResponse;
 
 pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+pub const TEST_ORTTO_KEY: &str = "test-ortto-key-not-real";
+
+/// Delivery settings that make retries and pauses take milliseconds, not minutes.
+pub const FAST_DELIVERY: &str =
+    "[delivery]\nbackoff_base_ms = 20\nbackoff_cap_ms = 100\npoll_interval_ms = 50\n\
+     lease_ms = 3000\nauth_pause_ms = 600\nshutdown_grace_ms = 2000\n\
+     [ortto]\ntimeout_ms = 1000\nconnect_timeout_ms = 500\n";
 
 pub struct TestApp {
     pub address: String,
     pub db_path: PathBuf,
     pub client: Client,
-    server: actix_web::dev::ServerHandle,
+    server: Option<actix_web::dev::ServerHandle>,
+    /// Layers under each start's own overlay (delivery speed-ups, the fake Ortto).
+    base_layers: Vec<String>,
+    api_key: Option<&'static str>,
     _dir: tempfile::TempDir,
 }
 
 /// Starts the relay on a free port with a fresh database file, the shipped defaults,
-/// and `overlay` TOML layered on top.
+/// and `overlay` TOML layered on top. No Ortto key: dry run.
 pub async fn spawn_app(overlay: &str) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_path = dir.path().join("relay.db");
-    let (address, server) = start(&db_path, overlay).await;
-    TestApp {
-        address,
-        db_path,
-        client: test_client(),
-        server,
-        _dir: dir,
-    }
+    spawn(Vec::new(), None, overlay).await
 }
 
-pub fn test_config(db_path: &std::path::Path, overlay: &str) -> Config {
+/// Starts the relay delivering to `ortto` with a test key; retries are fast and the
+/// outbound limiter is off unless the overlay turns it on.
+pub async fn spawn_app_with_ortto(ortto: &crate::fake_ortto::FakeOrtto, overlay: &str) -> TestApp {
+    spawn(ortto_layers(ortto), Some(TEST_ORTTO_KEY), overlay).await
+}
+
+fn ortto_layers(ortto: &crate::fake_ortto::FakeOrtto) -> Vec<String> {
+    vec![
+        FAST_DELIVERY.to_owned(),
+        format!(
+            "[ortto]\nbase_url = '{}'\nlimit_outbound = false\n",
+            ortto.base_url
+        ),
+    ]
+}
+
+async fn spawn(base_layers: Vec<String>, api_key: Option<&'static str>, overlay: &str) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("relay.db");
+    let mut app = TestApp {
+        address: String::new(),
+        db_path,
+        client: test_client(),
+        server: None,
+        base_layers,
+        api_key,
+        _dir: dir,
+    };
+    app.start(overlay).await;
+    app
+}
+
+/// The shipped defaults with a port-0 listener and a test database, then `overlays`.
+pub fn test_config(db_path: &std::path::Path, overlays: &[&str], api_key: Option<&str>) -> Config {
     let base = format!(
         "[server]\nport = 0\nworkers = 1\n[database]\npath = '{}'\n",
         db_path.display()
     );
-    Config::load(&ConfigSources {
+    let mut all = vec![base];
+    all.extend(overlays.iter().map(|o| o.to_string()));
+    let mut config = Config::load(&ConfigSources {
         file: None,
-        overlays: vec![base, overlay.to_owned()],
+        overlays: all,
         read_env: false,
     })
-    .expect("test config is valid")
-}
-
-async fn start(db_path: &std::path::Path, overlay: &str) -> (String, actix_web::dev::ServerHandle) {
-    let app = Application::build(test_config(db_path, overlay))
-        .await
-        .expect("app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.server_handle();
-    actix_web::rt::spawn(app.run_until_stopped());
-    (address, handle)
+    .expect("test config is valid");
+    config.ortto_api_key = api_key.map(|k| secrecy::SecretString::from(k.to_owned()));
+    config
 }
 
 pub fn test_client() -> Client {
     Client::builder()
         .disable_redirects()
-        .timeout(std::time::Duration::from_secs(20))
+        .timeout(Duration::from_secs(20))
         .finish()
 }
 
 impl TestApp {
+    async fn start(&mut self, overlay: &str) {
+        let mut overlays: Vec<&str> = self.base_layers.iter().map(String::as_str).collect();
+        overlays.push(overlay);
+        let app = Application::build(test_config(&self.db_path, &overlays, self.api_key))
+            .await
+            .expect("app builds");
+        self.address = format!("http://127.0.0.1:{}", app.port());
+        self.server = Some(app.server_handle());
+        actix_web::rt::spawn(app.run_until_stopped());
+    }
+
+    /// Stops the server (and its delivery worker) gracefully.
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop(true).await;
+        }
+    }
+
+    /// From the next (re)start on, deliver to `ortto` with the test key.
+    pub fn connect_ortto(&mut self, ortto: &crate::fake_ortto::FakeOrtto) {
+        self.base_layers = ortto_layers(ortto);
+        self.api_key = Some(TEST_ORTTO_KEY);
+    }
+
     /// Stops the server and starts a new one on the same database file.
     pub async fn restart(&mut self, overlay: &str) {
-        self.server.stop(true).await;
-        let (address, server) = start(&self.db_path, overlay).await;
-        self.address = address;
-        self.server = server;
+        self.stop().await;
+        self.start(overlay).await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -128,16 +179,46 @@ impl TestApp {
     }
 
     pub async fn latest(&self) -> SubmissionRow {
-        self.submissions()
-            .await
-            .pop()
-            .expect("at least one submission")
+        self.submissions().await.pop().expect("at least one submission")
     }
 
     /// The compose payload of a row, parsed.
     pub fn payload(row: &SubmissionRow) -> Value {
-        serde_json::from_str(row.payload.as_deref().expect("row has a payload"))
-            .expect("payload is JSON")
+        serde_json::from_str(row.payload.as_deref().expect("row has a payload")).expect("payload is JSON")
+    }
+
+    /// Waits until the row reaches one of `statuses` (or time runs out), and returns it.
+    pub async fn wait_for_status(&self, id: &str, statuses: &[&str], within: Duration) -> SubmissionRow {
+        let deadline = Instant::now() + within;
+        loop {
+            let row = self.submission(id).await;
+            if statuses.contains(&row.status.as_str()) || Instant::now() > deadline {
+                return row;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// `delivery_attempts` rows for a submission: (attempt, http_status, error_kind).
+    pub async fn attempts(&self, id: &str) -> Vec<(i64, Option<i64>, Option<String>)> {
+        sqlx::query_as(
+            "SELECT attempt, http_status, error_kind FROM delivery_attempts WHERE submission_id = ? ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(self.store().await.pool())
+        .await
+        .expect("query")
+    }
+
+    pub async fn readyz(&self) -> (u16, Value) {
+        let mut response = self
+            .client
+            .get(self.url("/readyz"))
+            .send()
+            .await
+            .expect("readyz answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON"))
     }
 }
 

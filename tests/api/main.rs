@@ -1,9 +1,12 @@
 //! One test binary: every behaviour through a bound port and a real SQLite file.
 
+mod fake_ortto;
 mod helpers;
 
 mod cleaning;
 mod cli;
+mod crash;
+mod delivery;
 mod forms;
 mod mapping;
 mod redirects;

@@ -43,10 +43,7 @@ async fn conventional_names_map_without_configuration() {
             json!({email_name: "x@example.com", first_name: "Jo", last_name: "Smith", "tel": "0401 234 567", "message": "m"}),
         )
         .await;
-        assert_eq!(
-            payload["fields"]["str::email"], "x@example.com",
-            "{email_name}"
-        );
+        assert_eq!(payload["fields"]["str::email"], "x@example.com", "{email_name}");
         assert_eq!(payload["fields"]["str::first"], "Jo", "{first_name}");
         assert_eq!(payload["fields"]["str::last"], "Smith", "{last_name}");
         assert_eq!(
@@ -113,10 +110,7 @@ async fn an_explicit_field_map_shapes_values_by_type() {
         json!({"work_email": "a@example.com", "seats": "a dozen", "message": "m"}),
     )
     .await;
-    assert_eq!(
-        problems,
-        vec![("seats".to_owned(), "TYPE_NUMERIC".to_owned())]
-    );
+    assert_eq!(problems, vec![("seats".to_owned(), "TYPE_NUMERIC".to_owned())]);
 }
 
 #[actix_web::test]
@@ -147,12 +141,7 @@ async fn the_main_merge_field_is_required_and_emails_are_checked_and_normalised(
         vec![("email".to_owned(), "REQUIRED_FIELD_EMPTY".to_owned())]
     );
     assert_eq!(
-        problems_for(
-            &app,
-            "demo",
-            json!({"email": "not-an-email", "message": "bad"})
-        )
-        .await,
+        problems_for(&app, "demo", json!({"email": "not-an-email", "message": "bad"})).await,
         vec![("email".to_owned(), "TYPE_EMAIL".to_owned())]
     );
     let payload = payload_for(
@@ -179,21 +168,14 @@ async fn the_main_merge_field_is_required_and_emails_are_checked_and_normalised(
 
 #[actix_web::test]
 async fn merge_by_can_be_configured() {
-    let app = spawn_app("[forms.demo]\nmerge_by = [\"phn::phone\", \"str::email\"]\ndefault_country_code = \"44\"\n").await;
-    let payload = payload_for(
-        &app,
-        "demo",
-        json!({"phone": "020 7946 0958", "message": "m"}),
+    let app = spawn_app(
+        "[forms.demo]\nmerge_by = [\"phn::phone\", \"str::email\"]\ndefault_country_code = \"44\"\n",
     )
     .await;
+    let payload = payload_for(&app, "demo", json!({"phone": "020 7946 0958", "message": "m"})).await;
     assert_eq!(payload["merge_by"], json!(["phn::phone", "str::email"]));
     assert_eq!(
-        problems_for(
-            &app,
-            "demo",
-            json!({"email": "a@example.com", "message": "m"})
-        )
-        .await,
+        problems_for(&app, "demo", json!({"email": "a@example.com", "message": "m"})).await,
         vec![("phone".to_owned(), "REQUIRED_FIELD_MISSING".to_owned())]
     );
 }
@@ -216,15 +198,9 @@ async fn subject_from_the_field_then_the_form_then_the_message() {
     )
     .await;
     assert_eq!(subject(from_plain_field), "Hello");
-    let from_form = payload_for(
-        &app,
-        "sales",
-        json!({"email": "a@example.com", "message": "m"}),
-    )
-    .await;
+    let from_form = payload_for(&app, "sales", json!({"email": "a@example.com", "message": "m"})).await;
     assert_eq!(subject(from_form), "New sales lead");
-    let long_line =
-        "This first line of the message is long enough that it has to be shortened for a subject";
+    let long_line = "This first line of the message is long enough that it has to be shortened for a subject";
     let auto = payload_for(
         &app,
         "demo",
@@ -278,10 +254,7 @@ async fn str_values_over_255_characters_and_long_messages_are_refused_not_cut() 
         json!({"email": "a@example.com", "first_name": "é".repeat(255), "message": "m"}),
     )
     .await;
-    assert_eq!(
-        ok["fields"]["str::first"].as_str().unwrap().chars().count(),
-        255
-    );
+    assert_eq!(ok["fields"]["str::first"].as_str().unwrap().chars().count(), 255);
     assert_eq!(
         problems_for(
             &app,
@@ -374,12 +347,7 @@ mod consent {
     #[actix_web::test]
     async fn leave_sends_no_permission_at_all_when_unticked() {
         let app = spawn_app(LEAVE).await;
-        let payload = payload_for(
-            &app,
-            "news",
-            json!({"email": "a@example.com", "message": "m"}),
-        )
-        .await;
+        let payload = payload_for(&app, "news", json!({"email": "a@example.com", "message": "m"})).await;
         assert!(payload["fields"].get("bol::p").is_none());
         assert!(payload["fields"].get("str::s-ctx").is_none());
         assert_eq!(app.latest().await.consent, None);
@@ -409,9 +377,7 @@ mod consent {
         assert_eq!(payload["fields"]["bol::p"], false);
         let context = payload["fields"]["str::s-ctx"].as_str().unwrap();
         assert!(
-            context.starts_with(
-                "Opted out via the Newsletter form on https://www.example.com/contact at 20"
-            ),
+            context.starts_with("Opted out via the Newsletter form on https://www.example.com/contact at 20"),
             "{context}"
         );
         // The consent checkbox is consent, not a field for the agent.
@@ -430,9 +396,6 @@ mod consent {
             json!({"email": "a@example.com", "message": "m", "ok": "on"}),
         )
         .await;
-        assert_eq!(
-            payload["fields"]["str::s-ctx"],
-            "Ticked News on an unknown page"
-        );
+        assert_eq!(payload["fields"]["str::s-ctx"], "Ticked News on an unknown page");
     }
 }

@@ -6,12 +6,7 @@ use crate::helpers::{spawn_app, BROWSER_ACCEPT};
 const SITE: &str = "[forms.site]\nallowed_origins = [\"https://www.example.com\", \"https://shop.example.com:8443\"]\n\
                     [forms.fixed]\nredirect = \"https://www.example.com/thanks\"\nallowed_origins = [\"https://www.example.com\"]\n";
 
-async fn location(
-    app: &crate::helpers::TestApp,
-    form: &str,
-    next: &str,
-    origin: Option<&str>,
-) -> String {
+async fn location(app: &crate::helpers::TestApp, form: &str, next: &str, origin: Option<&str>) -> String {
     let body = format!("email=a%40example.com&message=hi&_next={}", urlencode(next));
     let mut request = app
         .client
@@ -52,13 +47,7 @@ async fn allowed_next_urls_are_followed() {
     );
     // A path resolves on the posting page's origin when that one is allowed…
     assert_eq!(
-        location(
-            &app,
-            "site",
-            "/thanks",
-            Some("https://shop.example.com:8443")
-        )
-        .await,
+        location(&app, "site", "/thanks", Some("https://shop.example.com:8443")).await,
         "https://shop.example.com:8443/thanks"
     );
     // …else on the first allowed origin.
@@ -107,10 +96,7 @@ async fn a_form_without_allowed_origins_never_follows_next() {
         location(&app, "demo", "https://www.example.com/x", None).await,
         "/thanks?form=demo"
     );
-    assert_eq!(
-        location(&app, "demo", "/x", None).await,
-        "/thanks?form=demo"
-    );
+    assert_eq!(location(&app, "demo", "/x", None).await, "/thanks?form=demo");
 }
 
 #[actix_web::test]

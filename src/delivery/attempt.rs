@@ -1,0 +1,162 @@
+//! One delivery attempt for one claimed row, start to recorded outcome.
+
+use super::{DeliveryState, OutboundLimiter, PauseReason, RetrySchedule};
+use crate::ortto::{check_compose_payload, classify_compose, ComposeOutcome, OrttoClient};
+use crate::store::{AttemptRecord, ClaimedRow, RowUpdate, Store};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What every attempt on this worker shares.
+pub struct AttemptContext {
+    pub store: Store,
+    pub client: Option<OrttoClient>,
+    pub state: Arc<DeliveryState>,
+    pub limiter: Option<Arc<OutboundLimiter>>,
+    pub schedule: RetrySchedule,
+    pub auth_pause: Duration,
+}
+
+/// Sends one row and records what happened. Recording failures leave the lease to
+/// expire, so the row is tried again rather than lost.
+pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()> {
+    let Some(payload) = row.payload.as_deref() else {
+        let error = "nothing to deliver: the row has no payload".to_owned();
+        return ctx
+            .store
+            .finish_attempt(&row.id, None, &RowUpdate::Dead { error })
+            .await;
+    };
+    if let Err(problem) = check_compose_payload(payload) {
+        tracing::warn!(%problem, "payload would be refused by Ortto; not sending it");
+        let error = format!("refused locally before sending: {problem}");
+        return ctx
+            .store
+            .finish_attempt(&row.id, None, &RowUpdate::Dead { error })
+            .await;
+    }
+    let Some(client) = &ctx.client else {
+        return ctx.store.finish_attempt(&row.id, None, &RowUpdate::DryRun).await;
+    };
+    if let Some(limiter) = &ctx.limiter {
+        limiter.until_ready().await;
+    }
+    // A pause may have begun while this row waited for the limiter.
+    if let Some(until) = ctx.state.paused_until() {
+        return ctx.store.release(std::slice::from_ref(&row.id), until).await;
+    }
+
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let result = client.compose(payload).await;
+    let duration = clock.elapsed();
+    let outcome = classify_compose(&result);
+    let record = AttemptRecord {
+        started_at,
+        duration_ms: duration.as_millis() as i64,
+        http_status: result.as_ref().ok().map(|r| r.status),
+        error_kind: error_kind(&outcome),
+        error: error_text(&outcome),
+        response_excerpt: result
+            .as_ref()
+            .ok()
+            .map(|r| crate::ortto::response_excerpt(&r.body)),
+    };
+    let update = row_update(&row, outcome, ctx);
+    ctx.store.finish_attempt(&row.id, Some(&record), &update).await
+}
+
+fn row_update(row: &ClaimedRow, outcome: ComposeOutcome, ctx: &AttemptContext) -> RowUpdate {
+    let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
+    match outcome {
+        ComposeOutcome::Delivered {
+            conversation_id,
+            person_id,
+            person_status,
+            ..
+        } => {
+            ctx.state.delivery_succeeded();
+            tracing::info!(attempt, "delivered");
+            RowUpdate::Delivered {
+                conversation_id,
+                person_id,
+                person_status,
+            }
+        }
+        ComposeOutcome::Retry { error, .. } => {
+            let received_at = DateTime::parse_from_rfc3339(&row.received_at)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(|_| Utc::now());
+            match ctx.schedule.next_attempt(attempt, received_at) {
+                Some(at) => {
+                    tracing::warn!(attempt, %error, retry_at = %at, "delivery failed; will retry");
+                    RowUpdate::RetryAt {
+                        at,
+                        counts: true,
+                        error,
+                    }
+                }
+                None => {
+                    tracing::error!(attempt, %error, "delivery failed; giving up");
+                    RowUpdate::Dead {
+                        error: format!("gave up after {attempt} attempts: {error}"),
+                    }
+                }
+            }
+        }
+        ComposeOutcome::RateLimited { wait } => {
+            let until = ctx.state.pause(wait, PauseReason::RateLimited);
+            tracing::warn!(
+                wait_ms = wait.as_millis() as u64,
+                "Ortto rate limit: every delivery paused"
+            );
+            RowUpdate::RetryAt {
+                at: until,
+                counts: false,
+                error: format!(
+                    "rate limited by Ortto; deliveries paused for {} s",
+                    wait.as_secs()
+                ),
+            }
+        }
+        ComposeOutcome::KeyRejected { status, error } => {
+            let until = ctx
+                .state
+                .pause(ctx.auth_pause, PauseReason::KeyRejected { status });
+            tracing::error!(
+                status,
+                pause_s = ctx.auth_pause.as_secs(),
+                "Ortto rejected the API key: every delivery is paused; check the key (and the Ortto account)"
+            );
+            RowUpdate::RetryAt {
+                at: until,
+                counts: false,
+                error,
+            }
+        }
+        ComposeOutcome::Rejected { error, .. } => {
+            tracing::error!(%error, "Ortto refused the payload; the row is dead");
+            RowUpdate::Dead { error }
+        }
+    }
+}
+
+fn error_kind(outcome: &ComposeOutcome) -> Option<&'static str> {
+    match outcome {
+        ComposeOutcome::Delivered { .. } => None,
+        ComposeOutcome::Retry { kind, .. } => Some(kind),
+        ComposeOutcome::RateLimited { .. } => Some("rate_limited"),
+        ComposeOutcome::KeyRejected { .. } => Some("key_rejected"),
+        ComposeOutcome::Rejected { .. } => Some("rejected"),
+    }
+}
+
+fn error_text(outcome: &ComposeOutcome) -> Option<String> {
+    match outcome {
+        ComposeOutcome::Delivered { .. } => None,
+        ComposeOutcome::Retry { error, .. }
+        | ComposeOutcome::KeyRejected { error, .. }
+        | ComposeOutcome::Rejected { error, .. } => Some(error.clone()),
+        ComposeOutcome::RateLimited { wait } => Some(format!("rate limited; try in {} s", wait.as_secs())),
+    }
+}

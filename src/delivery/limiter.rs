@@ -1,0 +1,69 @@
+//! Holds outbound requests under Ortto's two documented windows. A GCRA limiter with
+//! burst `b` and interval `T` lets through at most `b + W/T` requests in any window `W`,
+//! so `T` is chosen to keep that sum at the limit, with a 5% margin for clock skew.
+
+use crate::config::OrttoSettings;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+pub struct OutboundLimiter {
+    windows: Vec<DefaultDirectRateLimiter>,
+}
+
+impl OutboundLimiter {
+    pub fn for_settings(settings: &OrttoSettings) -> Self {
+        let (plan_10s, plan_60s) = settings.plan.quotas();
+        let pick = |explicit: u32, plan: u32| if explicit > 0 { explicit } else { plan };
+        Self::new(&[
+            (pick(settings.requests_per_10s, plan_10s), Duration::from_secs(10)),
+            (pick(settings.requests_per_60s, plan_60s), Duration::from_secs(60)),
+        ])
+    }
+
+    pub fn new(windows: &[(u32, Duration)]) -> Self {
+        let windows = windows
+            .iter()
+            .map(|&(limit, window)| RateLimiter::direct(window_quota(limit, window)))
+            .collect();
+        Self { windows }
+    }
+
+    /// Waits until a request may go out under every window.
+    pub async fn until_ready(&self) {
+        for window in &self.windows {
+            window.until_ready().await;
+        }
+    }
+
+    /// Takes a slot now if one is free (interactive calls must not queue).
+    pub fn try_acquire(&self) -> bool {
+        self.windows.iter().all(|w| w.check().is_ok())
+    }
+}
+
+fn window_quota(limit: u32, window: Duration) -> Quota {
+    let limit = limit.max(1);
+    let burst = (limit / 10).max(1);
+    let steady = (limit - burst).max(1);
+    let interval = window.mul_f64(1.05) / steady;
+    Quota::with_period(interval)
+        .expect("a window over a positive count is a positive interval")
+        .allow_burst(NonZeroU32::new(burst).expect("burst is at least 1"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_cannot_exceed_the_window_limit() {
+        // Free plan's 10-second window: count what a tight loop gets through at once.
+        let limiter = OutboundLimiter::new(&[(20, Duration::from_secs(10))]);
+        let granted = (0..100).filter(|_| limiter.try_acquire()).count();
+        assert_eq!(
+            granted, 2,
+            "only the burst passes at once; the rest is spread over the window"
+        );
+    }
+}

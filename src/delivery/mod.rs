@@ -1,0 +1,13 @@
+//! Deliver (SPEC §6): a background worker sends recorded submissions to Ortto's compose
+//! endpoint, at least once, through outages, rate limits, a wrong key and restarts.
+
+mod attempt;
+mod limiter;
+mod pause;
+mod schedule;
+mod worker;
+
+pub use limiter::OutboundLimiter;
+pub use pause::{DeliveryState, PauseReason};
+pub use schedule::RetrySchedule;
+pub use worker::DeliveryWorker;

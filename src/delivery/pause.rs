@@ -1,0 +1,99 @@
+//! Whether deliveries may go out now. Shared by every delivery and by `/readyz`.
+
+use chrono::{DateTime, Utc};
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseReason {
+    /// Ortto answered 429; it said when to come back.
+    RateLimited,
+    /// Ortto answered 401/403: the key is wrong (or the account expired) for every row.
+    KeyRejected { status: u16 },
+}
+
+impl PauseReason {
+    pub fn describe(self) -> String {
+        match self {
+            Self::RateLimited => "rate limited by Ortto".to_owned(),
+            Self::KeyRejected { status } => {
+                format!("Ortto rejected the API key (HTTP {status}); check the key and the account")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    paused_until: Option<DateTime<Utc>>,
+    reason: Option<PauseReason>,
+    /// Set by a 401/403 and cleared only by a successful delivery.
+    key_rejected: Option<u16>,
+}
+
+#[derive(Debug)]
+pub struct DeliveryState {
+    dry_run: bool,
+    inner: Mutex<Inner>,
+}
+
+impl DeliveryState {
+    pub fn new(dry_run: bool) -> Self {
+        Self {
+            dry_run,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Pauses every delivery for `wait` (a longer pause already in force stays).
+    pub fn pause(&self, wait: Duration, reason: PauseReason) -> DateTime<Utc> {
+        let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
+        let mut inner = self.lock();
+        if inner.paused_until.is_none_or(|current| current < until) {
+            inner.paused_until = Some(until);
+            inner.reason = Some(reason);
+        }
+        if let PauseReason::KeyRejected { status } = reason {
+            inner.key_rejected = Some(status);
+        }
+        inner.paused_until.unwrap_or(until)
+    }
+
+    /// When deliveries may resume, if they are paused now.
+    pub fn paused_until(&self) -> Option<DateTime<Utc>> {
+        let inner = self.lock();
+        inner.paused_until.filter(|until| *until > Utc::now())
+    }
+
+    pub fn remaining(&self) -> Option<Duration> {
+        self.paused_until()
+            .and_then(|until| (until - Utc::now()).to_std().ok())
+    }
+
+    pub fn delivery_succeeded(&self) {
+        let mut inner = self.lock();
+        if inner.key_rejected.take().is_some() {
+            tracing::info!("Ortto accepted a delivery again: the key problem is over");
+        }
+    }
+
+    /// For `/readyz`: `Err(reason)` while the key is rejected (until a delivery succeeds).
+    pub fn readiness(&self) -> Result<Option<(PauseReason, DateTime<Utc>)>, String> {
+        let inner = self.lock();
+        if let Some(status) = inner.key_rejected {
+            return Err(PauseReason::KeyRejected { status }.describe());
+        }
+        let active = inner.paused_until.filter(|until| *until > Utc::now());
+        Ok(active.zip(inner.reason).map(|(until, reason)| (reason, until)))
+    }
+}

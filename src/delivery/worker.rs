@@ -1,0 +1,156 @@
+//! The delivery loop: claim due rows under a lease, send them concurrently, sleep until
+//! intake wakes it or the poll interval passes; on stop, let in-flight rows finish within
+//! a bound and release the rest.
+
+use super::attempt::{deliver, AttemptContext};
+use super::{DeliveryState, OutboundLimiter, RetrySchedule};
+use crate::config::Config;
+use crate::ortto::OrttoClient;
+use crate::store::Store;
+use secrecy::SecretString;
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+pub struct DeliveryWorker {
+    store: Store,
+    config: Arc<Config>,
+    api_key: Option<SecretString>,
+    state: Arc<DeliveryState>,
+    limiter: Option<Arc<OutboundLimiter>>,
+    wake: Arc<Notify>,
+}
+
+impl DeliveryWorker {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        state: Arc<DeliveryState>,
+        limiter: Option<Arc<OutboundLimiter>>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let api_key = config.ortto_api_key.clone();
+        Self {
+            store,
+            config,
+            api_key,
+            state,
+            limiter,
+            wake,
+        }
+    }
+
+    /// Runs on the current (actix) thread until `stop` is cancelled.
+    pub async fn run_until_stopped(self, stop: CancellationToken) {
+        let settings = &self.config.delivery;
+        let ctx = Rc::new(AttemptContext {
+            store: self.store.clone(),
+            // awc clients are per thread: this worker's lives here.
+            client: self
+                .api_key
+                .clone()
+                .map(|key| OrttoClient::new(&self.config.ortto, key)),
+            state: self.state.clone(),
+            limiter: self.limiter.clone(),
+            schedule: RetrySchedule::from_settings(settings),
+            auth_pause: Duration::from_millis(settings.auth_pause_ms),
+        });
+        let lease = Duration::from_millis(settings.lease_ms);
+        let poll = Duration::from_millis(settings.poll_interval_ms);
+        let mut in_flight: JoinSet<String> = JoinSet::new();
+        let mut claimed: HashSet<String> = HashSet::new();
+
+        while !stop.is_cancelled() {
+            while let Some(done) = in_flight.try_join_next() {
+                if let Ok(id) = done {
+                    claimed.remove(&id);
+                }
+            }
+            if let Some(wait) = self.state.remaining() {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.cancelled() => break,
+                }
+                continue;
+            }
+            let room = settings.concurrency.saturating_sub(in_flight.len());
+            let mut filled = false;
+            if room > 0 {
+                match self.store.claim_due(room, lease).await {
+                    Ok(rows) => {
+                        filled = rows.len() == room;
+                        for row in rows {
+                            claimed.insert(row.id.clone());
+                            in_flight.spawn_local(attempt_task(row, ctx.clone()));
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(error = %format!("{error:#}"), "could not claim submissions")
+                    }
+                }
+            }
+            if filled {
+                continue;
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    if let Ok(id) = done {
+                        claimed.remove(&id);
+                    }
+                }
+                _ = stop.cancelled() => {}
+            }
+        }
+        self.drain(in_flight, claimed).await;
+    }
+
+    /// Lets in-flight deliveries finish within the grace period, then gives the rest back.
+    async fn drain(&self, mut in_flight: JoinSet<String>, mut claimed: HashSet<String>) {
+        let grace = Duration::from_millis(self.config.delivery.shutdown_grace_ms);
+        let finished = tokio::time::timeout(grace, async {
+            while let Some(done) = in_flight.join_next().await {
+                if let Ok(id) = done {
+                    claimed.remove(&id);
+                }
+            }
+        })
+        .await;
+        if finished.is_err() {
+            in_flight.abort_all();
+            let ids: Vec<String> = claimed.into_iter().collect();
+            tracing::warn!(
+                rows = ids.len(),
+                "shutdown: releasing deliveries that did not finish in time"
+            );
+            if let Err(error) = self.store.release(&ids, chrono::Utc::now()).await {
+                tracing::error!(error = %format!("{error:#}"), "could not release rows; their leases will expire");
+            }
+        }
+        tracing::info!("delivery worker stopped");
+    }
+}
+
+async fn attempt_task(row: crate::store::ClaimedRow, ctx: Rc<AttemptContext>) -> String {
+    let id = row.id.clone();
+    let span = tracing::info_span!(
+        "delivery",
+        submission_id = %row.id,
+        request_id = %row.request_id.as_deref().unwrap_or("-")
+    );
+    if let Err(error) = deliver(row, &ctx).instrument(span.clone()).await {
+        span.in_scope(|| {
+            tracing::error!(
+                error = %format!("{error:#}"),
+                "could not record a delivery outcome; the lease will expire and the row will be retried"
+            )
+        });
+    }
+    id
+}

@@ -1,0 +1,179 @@
+//! What a compose attempt's result means for the row and for every other row.
+
+use super::{OrttoReply, TransportError};
+use std::time::Duration;
+
+const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(10);
+const EXCERPT_CHARS: usize = 500;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ComposeOutcome {
+    /// 2xx: the conversation exists.
+    Delivered {
+        status: u16,
+        conversation_id: Option<String>,
+        person_id: Option<String>,
+        person_status: Option<String>,
+    },
+    /// Worth trying again later: network errors, timeouts, 408, 425, 5xx.
+    Retry {
+        status: Option<u16>,
+        kind: &'static str,
+        error: String,
+    },
+    /// 429: every delivery waits this long; the row's attempts are not used up.
+    RateLimited { wait: Duration },
+    /// 401/403: the key is wrong for every row; pause everything.
+    KeyRejected { status: u16, error: String },
+    /// Any other 4xx: this payload will never be accepted.
+    Rejected { status: u16, error: String },
+}
+
+/// Classifies one compose attempt.
+pub fn classify_compose(result: &Result<OrttoReply, TransportError>) -> ComposeOutcome {
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(error) => {
+            return ComposeOutcome::Retry {
+                status: None,
+                kind: error.kind(),
+                error: error.to_string(),
+            }
+        }
+    };
+    let json: Option<serde_json::Value> = serde_json::from_slice(&reply.body).ok();
+    let text = |key: &str| {
+        json.as_ref()
+            .and_then(|j| j.get(key))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let status = reply.status;
+    match status {
+        200..=299 => ComposeOutcome::Delivered {
+            status,
+            conversation_id: text("conversation_id"),
+            person_id: text("person_id"),
+            person_status: text("person_status"),
+        },
+        429 => {
+            let hinted = json
+                .as_ref()
+                .and_then(|j| j.pointer("/error/try-in-seconds"))
+                .and_then(serde_json::Value::as_f64)
+                .map(|s| Duration::from_secs_f64(s.clamp(0.0, 3600.0)))
+                .or(reply.retry_after.map(|s| Duration::from_secs(s.min(3600))));
+            ComposeOutcome::RateLimited {
+                wait: hinted.unwrap_or(DEFAULT_RATE_LIMIT_WAIT),
+            }
+        }
+        401 | 403 => ComposeOutcome::KeyRejected {
+            status,
+            error: ortto_message(reply, json.as_ref()),
+        },
+        408 | 425 | 500..=599 => ComposeOutcome::Retry {
+            status: Some(status),
+            kind: "http",
+            error: ortto_message(reply, json.as_ref()),
+        },
+        400..=499 => ComposeOutcome::Rejected {
+            status,
+            error: ortto_message(reply, json.as_ref()),
+        },
+        _ => ComposeOutcome::Retry {
+            status: Some(status),
+            kind: "http",
+            error: format!("unexpected HTTP status {status}"),
+        },
+    }
+}
+
+/// Ortto's own words when it gave some (`error.message`, `message`, `error`), else a body excerpt.
+fn ortto_message(reply: &OrttoReply, json: Option<&serde_json::Value>) -> String {
+    let from_json = json.and_then(|j| {
+        j.pointer("/error/message")
+            .or_else(|| j.get("message"))
+            .or_else(|| j.get("error").filter(|e| e.is_string()))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    });
+    let message = from_json.unwrap_or_else(|| response_excerpt(&reply.body));
+    format!("HTTP {}: {}", reply.status, message)
+}
+
+pub fn response_excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .chars()
+        .take(EXCERPT_CHARS)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::web::Bytes;
+
+    fn reply(status: u16, body: &str) -> Result<OrttoReply, TransportError> {
+        Ok(OrttoReply {
+            status,
+            body: Bytes::from(body.to_owned()),
+            retry_after: None,
+        })
+    }
+
+    #[test]
+    fn rate_limit_hint_from_body_or_header() {
+        let hinted = classify_compose(&reply(
+            429,
+            r#"{"error":{"code":"rate-limit","message":"rate limit","try-in-seconds":7}}"#,
+        ));
+        assert_eq!(
+            hinted,
+            ComposeOutcome::RateLimited {
+                wait: Duration::from_secs(7)
+            }
+        );
+        let header = Ok(OrttoReply {
+            status: 429,
+            body: Bytes::new(),
+            retry_after: Some(3),
+        });
+        assert_eq!(
+            classify_compose(&header),
+            ComposeOutcome::RateLimited {
+                wait: Duration::from_secs(3)
+            }
+        );
+    }
+
+    #[test]
+    fn statuses_by_class() {
+        assert!(matches!(
+            classify_compose(&reply(503, "")),
+            ComposeOutcome::Retry {
+                status: Some(503),
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify_compose(&reply(408, "")),
+            ComposeOutcome::Retry { .. }
+        ));
+        assert!(matches!(
+            classify_compose(&reply(425, "")),
+            ComposeOutcome::Retry { .. }
+        ));
+        assert!(matches!(
+            classify_compose(&reply(403, "")),
+            ComposeOutcome::KeyRejected { status: 403, .. }
+        ));
+        let rejected = classify_compose(&reply(400, r#"{"error":{"message":"invalid field"}}"#));
+        assert_eq!(
+            rejected,
+            ComposeOutcome::Rejected {
+                status: 400,
+                error: "HTTP 400: invalid field".to_owned()
+            }
+        );
+    }
+}

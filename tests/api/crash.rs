@@ -1,0 +1,169 @@
+//! The real binary, killed with SIGKILL mid-delivery: nothing acknowledged is lost and
+//! only rows in flight at the kill can reach Ortto twice. Then SIGTERM exits cleanly.
+
+use crate::fake_ortto::{FakeOrtto, Reply};
+use crate::helpers::{test_client, TEST_ORTTO_KEY};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SUBMISSIONS: usize = 200;
+const CONCURRENCY: usize = 4;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_relay(dir: &Path, config: &Path, run: usize) -> Child {
+    let log = std::fs::File::create(dir.join(format!("relay-{run}.log"))).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_talk-relay"))
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .current_dir(dir)
+        .env("ORTTO_API_KEY", TEST_ORTTO_KEY)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("the relay starts")
+}
+
+async fn wait_healthy(base: &str) {
+    let client = test_client();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(response) = client.get(format!("{base}/healthz")).send().await {
+            if response.status().is_success() {
+                return;
+            }
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the relay did not become healthy");
+}
+
+fn message_of(body: &str) -> String {
+    let payload: Value = serde_json::from_str(body).unwrap();
+    payload["conversation"]["messages"][0]["body"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn a_sigkill_mid_delivery_loses_nothing_and_duplicates_only_rows_in_flight() {
+    let ortto = FakeOrtto::start().await;
+    ortto.set_default(Reply::ok().after(Duration::from_millis(100)));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nport = {port}\nworkers = 1\n[log]\nfilter = \"warn\"\n[database]\npath = 'relay.db'\n\
+             [ortto]\nbase_url = '{}'\nlimit_outbound = false\ntimeout_ms = 1000\nconnect_timeout_ms = 500\n\
+             [delivery]\nconcurrency = {CONCURRENCY}\nlease_ms = 2000\npoll_interval_ms = 50\nbackoff_base_ms = 20\nbackoff_cap_ms = 200\n",
+            ortto.base_url
+        ),
+    )
+    .unwrap();
+
+    let mut relay = start_relay(dir.path(), &config, 1);
+    wait_healthy(&base).await;
+
+    // Accept 200 submissions from 8 concurrent clients while Ortto is slow.
+    let client = test_client();
+    let mut acknowledged: HashMap<String, String> = HashMap::new();
+    for chunk in (0..SUBMISSIONS).collect::<Vec<_>>().chunks(8) {
+        let posts = chunk.iter().map(|n| {
+            let message = format!("crash test {n}");
+            let request = client
+                .post(format!("{base}/f/demo"))
+                .insert_header(("Accept", "application/json"))
+                .send_json(&json!({"email": format!("p{n}@example.com"), "message": message.clone()}));
+            async move {
+                let mut response = request.await.expect("posted");
+                assert_eq!(response.status().as_u16(), 202);
+                let body: Value = response.json().await.unwrap();
+                (body["id"].as_str().unwrap().to_owned(), message)
+            }
+        });
+        acknowledged.extend(futures_util::future::join_all(posts).await);
+    }
+    assert_eq!(acknowledged.len(), SUBMISSIONS);
+
+    // Kill it mid-delivery.
+    ortto.wait_for_requests(20, Duration::from_secs(20)).await;
+    relay.kill().unwrap();
+    relay.wait().unwrap();
+    let seen_at_kill = ortto.requests().len();
+    assert!(
+        seen_at_kill < SUBMISSIONS,
+        "everything was delivered before the kill; the test proves nothing"
+    );
+
+    // Restart on the same database and let it drain.
+    let mut relay = start_relay(dir.path(), &config, 2);
+    wait_healthy(&base).await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("relay.db").display()))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (delivered,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM submissions WHERE status = 'delivered'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if delivered as usize == SUBMISSIONS || Instant::now() > deadline {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut times_sent: HashMap<String, usize> = HashMap::new();
+    for request in ortto.requests() {
+        *times_sent.entry(message_of(&request.body)).or_default() += 1;
+    }
+    for (id, message) in &acknowledged {
+        let (status,): (String,) = sqlx::query_as("SELECT status FROM submissions WHERE id = ?")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(status, "delivered", "{id} was acknowledged but is {status}");
+        let sent = times_sent.get(message).copied().unwrap_or(0);
+        assert!((1..=2).contains(&sent), "{message} reached Ortto {sent} times");
+    }
+    let duplicates: usize = times_sent.values().map(|n| n - 1).sum();
+    eprintln!(
+        "crash test: accepted {SUBMISSIONS}, sent before kill {seen_at_kill}, delivered {}, duplicates {duplicates}",
+        times_sent.len()
+    );
+    assert!(
+        duplicates <= CONCURRENCY,
+        "{duplicates} duplicates, but only {CONCURRENCY} rows can be in flight"
+    );
+
+    // SIGTERM: a clean exit.
+    let status = Command::new("kill")
+        .args(["-TERM", &relay.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = relay.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "the relay did not stop on SIGTERM");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+}

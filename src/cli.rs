@@ -42,6 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let sources = ConfigSources {
         file: cli.config,
         overlays: Vec::new(),
+        secrets: Default::default(),
         read_env: true,
     };
     let config = Config::load(&sources)?;

@@ -21,6 +21,8 @@ pub struct ConfigSources {
     pub overlays: Vec<String>,
     /// Whether `TALK_RELAY__…` environment variables and secret variables are read.
     pub read_env: bool,
+    /// Secret variables given directly (tests), consulted before the environment.
+    pub secrets: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +131,99 @@ pub struct DeliverySettings {
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
     pub max_message_chars: usize,
+    /// Submitted values (all fields, repeated keys counted) per request.
+    pub max_fields: usize,
+    pub max_field_name_chars: usize,
+    pub max_value_chars: usize,
+    /// Nesting of JSON objects and arrays.
+    pub max_json_depth: usize,
+}
+
+/// One keyed rate limit: `burst` requests at once, refilled at `per_minute`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub enabled: bool,
+    pub burst: u32,
+    pub per_minute: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// How often idle keys are dropped, so an IP-rotating flood cannot grow memory.
+    pub prune_interval_ms: u64,
+    pub form_per_ip: RateLimit,
+    pub form: RateLimit,
+    pub session_per_ip: RateLimit,
+    pub hook_per_ip: RateLimit,
+}
+
+/// Which CAPTCHA service a form uses; each has its own token field and siteverify URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptchaProvider {
+    Turnstile,
+    Hcaptcha,
+    Recaptcha,
+}
+
+impl CaptchaProvider {
+    pub fn token_field(self) -> &'static str {
+        match self {
+            Self::Turnstile => "cf-turnstile-response",
+            Self::Hcaptcha => "h-captcha-response",
+            Self::Recaptcha => "g-recaptcha-response",
+        }
+    }
+
+    fn default_verify_url(self) -> &'static str {
+        match self {
+            Self::Turnstile => "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+            Self::Hcaptcha => "https://api.hcaptcha.com/siteverify",
+            Self::Recaptcha => "https://www.google.com/recaptcha/api/siteverify",
+        }
+    }
+}
+
+/// What to do when the CAPTCHA provider cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptchaUnreachable {
+    /// Answer 503: the person tries again in a moment.
+    Refuse,
+    /// Take the submission, marked `captcha = 'unverified'`.
+    Accept,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCaptcha {
+    provider: CaptchaProvider,
+    secret_env: String,
+    verify_url: Option<String>,
+    #[serde(default = "default_captcha_timeout")]
+    timeout_ms: u64,
+    #[serde(default = "default_unreachable")]
+    on_unreachable: CaptchaUnreachable,
+}
+
+fn default_captcha_timeout() -> u64 {
+    3000
+}
+
+fn default_unreachable() -> CaptchaUnreachable {
+    CaptchaUnreachable::Refuse
+}
+
+/// A form's CAPTCHA check, with its secret read from the environment at start-up.
+#[derive(Debug, Clone)]
+pub struct CaptchaConfig {
+    pub provider: CaptchaProvider,
+    pub secret: SecretString,
+    pub verify_url: String,
+    pub timeout_ms: u64,
+    pub on_unreachable: CaptchaUnreachable,
 }
 
 /// What an unticked (or absent) consent box means.
@@ -169,6 +264,9 @@ struct RawForm {
     merge_by: Option<Vec<String>>,
     default_country_code: Option<String>,
     consent: Option<RawConsent>,
+    #[serde(default)]
+    require_origin: bool,
+    captcha: Option<RawCaptcha>,
 }
 
 fn default_honeypot() -> String {
@@ -188,6 +286,7 @@ struct RawSettings {
     ortto: OrttoSettings,
     delivery: DeliverySettings,
     limits: LimitSettings,
+    rate_limits: RateLimitSettings,
     #[serde(default)]
     forms: BTreeMap<String, RawForm>,
 }
@@ -244,8 +343,11 @@ pub struct MappingRules {
 pub struct FormConfig {
     pub name: String,
     pub allowed_origins: Vec<WebOrigin>,
+    /// Refuse posts that name no origin at all (neither `Origin` nor `Referer`).
+    pub require_origin: bool,
     pub redirect: Option<url::Url>,
     pub honeypot: String,
+    pub captcha: Option<CaptchaConfig>,
     pub rules: MappingRules,
 }
 
@@ -265,6 +367,7 @@ pub struct Config {
     pub ortto: OrttoSettings,
     pub delivery: DeliverySettings,
     pub limits: LimitSettings,
+    pub rate_limits: RateLimitSettings,
     pub forms: BTreeMap<String, FormConfig>,
     pub ortto_api_key: Option<SecretString>,
 }
@@ -302,20 +405,43 @@ impl Config {
             .context("reading configuration")?
             .try_deserialize()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-        let api_key = if sources.read_env {
-            secret_from_env(&raw.ortto.api_key_env)
-        } else {
-            None
+        let secrets = SecretSource {
+            read_env: sources.read_env,
+            overrides: &sources.secrets,
         };
-        Self::from_raw(raw, api_key)
+        let api_key = secrets.get(&raw.ortto.api_key_env);
+        Self::from_raw(raw, api_key, &secrets)
     }
 
-    fn from_raw(raw: RawSettings, ortto_api_key: Option<SecretString>) -> anyhow::Result<Self> {
+    fn from_raw(
+        raw: RawSettings,
+        ortto_api_key: Option<SecretString>,
+        secrets: &SecretSource<'_>,
+    ) -> anyhow::Result<Self> {
         check_positive("delivery.concurrency", raw.delivery.concurrency as u64)?;
         check_positive("delivery.max_attempts", u64::from(raw.delivery.max_attempts))?;
         check_positive("delivery.lease_ms", raw.delivery.lease_ms)?;
         check_positive("server.max_body_bytes", raw.server.max_body_bytes as u64)?;
         check_positive("limits.max_message_chars", raw.limits.max_message_chars as u64)?;
+        check_positive("limits.max_fields", raw.limits.max_fields as u64)?;
+        check_positive(
+            "limits.max_field_name_chars",
+            raw.limits.max_field_name_chars as u64,
+        )?;
+        check_positive("limits.max_value_chars", raw.limits.max_value_chars as u64)?;
+        check_positive("limits.max_json_depth", raw.limits.max_json_depth as u64)?;
+        check_positive("rate_limits.prune_interval_ms", raw.rate_limits.prune_interval_ms)?;
+        for (key, limit) in [
+            ("rate_limits.form_per_ip", &raw.rate_limits.form_per_ip),
+            ("rate_limits.form", &raw.rate_limits.form),
+            ("rate_limits.session_per_ip", &raw.rate_limits.session_per_ip),
+            ("rate_limits.hook_per_ip", &raw.rate_limits.hook_per_ip),
+        ] {
+            if limit.enabled {
+                check_positive(&format!("{key}.burst"), u64::from(limit.burst))?;
+                check_positive(&format!("{key}.per_minute"), u64::from(limit.per_minute))?;
+            }
+        }
         anyhow::ensure!(
             raw.delivery.lease_ms > raw.ortto.timeout_ms + raw.ortto.connect_timeout_ms,
             "delivery.lease_ms must exceed ortto.timeout_ms + ortto.connect_timeout_ms, \
@@ -337,7 +463,7 @@ impl Config {
             .forms
             .into_iter()
             .map(|(name, form)| {
-                let checked = check_form(&name, form, raw.limits.max_message_chars)?;
+                let checked = check_form(&name, form, raw.limits.max_message_chars, secrets)?;
                 Ok((name, checked))
             })
             .collect::<anyhow::Result<_>>()?;
@@ -348,6 +474,7 @@ impl Config {
             ortto: raw.ortto,
             delivery: raw.delivery,
             limits: raw.limits,
+            rate_limits: raw.rate_limits,
             forms,
             ortto_api_key,
         })
@@ -408,12 +535,24 @@ impl Config {
     }
 }
 
-/// Reads a secret from the named environment variable; empty counts as unset.
-pub fn secret_from_env(var: &str) -> Option<SecretString> {
-    std::env::var(var)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| SecretString::from(v.trim().to_owned()))
+/// Where secrets come from: the process environment, or (tests) explicit values.
+struct SecretSource<'a> {
+    read_env: bool,
+    overrides: &'a BTreeMap<String, String>,
+}
+
+impl SecretSource<'_> {
+    /// The named variable's value; empty counts as unset.
+    fn get(&self, var: &str) -> Option<SecretString> {
+        let value = match self.overrides.get(var) {
+            Some(value) => Some(value.clone()),
+            None if self.read_env => std::env::var(var).ok(),
+            None => None,
+        };
+        value
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| SecretString::from(v.trim().to_owned()))
+    }
 }
 
 fn check_positive(key: &str, value: u64) -> anyhow::Result<()> {
@@ -421,7 +560,12 @@ fn check_positive(key: &str, value: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_form(name: &str, raw: RawForm, max_message_chars: usize) -> anyhow::Result<FormConfig> {
+fn check_form(
+    name: &str,
+    raw: RawForm,
+    max_message_chars: usize,
+    secrets: &SecretSource<'_>,
+) -> anyhow::Result<FormConfig> {
     let key = |k: &str| format!("forms.{name}.{k}");
     let name_ok = !name.is_empty()
         && name
@@ -517,11 +661,38 @@ fn check_form(name: &str, raw: RawForm, max_message_chars: usize) -> anyhow::Res
             })
         })
         .transpose()?;
+    let captcha = raw
+        .captcha
+        .map(|c| {
+            let secret = secrets.get(&c.secret_env).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: the environment variable `{}` holding the CAPTCHA secret is not set",
+                    key("captcha.secret_env"),
+                    c.secret_env
+                )
+            })?;
+            let verify_url = c
+                .verify_url
+                .unwrap_or_else(|| c.provider.default_verify_url().to_owned());
+            url::Url::parse(&verify_url)
+                .map_err(|e| anyhow::anyhow!("{}: not a URL ({e})", key("captcha.verify_url")))?;
+            check_positive(&key("captcha.timeout_ms"), c.timeout_ms)?;
+            Ok::<_, anyhow::Error>(CaptchaConfig {
+                provider: c.provider,
+                secret,
+                verify_url,
+                timeout_ms: c.timeout_ms,
+                on_unreachable: c.on_unreachable,
+            })
+        })
+        .transpose()?;
     Ok(FormConfig {
         name: name.to_owned(),
         allowed_origins,
+        require_origin: raw.require_origin,
         redirect,
         honeypot: raw.honeypot,
+        captcha,
         rules: MappingRules {
             title: raw.title.unwrap_or_else(|| name.to_owned()),
             subject: raw.subject.filter(|s| !s.trim().is_empty()),
@@ -546,6 +717,7 @@ mod tests {
             file: None,
             overlays: vec![overlay.to_owned()],
             read_env: false,
+            secrets: BTreeMap::new(),
         })
     }
 

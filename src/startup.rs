@@ -3,6 +3,8 @@
 use crate::clean::HtmlCleaner;
 use crate::config::Config;
 use crate::delivery::{DeliveryState, DeliveryWorker, OutboundLimiter};
+use crate::guard::RateLimits;
+use crate::ops::Metrics;
 use crate::store::{Recorder, Store};
 use crate::{intake, ops};
 use actix_web::dev::Server;
@@ -10,6 +12,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
@@ -22,6 +25,8 @@ pub struct AppState {
     pub cleaner: HtmlCleaner,
     pub deliveries: Arc<DeliveryState>,
     pub outbound: Option<Arc<OutboundLimiter>>,
+    pub rate_limits: Arc<RateLimits>,
+    pub metrics: Arc<Metrics>,
 }
 
 pub struct Application {
@@ -29,6 +34,8 @@ pub struct Application {
     server: Server,
     store: Store,
     worker: DeliveryWorker,
+    rate_limits: Arc<RateLimits>,
+    prune_every: Duration,
 }
 
 impl Application {
@@ -51,6 +58,9 @@ impl Application {
             .ortto
             .limit_outbound
             .then(|| Arc::new(OutboundLimiter::for_settings(&config.ortto)));
+        let metrics = Arc::new(Metrics::new());
+        let rate_limits = Arc::new(RateLimits::from_settings(&config.rate_limits));
+        let prune_every = Duration::from_millis(config.rate_limits.prune_interval_ms);
         let config = Arc::new(config);
         let worker = DeliveryWorker::new(
             store.clone(),
@@ -58,7 +68,9 @@ impl Application {
             deliveries.clone(),
             outbound.clone(),
             wake,
+            metrics.clone(),
         );
+
         let address = (config.server.host.as_str(), config.server.port);
         let listener = TcpListener::bind(address)
             .with_context(|| format!("binding {}:{}", config.server.host, config.server.port))?;
@@ -71,11 +83,16 @@ impl Application {
             cleaner: HtmlCleaner::new(),
             deliveries,
             outbound,
+            rate_limits: rate_limits.clone(),
+            metrics,
         });
         let mut server = HttpServer::new(move || {
+            // awc is single-threaded: one client per worker thread, shared by its requests.
+            let http = awc::Client::builder().disable_redirects().finish();
             App::new()
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
+                .app_data(http)
                 .configure(routes)
         })
         .listen(listener)?;
@@ -87,6 +104,8 @@ impl Application {
             server: server.run(),
             store,
             worker,
+            rate_limits,
+            prune_every,
         })
     }
 
@@ -104,16 +123,31 @@ impl Application {
     }
 
     /// Serves until the server is stopped (SIGTERM/SIGINT or a handle), then stops the
-    /// delivery worker, which finishes or releases its in-flight rows.
+    /// background work: the delivery worker finishes or releases its in-flight rows.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let worker = actix_web::rt::spawn(self.worker.run_until_stopped(stop.clone()));
+        let pruner = actix_web::rt::spawn(prune_rate_limits(
+            self.rate_limits,
+            self.prune_every,
+            stop.clone(),
+        ));
         let served = self.server.await.context("running the HTTP server");
         stop.cancel();
         if let Err(error) = worker.await {
             tracing::error!(%error, "the delivery worker ended abnormally");
         }
+        let _ = pruner.await;
         served
+    }
+}
+
+async fn prune_rate_limits(limits: Arc<RateLimits>, every: Duration, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => limits.prune(),
+            _ = stop.cancelled() => return,
+        }
     }
 }
 
@@ -125,5 +159,6 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/thanks", web::get().to(intake::thank_you))
         .route("/healthz", web::get().to(ops::healthz))
-        .route("/readyz", web::get().to(ops::readyz));
+        .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(ops::metrics));
 }

@@ -1,6 +1,7 @@
 //! One delivery attempt for one claimed row, start to recorded outcome.
 
 use super::{DeliveryState, OutboundLimiter, PauseReason, RetrySchedule};
+use crate::ops::Metrics;
 use crate::ortto::{check_compose_payload, classify_compose, ComposeOutcome, OrttoClient};
 use crate::store::{AttemptRecord, ClaimedRow, RowUpdate, Store};
 use chrono::{DateTime, Utc};
@@ -15,6 +16,7 @@ pub struct AttemptContext {
     pub limiter: Option<Arc<OutboundLimiter>>,
     pub schedule: RetrySchedule,
     pub auth_pause: Duration,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Sends one row and records what happened. Recording failures leave the lease to
@@ -29,6 +31,7 @@ pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()
     };
     if let Err(problem) = check_compose_payload(payload) {
         tracing::warn!(%problem, "payload would be refused by Ortto; not sending it");
+        ctx.count("refused_locally");
         let error = format!("refused locally before sending: {problem}");
         return ctx
             .store
@@ -36,6 +39,7 @@ pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()
             .await;
     }
     let Some(client) = &ctx.client else {
+        ctx.count("dry_run");
         return ctx.store.finish_attempt(&row.id, None, &RowUpdate::DryRun).await;
     };
     if let Some(limiter) = &ctx.limiter {
@@ -50,7 +54,9 @@ pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()
     let clock = Instant::now();
     let result = client.compose(payload).await;
     let duration = clock.elapsed();
+    ctx.metrics.attempt_seconds.observe(duration.as_secs_f64());
     let outcome = classify_compose(&result);
+    ctx.count(outcome_label(&outcome));
     let record = AttemptRecord {
         started_at,
         duration_ms: duration.as_millis() as i64,
@@ -138,6 +144,27 @@ fn row_update(row: &ClaimedRow, outcome: ComposeOutcome, ctx: &AttemptContext) -
             tracing::error!(%error, "Ortto refused the payload; the row is dead");
             RowUpdate::Dead { error }
         }
+    }
+}
+
+impl AttemptContext {
+    fn count(&self, outcome: &str) {
+        self.metrics
+            .deliveries
+            .get_or_create(&crate::ops::OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+}
+
+fn outcome_label(outcome: &ComposeOutcome) -> &'static str {
+    match outcome {
+        ComposeOutcome::Delivered { .. } => "delivered",
+        ComposeOutcome::Retry { .. } => "retry",
+        ComposeOutcome::RateLimited { .. } => "rate_limited",
+        ComposeOutcome::KeyRejected { .. } => "key_rejected",
+        ComposeOutcome::Rejected { .. } => "rejected",
     }
 }
 

@@ -5,6 +5,7 @@
 use super::attempt::{deliver, AttemptContext};
 use super::{DeliveryState, OutboundLimiter, RetrySchedule};
 use crate::config::Config;
+use crate::ops::Metrics;
 use crate::ortto::OrttoClient;
 use crate::store::Store;
 use secrecy::SecretString;
@@ -24,6 +25,7 @@ pub struct DeliveryWorker {
     state: Arc<DeliveryState>,
     limiter: Option<Arc<OutboundLimiter>>,
     wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
 }
 
 impl DeliveryWorker {
@@ -33,6 +35,7 @@ impl DeliveryWorker {
         state: Arc<DeliveryState>,
         limiter: Option<Arc<OutboundLimiter>>,
         wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let api_key = config.ortto_api_key.clone();
         Self {
@@ -42,6 +45,7 @@ impl DeliveryWorker {
             state,
             limiter,
             wake,
+            metrics,
         }
     }
 
@@ -59,6 +63,7 @@ impl DeliveryWorker {
             limiter: self.limiter.clone(),
             schedule: RetrySchedule::from_settings(settings),
             auth_pause: Duration::from_millis(settings.auth_pause_ms),
+            metrics: self.metrics.clone(),
         });
         let lease = Duration::from_millis(settings.lease_ms);
         let poll = Duration::from_millis(settings.poll_interval_ms);

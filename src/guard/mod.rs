@@ -1,11 +1,15 @@
 //! Guard (SPEC §2 step 1): cheap checks that turn abuse away before anything is
 //! parsed deeply or recorded.
 
+mod captcha;
 mod client_ip;
 mod origin;
+mod rate_limit;
 
+pub use captcha::{verify as verify_captcha, CaptchaVerdict};
 pub use client_ip::client_ip;
 pub use origin::{origin_allowed, request_origin};
+pub use rate_limit::{RateLimited, RateLimits};
 
 use crate::config::FormConfig;
 use crate::intake::SubmittedFields;

@@ -12,7 +12,11 @@ pub fn request_origin(req: &HttpRequest) -> Option<WebOrigin> {
 }
 
 /// Browser posts from origins outside a form's list are refused. A request that names
-/// no origin at all (strict referrer policies, server-side posts) is let through.
+/// no origin at all (strict referrer policies, server-side posts) is let through unless
+/// the form has a list and `require_origin` is set.
 pub fn origin_allowed(form: &FormConfig, origin: Option<&WebOrigin>) -> bool {
-    origin.is_none_or(|o| form.origin_allowed(o))
+    match origin {
+        Some(origin) => form.origin_allowed(origin),
+        None => !form.require_origin || form.allowed_origins.is_empty(),
+    }
 }

@@ -1,6 +1,7 @@
 //! Reading and parsing request bodies: urlencoded, multipart (text parts) and JSON.
 
 use super::fields::SubmittedFields;
+use crate::config::LimitSettings;
 use actix_web::web::{Bytes, BytesMut, Payload};
 use futures_util::StreamExt;
 
@@ -19,6 +20,14 @@ pub enum BodyError {
     FileUpload { field: String },
     #[error("The request body is malformed: {0}.")]
     Malformed(String),
+    #[error("The request has more than {limit} fields (limits.max_fields).")]
+    TooManyFields { limit: usize },
+    #[error("A field name is longer than {limit} characters (limits.max_field_name_chars).")]
+    FieldNameTooLong { limit: usize },
+    #[error("Field `{field}` is longer than {limit} characters (limits.max_value_chars).")]
+    ValueTooLong { field: String, limit: usize },
+    #[error("The JSON body is nested deeper than {limit} levels (limits.max_json_depth).")]
+    TooDeep { limit: usize },
 }
 
 /// Reads the body up to `limit` bytes; a declared or streamed size over the limit stops
@@ -69,16 +78,43 @@ impl BodyFormat {
     }
 }
 
+/// Parses a body into fields and holds them to the input limits.
 pub async fn parse_fields(
     format: BodyFormat,
     content_type: Option<&str>,
     body: Bytes,
+    limits: &LimitSettings,
 ) -> Result<SubmittedFields, BodyError> {
-    match format {
-        BodyFormat::UrlEncoded => parse_urlencoded(&body),
-        BodyFormat::Json => parse_json(&body),
-        BodyFormat::Multipart => parse_multipart(content_type.unwrap_or(""), body).await,
+    let fields = match format {
+        BodyFormat::UrlEncoded => parse_urlencoded(&body)?,
+        BodyFormat::Json => parse_json(&body, limits.max_json_depth)?,
+        BodyFormat::Multipart => parse_multipart(content_type.unwrap_or(""), body, limits.max_fields).await?,
+    };
+    check_limits(&fields, limits)?;
+    Ok(fields)
+}
+
+fn check_limits(fields: &SubmittedFields, limits: &LimitSettings) -> Result<(), BodyError> {
+    let values: usize = fields.iter().map(|(_, values)| values.len()).sum();
+    if values > limits.max_fields {
+        return Err(BodyError::TooManyFields {
+            limit: limits.max_fields,
+        });
     }
+    for (name, values) in fields.iter() {
+        if name.chars().count() > limits.max_field_name_chars {
+            return Err(BodyError::FieldNameTooLong {
+                limit: limits.max_field_name_chars,
+            });
+        }
+        if values.iter().any(|v| v.chars().count() > limits.max_value_chars) {
+            return Err(BodyError::ValueTooLong {
+                field: name.to_owned(),
+                limit: limits.max_value_chars,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Strict urlencoded parsing: unlike the lossy decoders, invalid UTF-8 is an error that
@@ -108,13 +144,16 @@ fn decode_component(raw: &[u8]) -> Vec<u8> {
 
 /// A JSON object of fields. Scalars become text, arrays keep every value, nested
 /// objects flatten to `parent.child` names.
-pub fn parse_json(body: &[u8]) -> Result<SubmittedFields, BodyError> {
+pub fn parse_json(body: &[u8], max_depth: usize) -> Result<SubmittedFields, BodyError> {
     let text = match std::str::from_utf8(body) {
         Ok(text) => text,
         Err(_) => return Err(name_invalid_json_field(body)),
     };
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| BodyError::Malformed(format!("invalid JSON ({e})")))?;
+    if depth(&value) > max_depth {
+        return Err(BodyError::TooDeep { limit: max_depth });
+    }
     let serde_json::Value::Object(object) = value else {
         return Err(BodyError::Malformed(
             "the JSON body must be an object of fields".to_owned(),
@@ -123,6 +162,15 @@ pub fn parse_json(body: &[u8]) -> Result<SubmittedFields, BodyError> {
     let mut fields = SubmittedFields::default();
     flatten_json("", object, &mut fields);
     Ok(fields)
+}
+
+/// Nesting depth: a scalar is 0, `{}` or `[]` is 1.
+fn depth(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 fn flatten_json(prefix: &str, object: serde_json::Map<String, serde_json::Value>, out: &mut SubmittedFields) {
@@ -189,13 +237,22 @@ fn name_invalid_json_field(body: &[u8]) -> BodyError {
     }
 }
 
-async fn parse_multipart(content_type: &str, body: Bytes) -> Result<SubmittedFields, BodyError> {
+async fn parse_multipart(
+    content_type: &str,
+    body: Bytes,
+    max_parts: usize,
+) -> Result<SubmittedFields, BodyError> {
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| BodyError::Malformed("multipart body without a boundary".to_owned()))?;
     let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
     let mut multipart = multer::Multipart::new(stream, boundary);
     let mut fields = SubmittedFields::default();
+    let mut parts = 0;
     loop {
+        parts += 1;
+        if parts > max_parts {
+            return Err(BodyError::TooManyFields { limit: max_parts });
+        }
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
@@ -236,9 +293,11 @@ mod tests {
 
     #[test]
     fn json_flattens_and_keeps_arrays() {
-        let fields =
-            parse_json(br#"{"email":"a@b.co","tags":["x","y"],"n":3,"who":{"first":"Jo"},"skip":null}"#)
-                .unwrap();
+        let fields = parse_json(
+            br#"{"email":"a@b.co","tags":["x","y"],"n":3,"who":{"first":"Jo"},"skip":null}"#,
+            8,
+        )
+        .unwrap();
         assert_eq!(fields.values("tags").unwrap(), ["x", "y"]);
         assert_eq!(fields.first("n"), Some("3"));
         assert_eq!(fields.first("who.first"), Some("Jo"));
@@ -250,8 +309,17 @@ mod tests {
         let mut body = br#"{"name":"Jo","message":""#.to_vec();
         body.extend_from_slice(&[0xff, 0xfe]);
         body.extend_from_slice(br#""}"#);
-        let err = parse_json(&body).unwrap_err();
+        let err = parse_json(&body, 8).unwrap_err();
         assert!(matches!(err, BodyError::InvalidUtf8 { field } if field == "message"));
+    }
+
+    #[test]
+    fn json_depth_is_limited() {
+        assert!(parse_json(br#"{"a":{"b":{"c":"d"}}}"#, 3).is_ok());
+        assert!(matches!(
+            parse_json(br#"{"a":{"b":{"c":["d"]}}}"#, 3),
+            Err(BodyError::TooDeep { limit: 3 })
+        ));
     }
 
     #[test]

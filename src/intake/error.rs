@@ -13,6 +13,12 @@ pub enum IntakeError {
     Body(#[from] BodyError),
     #[error("This site is not allowed to post to this form.")]
     OriginNotAllowed,
+    #[error("Too many submissions from here; please try again in {retry_after_secs} seconds.")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("The CAPTCHA check failed; please complete it and send the form again.")]
+    CaptchaFailed,
+    #[error("The CAPTCHA check could not be completed right now; please try again in a moment.")]
+    CaptchaUnavailable,
     #[error("{}", invalid_sentence(.0))]
     Invalid(Vec<FieldProblem>),
     #[error("The submission could not be saved. Nothing was kept; please try again in a moment.")]
@@ -36,6 +42,17 @@ pub struct ErrorEntry {
 }
 
 impl IntakeError {
+    /// The intake outcome this refusal counts as in `/metrics`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Invalid(_) => "invalid",
+            Self::CaptchaFailed => "spam",
+            Self::Unavailable(_) | Self::CaptchaUnavailable => "unavailable",
+            _ => "refused",
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::FormNotFound(_) => StatusCode::NOT_FOUND,
@@ -43,8 +60,15 @@ impl IntakeError {
             Self::Body(BodyError::UnsupportedMediaType(_) | BodyError::FileUpload { .. }) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
+            Self::Body(
+                BodyError::TooManyFields { .. }
+                | BodyError::FieldNameTooLong { .. }
+                | BodyError::ValueTooLong { .. },
+            ) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Body(_) => StatusCode::BAD_REQUEST,
-            Self::OriginNotAllowed => StatusCode::FORBIDDEN,
+            Self::OriginNotAllowed | Self::CaptchaFailed => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -72,7 +96,14 @@ impl IntakeError {
             Self::Body(BodyError::InvalidUtf8 { field }) => for_field(field, "INVALID_ENCODING"),
             Self::Body(BodyError::FileUpload { field }) => for_field(field, "FILE_NOT_SUPPORTED"),
             Self::Body(BodyError::Malformed(_) | BodyError::Interrupted) => general("MALFORMED_BODY"),
+            Self::Body(BodyError::TooManyFields { .. }) => general("TOO_MANY_FIELDS"),
+            Self::Body(BodyError::FieldNameTooLong { .. }) => general("FIELD_NAME_TOO_LONG"),
+            Self::Body(BodyError::ValueTooLong { field, .. }) => for_field(field, "FIELD_TOO_LONG"),
+            Self::Body(BodyError::TooDeep { .. }) => general("JSON_TOO_DEEP"),
             Self::OriginNotAllowed => general("ORIGIN_NOT_ALLOWED"),
+            Self::RateLimited { .. } => general("RATE_LIMITED"),
+            Self::CaptchaFailed => general("CAPTCHA_FAILED"),
+            Self::CaptchaUnavailable => general("CAPTCHA_UNAVAILABLE"),
             Self::Invalid(problems) => problems
                 .iter()
                 .map(|p| ErrorEntry {

@@ -14,7 +14,7 @@ pub use fields::SubmittedFields;
 pub use kind::ResponseKind;
 pub use respond::{accepted, page, refused, Receipt};
 
-use crate::config::{FormConfig, WebOrigin};
+use crate::config::{CaptchaUnreachable, FormConfig, WebOrigin};
 use crate::domain::{new_submission_id, utc_timestamp, SourceKind, Status};
 use crate::mapping::{self, MappingContext, CAPTCHA_FIELDS};
 use crate::startup::AppState;
@@ -30,6 +30,8 @@ const MAX_HEADER_CHARS: usize = 2048;
 #[derive(Debug, Clone)]
 pub struct RequestMeta {
     pub received_at: DateTime<Utc>,
+    /// The client as rate limits key it (unspecified when the socket has no IP).
+    pub client_addr: std::net::IpAddr,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
     pub origin: Option<WebOrigin>,
@@ -49,9 +51,11 @@ impl RequestMeta {
         };
         let page_url = header("referer")
             .filter(|r| url::Url::parse(r).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
+        let client = guard::client_ip(req, &state.config.server.trusted_proxies);
         Self {
             received_at: Utc::now(),
-            client_ip: guard::client_ip(req, &state.config.server.trusted_proxies).map(|ip| ip.to_string()),
+            client_addr: client.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            client_ip: client.map(|ip| ip.to_string()),
             user_agent: header("user-agent"),
             origin: guard::request_origin(req),
             page_url,
@@ -90,6 +94,7 @@ impl RequestMeta {
             payload: None,
             fields,
             request_id: self.request_id.clone(),
+            captcha: None,
         }
     }
 }
@@ -108,9 +113,19 @@ pub async fn submit_form(
         Some(form) => receive_form(form, &req, body, &state, &meta).await,
         None => Err(IntakeError::FormNotFound(form_name.into_inner())),
     };
+    let source = form.map_or("unknown", |f| f.name.as_str());
     let mut response = match &outcome {
-        Ok(receipt) => accepted(kind, receipt),
+        Ok(receipt) => {
+            let result = if receipt.duplicate {
+                "duplicate"
+            } else {
+                receipt.outcome
+            };
+            state.metrics.count_intake("form", source, result);
+            accepted(kind, receipt)
+        }
         Err(error) => {
+            state.metrics.count_intake("form", source, error.outcome());
             log_refusal(error);
             refused(kind, error, meta.page_url.as_deref())
         }
@@ -129,14 +144,21 @@ async fn receive_form(
     state: &AppState,
     meta: &RequestMeta,
 ) -> Result<Receipt, IntakeError> {
-    // 1. Guard: origin and size before reading anything, then the honeypot.
+    // 1. Guard: rate limits, origin and size before reading anything; then the honeypot
+    //    and the CAPTCHA.
+    if let Err(limited) = state.rate_limits.check_form(meta.client_addr, &form.name) {
+        state.metrics.count_rate_limited(limited.scope);
+        return Err(IntakeError::RateLimited {
+            retry_after_secs: limited.retry_after_secs,
+        });
+    }
     if !guard::origin_allowed(form, meta.origin.as_ref()) {
         return Err(IntakeError::OriginNotAllowed);
     }
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
     let format = body::BodyFormat::detect(content_type)?;
     let bytes = body::read_limited(body, declared_length(req), state.config.server.max_body_bytes).await?;
-    let fields = body::parse_fields(format, content_type, bytes).await?;
+    let fields = body::parse_fields(format, content_type, bytes, &state.config.limits).await?;
     // 3. Clean (text first, so mapping sees what will be kept; HTML is sanitised in map).
     let fields = fields.map_values(|v| clean::strip_control(&v).into_owned());
     let recorded_fields = fields.to_json(CAPTCHA_FIELDS);
@@ -146,19 +168,18 @@ async fn receive_form(
         meta.origin.as_ref(),
     )
     .or_else(|| form.redirect.clone());
-    let receipt = |recorded: Recorded| match recorded {
-        Recorded::New(id) => Receipt {
+    let receipt = |recorded: Recorded, outcome: &'static str| {
+        let (id, duplicate) = match recorded {
+            Recorded::New(id) => (id, false),
+            Recorded::Duplicate(id) => (id, true),
+        };
+        Receipt {
             id,
-            duplicate: false,
+            duplicate,
             next: next.clone(),
             source: form.name.clone(),
-        },
-        Recorded::Duplicate(id) => Receipt {
-            id,
-            duplicate: true,
-            next: next.clone(),
-            source: form.name.clone(),
-        },
+            outcome,
+        }
     };
     if guard::honeypot_tripped(form, &fields) {
         let mut row = meta.new_row(SourceKind::Form, &form.name, Status::Spam, recorded_fields);
@@ -166,9 +187,34 @@ async fn receive_form(
         // Bots learn nothing: the answer is the same as for a real submission.
         return record(state, row).await.map(|r| Receipt {
             duplicate: false,
-            ..receipt(r)
+            ..receipt(r, "spam")
         });
     }
+    let captcha = match &form.captcha {
+        None => None,
+        Some(captcha) => {
+            let http = req
+                .app_data::<awc::Client>()
+                .expect("every worker has an HTTP client");
+            match guard::verify_captcha(http, captcha, &fields, meta.client_ip.as_deref()).await {
+                guard::CaptchaVerdict::Passed => Some("passed"),
+                guard::CaptchaVerdict::Failed(reason) => {
+                    let mut row = meta.new_row(SourceKind::Form, &form.name, Status::Spam, recorded_fields);
+                    row.last_error = Some(reason);
+                    row.captcha = Some("failed");
+                    record(state, row).await?;
+                    return Err(IntakeError::CaptchaFailed);
+                }
+                guard::CaptchaVerdict::Unreachable(reason) => {
+                    tracing::warn!(%reason, form = %form.name, "CAPTCHA provider unreachable");
+                    match captcha.on_unreachable {
+                        CaptchaUnreachable::Refuse => return Err(IntakeError::CaptchaUnavailable),
+                        CaptchaUnreachable::Accept => Some("unverified"),
+                    }
+                }
+            }
+        }
+    };
 
     // 2. Map (person fields, consent, subject, messages; HTML sanitised, limits enforced).
     let draft = mapping::draft_from_form(form, &fields);
@@ -187,10 +233,12 @@ async fn receive_form(
             row.subject = Some(mapped.subject);
             row.consent = mapped.consent;
             row.payload = Some(serde_json::to_string(&mapped.compose).expect("compose requests serialise"));
-            record(state, row).await.map(receipt)
+            row.captcha = captcha;
+            record(state, row).await.map(|r| receipt(r, "accepted"))
         }
         Err(problems) => {
             let mut row = meta.new_row(SourceKind::Form, &form.name, Status::Invalid, recorded_fields);
+            row.captcha = captcha;
             row.last_error = Some(
                 problems
                     .iter()

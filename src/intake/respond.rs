@@ -18,6 +18,8 @@ pub struct Receipt {
     pub next: Option<Url>,
     /// The form's name, for the thank-you page.
     pub source: String,
+    /// What it counts as in `/metrics`: `accepted` or `spam` (which answers the same).
+    pub outcome: &'static str,
 }
 
 pub fn accepted(kind: ResponseKind, receipt: &Receipt) -> HttpResponse {
@@ -54,10 +56,15 @@ pub fn refused(kind: ResponseKind, error: &IntakeError, back_link: Option<&str>)
         })),
         ResponseKind::Browser => html(status, &error_page(status, error, back_link)),
     };
-    if status == StatusCode::SERVICE_UNAVAILABLE {
+    let retry_after = match error {
+        IntakeError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+        _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(1),
+        _ => None,
+    };
+    if let Some(secs) = retry_after {
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
 }
@@ -104,6 +111,8 @@ fn error_page(status: StatusCode, error: &IntakeError, back_link: Option<&str>) 
         StatusCode::NOT_FOUND => "Form not found",
         StatusCode::PAYLOAD_TOO_LARGE => "That was too much to send",
         StatusCode::SERVICE_UNAVAILABLE => "Please try again",
+        StatusCode::TOO_MANY_REQUESTS => "Please wait a moment",
+        StatusCode::FORBIDDEN => "The form could not be accepted",
         _ => "The form could not be sent",
     };
     let items: String = error

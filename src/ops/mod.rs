@@ -1,4 +1,8 @@
-//! Operating endpoints: liveness and readiness.
+//! Operating endpoints: liveness, readiness and metrics.
+
+mod metrics;
+
+pub use metrics::{Metrics, OutcomeLabels};
 
 use crate::startup::AppState;
 use actix_web::{web, HttpResponse};
@@ -34,4 +38,44 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "ok": true, "database": "writable", "deliveries": "running", "mode": mode,
         })),
     }
+}
+
+/// `GET /metrics`: Prometheus text. Gauges that come from the database are read now.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let metrics = &state.metrics;
+    match state.store.queue_stats().await {
+        Ok((depth, oldest_due)) => {
+            metrics.queue_depth.set(depth);
+            metrics.oldest_due_seconds.set(oldest_due);
+        }
+        Err(error) => tracing::warn!(error = %format!("{error:#}"), "metrics: could not read the queue"),
+    }
+    for (scope, keys) in state.rate_limits.tracked_keys() {
+        metrics
+            .rate_limiter_keys
+            .get_or_create(&self::metrics::ScopeLabels {
+                scope: scope.to_owned(),
+            })
+            .set(keys as i64);
+    }
+    let pause = state.deliveries.readiness();
+    for reason in ["rate_limited", "key_rejected"] {
+        let active = matches!(
+            (&pause, reason),
+            (Err(_), "key_rejected")
+                | (
+                    Ok(Some((crate::delivery::PauseReason::RateLimited, _))),
+                    "rate_limited"
+                )
+        );
+        metrics
+            .paused
+            .get_or_create(&self::metrics::ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .set(i64::from(active));
+    }
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(metrics.render())
 }

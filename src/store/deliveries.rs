@@ -209,13 +209,20 @@ impl Store {
         Ok(requeued)
     }
 
-    /// Rows waiting for delivery (queued or retrying).
-    pub async fn queue_depth(&self) -> anyhow::Result<i64> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM submissions WHERE status IN ('queued', 'retrying')")
-                .fetch_one(self.pool())
-                .await
-                .context("counting the queue")?;
-        Ok(n)
+    /// Rows waiting for delivery (queued or retrying), and how many seconds the oldest
+    /// due one has been waiting.
+    pub async fn queue_stats(&self) -> anyhow::Result<(i64, i64)> {
+        let (depth, oldest_due): (i64, Option<String>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END)
+             FROM submissions WHERE status IN ('queued', 'retrying')",
+        )
+        .bind(now_timestamp())
+        .fetch_one(self.pool())
+        .await
+        .context("reading the queue")?;
+        let age = oldest_due
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map_or(0, |t| (Utc::now() - t.with_timezone(&Utc)).num_seconds().max(0));
+        Ok((depth, age))
     }
 }

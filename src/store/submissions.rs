@@ -23,6 +23,7 @@ pub struct NewSubmission {
     pub payload: Option<String>,
     pub fields: String,
     pub request_id: Option<String>,
+    pub captcha: Option<&'static str>,
 }
 
 /// A stored submission, as the admin API and tests read it.
@@ -52,6 +53,7 @@ pub struct SubmissionRow {
     pub person_status: Option<String>,
     pub payload: Option<String>,
     pub fields: String,
+    pub captcha: Option<String>,
 }
 
 /// Inserts one row unless its idempotency key was seen for the same source; returns
@@ -60,8 +62,8 @@ pub async fn insert(conn: &mut SqliteConnection, row: &NewSubmission) -> anyhow:
     let inserted: Option<(String,)> = sqlx::query_as(
         "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at,
              last_error, email, subject, consent, client_ip, user_agent, origin, page_url,
-             idempotency_key, payload, fields, request_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             idempotency_key, payload, fields, request_id, captcha)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (source_kind, source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING id",
     )
@@ -83,6 +85,7 @@ pub async fn insert(conn: &mut SqliteConnection, row: &NewSubmission) -> anyhow:
     .bind(&row.payload)
     .bind(&row.fields)
     .bind(&row.request_id)
+    .bind(row.captcha)
     .fetch_optional(&mut *conn)
     .await
     .context("inserting a submission")?;
@@ -106,7 +109,7 @@ pub async fn by_id(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<Submiss
         "SELECT id, received_at, source_kind, source, status, attempts, next_attempt_at,
                 last_attempt_at, delivered_at, last_http_status, last_error, email, subject,
                 consent, client_ip, user_agent, origin, page_url, idempotency_key,
-                conversation_id, person_id, person_status, payload, fields
+                conversation_id, person_id, person_status, payload, fields, captcha
          FROM submissions WHERE id = ?",
     )
     .bind(id)

@@ -67,6 +67,7 @@ async fn a_sigkill_mid_delivery_loses_nothing_and_duplicates_only_rows_in_flight
         &config,
         format!(
             "[server]\nport = {port}\nworkers = 1\n[log]\nfilter = \"warn\"\n[database]\npath = 'relay.db'\n\
+             [rate_limits.form_per_ip]\nenabled = false\n[rate_limits.form]\nenabled = false\n\
              [ortto]\nbase_url = '{}'\nlimit_outbound = false\ntimeout_ms = 1000\nconnect_timeout_ms = 500\n\
              [delivery]\nconcurrency = {CONCURRENCY}\nlease_ms = 2000\npoll_interval_ms = 50\nbackoff_base_ms = 20\nbackoff_cap_ms = 200\n",
             ortto.base_url

@@ -68,8 +68,10 @@ async fn spawn(base_layers: Vec<String>, api_key: Option<&'static str>, overlay:
 
 /// The shipped defaults with a port-0 listener and a test database, then `overlays`.
 pub fn test_config(db_path: &std::path::Path, overlays: &[&str], api_key: Option<&str>) -> Config {
+    // Tests post many times from 127.0.0.1: form rate limits are off unless a test turns them on.
     let base = format!(
-        "[server]\nport = 0\nworkers = 1\n[database]\npath = '{}'\n",
+        "[server]\nport = 0\nworkers = 1\n[database]\npath = '{}'\n\
+         [rate_limits.form_per_ip]\nenabled = false\n[rate_limits.form]\nenabled = false\n",
         db_path.display()
     );
     let mut all = vec![base];
@@ -78,10 +80,19 @@ pub fn test_config(db_path: &std::path::Path, overlays: &[&str], api_key: Option
         file: None,
         overlays: all,
         read_env: false,
+        secrets: test_secrets(),
     })
     .expect("test config is valid");
     config.ortto_api_key = api_key.map(|k| secrecy::SecretString::from(k.to_owned()));
     config
+}
+
+/// Secrets the tests configure by name, as the environment would hold them.
+pub fn test_secrets() -> std::collections::BTreeMap<String, String> {
+    [("TEST_CAPTCHA_SECRET", "captcha-secret-not-real")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 pub fn test_client() -> Client {
@@ -228,4 +239,13 @@ where
 {
     let bytes = response.body().limit(1 << 20).await.expect("body");
     String::from_utf8(bytes.to_vec()).expect("UTF-8 body")
+}
+
+/// A port nothing listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod delivery;
 mod forms;
+mod guard;
 mod mapping;
 mod redirects;
 mod responses;

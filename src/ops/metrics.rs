@@ -1,0 +1,156 @@
+//! Prometheus metrics, one registry per application (no process-global state).
+
+use prometheus_client::encoding::{text::encode, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::Mutex;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IntakeLabels {
+    pub source_kind: String,
+    pub source: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScopeLabels {
+    pub scope: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: String,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub intake: Family<IntakeLabels, Counter>,
+    pub rate_limited: Family<ScopeLabels, Counter>,
+    pub rate_limiter_keys: Family<ScopeLabels, Gauge>,
+    pub deliveries: Family<OutcomeLabels, Counter>,
+    pub attempt_seconds: Histogram,
+    pub queue_depth: Gauge,
+    pub oldest_due_seconds: Gauge,
+    pub paused: Family<ReasonLabels, Gauge>,
+    pub sessions: Family<OutcomeLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("talk_relay");
+        let metrics = Self {
+            registry: Mutex::new(Registry::default()),
+            intake: Family::default(),
+            rate_limited: Family::default(),
+            rate_limiter_keys: Family::default(),
+            deliveries: Family::default(),
+            attempt_seconds: Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            queue_depth: Gauge::default(),
+            oldest_due_seconds: Gauge::default(),
+            paused: Family::default(),
+            sessions: Family::default(),
+        };
+        registry.register(
+            "intake",
+            "Intake requests by source and outcome (accepted, spam, invalid, rate_limited, bad_signature, duplicate, refused)",
+            metrics.intake.clone(),
+        );
+        registry.register(
+            "rate_limited",
+            "Requests refused by a rate limit, by limit",
+            metrics.rate_limited.clone(),
+        );
+        registry.register(
+            "rate_limiter_keys",
+            "Keys a rate limiter tracks right now",
+            metrics.rate_limiter_keys.clone(),
+        );
+        registry.register(
+            "deliveries",
+            "Delivery attempts by outcome",
+            metrics.deliveries.clone(),
+        );
+        registry.register(
+            "delivery_attempt_duration_seconds",
+            "Time from sending a compose request to its answer",
+            metrics.attempt_seconds.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Submissions waiting for delivery",
+            metrics.queue_depth.clone(),
+        );
+        registry.register(
+            "oldest_due_age_seconds",
+            "How long the oldest waiting submission has been due",
+            metrics.oldest_due_seconds.clone(),
+        );
+        registry.register(
+            "deliveries_paused",
+            "1 while deliveries are paused, by reason",
+            metrics.paused.clone(),
+        );
+        registry.register(
+            "sessions",
+            "Talk session-token requests by outcome",
+            metrics.sessions.clone(),
+        );
+        let build = Family::<BuildLabels, Gauge>::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            })
+            .set(1);
+        registry.register("build_info", "The running build", build);
+        *metrics.registry.lock().expect("fresh mutex") = registry;
+        metrics
+    }
+
+    pub fn count_intake(&self, source_kind: &str, source: &str, outcome: &str) {
+        self.intake
+            .get_or_create(&IntakeLabels {
+                source_kind: source_kind.to_owned(),
+                source: source.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn count_rate_limited(&self, scope: &str) {
+        self.rate_limited
+            .get_or_create(&ScopeLabels {
+                scope: scope.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        encode(&mut out, &registry).expect("writing to a String cannot fail");
+        out
+    }
+}

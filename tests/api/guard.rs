@@ -1,0 +1,425 @@
+//! SPEC §2 guard: rate limits, client IPs, input limits, CAPTCHA and origins.
+
+use crate::fake_ortto::{FakeOrtto, Reply};
+use crate::helpers::{body_text, spawn_app, TestApp, BROWSER_ACCEPT};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const PER_IP: &str = "[rate_limits.form_per_ip]\nenabled = true\nburst = 3\nper_minute = 60\n";
+
+async fn post_as(app: &TestApp, forwarded_for: Option<&str>, body: &Value) -> (u16, Option<String>, Value) {
+    let mut request = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header(("Accept", "application/json"));
+    if let Some(xff) = forwarded_for {
+        request = request.insert_header(("X-Forwarded-For", xff));
+    }
+    let mut response = request.send_json(body).await.unwrap();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (
+        response.status().as_u16(),
+        retry_after,
+        response.json().await.unwrap(),
+    )
+}
+
+fn message() -> Value {
+    json!({"email": "a@example.com", "message": "hello"})
+}
+
+async fn metric(app: &TestApp, line_start: &str) -> Option<f64> {
+    let mut response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = body_text(&mut response).await;
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[actix_web::test]
+async fn a_limit_trips_exactly_at_its_quota_is_not_recorded_and_resets() {
+    let app = spawn_app(PER_IP).await;
+    for _ in 0..3 {
+        assert_eq!(post_as(&app, None, &message()).await.0, 202);
+    }
+    let (status, retry_after, body) = post_as(&app, None, &message()).await;
+    assert_eq!(status, 429);
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    assert_eq!(body["errors"][0]["code"], "RATE_LIMITED");
+    assert_eq!(
+        app.submissions().await.len(),
+        3,
+        "a refused request is not recorded"
+    );
+    assert_eq!(
+        metric(&app, "talk_relay_rate_limited_total{scope=\"form_per_ip\"}").await,
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &app,
+            "talk_relay_intake_total{source_kind=\"form\",source=\"demo\",outcome=\"rate_limited\"}"
+        )
+        .await,
+        Some(1.0)
+    );
+
+    // A browser gets the same refusal as a page.
+    let mut page = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .insert_header(("Accept", BROWSER_ACCEPT))
+        .send_body("email=a%40example.com&message=hi")
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 429);
+    assert!(page.headers().get("retry-after").is_some());
+    assert!(body_text(&mut page).await.contains("Please wait a moment"));
+
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        post_as(&app, None, &message()).await.0,
+        202,
+        "one request's worth refilled after 1 s"
+    );
+}
+
+#[actix_web::test]
+async fn the_per_form_limit_holds_across_clients_and_can_be_switched_off() {
+    let app = spawn_app(
+        "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[rate_limits.form]\nenabled = true\nburst = 2\nper_minute = 1\n",
+    )
+    .await;
+    assert_eq!(post_as(&app, Some("203.0.113.1"), &message()).await.0, 202);
+    assert_eq!(post_as(&app, Some("203.0.113.2"), &message()).await.0, 202);
+    let (status, retry_after, _) = post_as(&app, Some("203.0.113.3"), &message()).await;
+    assert_eq!(status, 429);
+    assert_eq!(retry_after.as_deref(), Some("60"));
+
+    let open =
+        spawn_app("[rate_limits.form]\nenabled = false\n[rate_limits.form_per_ip]\nenabled = false\n").await;
+    for _ in 0..20 {
+        assert_eq!(post_as(&open, None, &message()).await.0, 202);
+    }
+}
+
+#[actix_web::test]
+async fn a_spoofed_forwarded_header_from_an_untrusted_peer_changes_nothing() {
+    let app = spawn_app("[rate_limits.form_per_ip]\nenabled = true\nburst = 1\nper_minute = 1\n").await;
+    let (status, _, body) = post_as(&app, Some("198.51.100.1"), &message()).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        post_as(&app, Some("198.51.100.2"), &message()).await.0,
+        429,
+        "same peer, same key"
+    );
+    let row = app.submission(body["id"].as_str().unwrap()).await;
+    assert_eq!(row.client_ip.as_deref(), Some("127.0.0.1"));
+}
+
+#[actix_web::test]
+async fn a_trusted_proxys_header_names_the_client() {
+    let app = spawn_app(
+        "[server]\ntrusted_proxies = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\n\
+         [rate_limits.form_per_ip]\nenabled = true\nburst = 1\nper_minute = 1\n",
+    )
+    .await;
+    let (status, _, body) = post_as(&app, Some("203.0.113.5"), &message()).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        app.submission(body["id"].as_str().unwrap())
+            .await
+            .client_ip
+            .as_deref(),
+        Some("203.0.113.5")
+    );
+    assert_eq!(
+        post_as(&app, Some("203.0.113.6"), &message()).await.0,
+        202,
+        "another client, another key"
+    );
+    assert_eq!(post_as(&app, Some("203.0.113.5"), &message()).await.0, 429);
+
+    // The right-most hop that is not a trusted proxy wins; what the client itself wrote is ignored.
+    let (_, _, body) = post_as(&app, Some("1.2.3.4, 198.51.100.7, 10.1.2.3"), &message()).await;
+    assert_eq!(
+        app.submission(body["id"].as_str().unwrap())
+            .await
+            .client_ip
+            .as_deref(),
+        Some("198.51.100.7")
+    );
+
+    let mut response = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header(("Accept", "application/json"))
+        .insert_header(("Forwarded", "for=\"[2001:db8::1]:4711\";proto=https"))
+        .send_json(&message())
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        app.submission(body["id"].as_str().unwrap())
+            .await
+            .client_ip
+            .as_deref(),
+        Some("2001:db8::1")
+    );
+}
+
+#[actix_web::test]
+async fn ten_thousand_rotating_ips_are_pruned_away() {
+    let app = spawn_app(
+        "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[rate_limits]\nprune_interval_ms = 4000\n\
+         [rate_limits.form_per_ip]\nenabled = true\nburst = 1\nper_minute = 60000\n",
+    )
+    .await;
+    let started = std::time::Instant::now();
+    for chunk in (0..10_000u32).collect::<Vec<_>>().chunks(100) {
+        let requests = chunk.iter().map(|n| {
+            let ip = format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255);
+            // Refused after the rate-limit check (wrong content type): cheap, nothing recorded.
+            app.client
+                .post(app.url("/f/demo"))
+                .insert_header(("X-Forwarded-For", ip))
+                .insert_header(("Content-Type", "text/plain"))
+                .send_body("flood")
+        });
+        for response in futures_util::future::join_all(requests).await {
+            assert_eq!(response.unwrap().status().as_u16(), 415);
+        }
+    }
+    let sent_in = started.elapsed();
+    let before = metric(&app, "talk_relay_rate_limiter_keys{scope=\"form_per_ip\"}")
+        .await
+        .unwrap();
+    actix_web::rt::time::sleep(Duration::from_millis(4500)).await;
+    let after = metric(&app, "talk_relay_rate_limiter_keys{scope=\"form_per_ip\"}")
+        .await
+        .unwrap();
+    eprintln!("10,000 IPs in {sent_in:?}: {before} keys before pruning, {after} after");
+    if sent_in < Duration::from_millis(3500) {
+        assert!(before >= 9_000.0, "{before} keys tracked right after the flood");
+    }
+    assert!(after < 100.0, "{after} keys left after pruning");
+    assert!(app.submissions().await.is_empty());
+}
+
+#[actix_web::test]
+async fn input_limits_each_answer_a_clear_error_naming_the_limit() {
+    let app = spawn_app(
+        "[limits]\nmax_fields = 5\nmax_field_name_chars = 20\nmax_value_chars = 50\nmax_json_depth = 3\n",
+    )
+    .await;
+    let (status, _, body) = post_as(
+        &app,
+        None,
+        &json!({"email": "a@example.com", "message": "m", "a": "1", "b": "2", "c": ["3", "4"]}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["errors"][0]["code"], "TOO_MANY_FIELDS");
+    assert!(body["error"].as_str().unwrap().contains("limits.max_fields"));
+
+    let (status, _, body) = post_as(
+        &app,
+        None,
+        &json!({"email": "a@example.com", "x".repeat(21): "v"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["errors"][0]["code"], "FIELD_NAME_TOO_LONG");
+
+    let (status, _, body) = post_as(
+        &app,
+        None,
+        &json!({"email": "a@example.com", "message": "m".repeat(51)}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["errors"][0]["field"], "message");
+    assert_eq!(body["errors"][0]["code"], "FIELD_TOO_LONG");
+
+    let (status, _, body) = post_as(
+        &app,
+        None,
+        &json!({"email": "a@example.com", "a": {"b": {"c": {"d": "deep"}}}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["code"], "JSON_TOO_DEEP");
+
+    let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+    let mut response = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header(("Accept", "application/json"))
+        .insert_header(("Content-Type", "application/json"))
+        .send_body(format!("{{\"a\": {deep}}}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        400,
+        "{}",
+        body_text(&mut response).await
+    );
+    assert!(app.submissions().await.is_empty());
+}
+
+mod captcha {
+    use super::*;
+
+    fn form(siteverify: &str, on_unreachable: &str) -> String {
+        format!(
+            "[forms.demo.captcha]\nprovider = \"turnstile\"\nsecret_env = \"TEST_CAPTCHA_SECRET\"\n\
+             verify_url = '{siteverify}/siteverify'\ntimeout_ms = 500\non_unreachable = \"{on_unreachable}\"\n"
+        )
+    }
+
+    fn with_token(token: &str) -> Value {
+        json!({"email": "a@example.com", "message": "hello", "cf-turnstile-response": token})
+    }
+
+    #[actix_web::test]
+    async fn a_good_token_passes_and_is_verified_server_side() {
+        let siteverify = FakeOrtto::start().await;
+        siteverify.set_default(Reply::json(200, r#"{"success": true}"#));
+        let app = spawn_app(&form(&siteverify.base_url, "refuse")).await;
+        let (status, _, body) = post_as(&app, None, &with_token("good-token")).await;
+        assert_eq!(status, 202, "{body}");
+        let row = app.submission(body["id"].as_str().unwrap()).await;
+        assert_eq!(row.captcha.as_deref(), Some("passed"));
+        let sent = &siteverify.requests()[0].body;
+        assert!(sent.contains("secret=captcha-secret-not-real"), "{sent}");
+        assert!(
+            sent.contains("response=good-token") && sent.contains("remoteip=127.0.0.1"),
+            "{sent}"
+        );
+        assert!(
+            !row.fields.contains("good-token"),
+            "tokens are not kept in the log"
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_failed_or_missing_token_is_403_and_recorded_as_spam() {
+        let siteverify = FakeOrtto::start().await;
+        siteverify.set_default(Reply::json(
+            200,
+            r#"{"success": false, "error-codes": ["invalid-input-response"]}"#,
+        ));
+        let app = spawn_app(&form(&siteverify.base_url, "refuse")).await;
+        let (status, _, body) = post_as(&app, None, &with_token("bad")).await;
+        assert_eq!(status, 403);
+        assert_eq!(body["errors"][0]["code"], "CAPTCHA_FAILED");
+        let (status, _, _) = post_as(&app, None, &message()).await;
+        assert_eq!(status, 403);
+        let rows = app.submissions().await;
+        assert_eq!(rows.len(), 2);
+        assert!(rows
+            .iter()
+            .all(|r| r.status == "spam" && r.captcha.as_deref() == Some("failed")));
+        assert!(rows[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("invalid-input-response"));
+        assert_eq!(
+            siteverify.requests().len(),
+            1,
+            "a missing token is not sent to the provider"
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_provider_that_cannot_be_reached_refuses_or_accepts_as_configured() {
+        let down = format!("http://127.0.0.1:{}", crate::helpers::closed_port());
+        let refusing = spawn_app(&form(&down, "refuse")).await;
+        let (status, retry_after, body) = post_as(&refusing, None, &with_token("t")).await;
+        assert_eq!(status, 503);
+        assert_eq!(body["errors"][0]["code"], "CAPTCHA_UNAVAILABLE");
+        assert!(retry_after.is_some());
+        assert!(
+            refusing.submissions().await.is_empty(),
+            "nothing wrong with it: the person simply retries"
+        );
+
+        let slow = FakeOrtto::start().await;
+        slow.set_default(Reply::json(200, r#"{"success": true}"#).after(Duration::from_secs(2)));
+        let accepting = spawn_app(&form(&slow.base_url, "accept")).await;
+        let (status, _, body) = post_as(&accepting, None, &with_token("t")).await;
+        assert_eq!(status, 202);
+        let row = accepting.submission(body["id"].as_str().unwrap()).await;
+        assert_eq!(row.captcha.as_deref(), Some("unverified"));
+        assert_ne!(row.status, "spam", "accepted, flagged, and on its way");
+    }
+
+    #[actix_web::test]
+    async fn a_missing_captcha_secret_stops_start_up_naming_the_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("c.toml");
+        std::fs::write(
+            &config,
+            "[forms.demo.captcha]\nprovider = \"hcaptcha\"\nsecret_env = \"NO_SUCH_SECRET_VAR\"\n",
+        )
+        .unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"))
+            .args(["--config", config.to_str().unwrap(), "check-config"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("forms.demo.captcha.secret_env") && stderr.contains("NO_SUCH_SECRET_VAR"),
+            "{stderr}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn posts_naming_no_origin_follow_the_forms_setting() {
+    let lenient = spawn_app("[forms.demo]\nallowed_origins = [\"https://www.example.com\"]\n").await;
+    assert_eq!(post_as(&lenient, None, &message()).await.0, 202);
+    let strict =
+        spawn_app("[forms.demo]\nallowed_origins = [\"https://www.example.com\"]\nrequire_origin = true\n")
+            .await;
+    let (status, _, body) = post_as(&strict, None, &message()).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["errors"][0]["code"], "ORIGIN_NOT_ALLOWED");
+    // A Referer stands in for a missing Origin.
+    let mut response = strict
+        .client
+        .post(strict.url("/f/demo"))
+        .insert_header(("Accept", "application/json"))
+        .insert_header(("Referer", "https://www.example.com/contact"))
+        .send_json(&message())
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        202,
+        "{}",
+        body_text(&mut response).await
+    );
+    let mut look_alike = strict
+        .client
+        .post(strict.url("/f/demo"))
+        .insert_header(("Accept", "application/json"))
+        .insert_header(("Referer", "https://www.example.com.evil.example/contact"))
+        .send_json(&message())
+        .await
+        .unwrap();
+    assert_eq!(
+        look_alike.status().as_u16(),
+        403,
+        "{}",
+        body_text(&mut look_alike).await
+    );
+}

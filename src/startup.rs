@@ -27,6 +27,15 @@ pub struct AppState {
     pub outbound: Option<Arc<OutboundLimiter>>,
     pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<Metrics>,
+    /// Now, for signature tolerances (tests fix it).
+    pub clock: Clock,
+}
+
+/// A source of the current time.
+pub type Clock = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(chrono::Utc::now)
 }
 
 pub struct Application {
@@ -42,6 +51,11 @@ impl Application {
     /// Opens and migrates the database, starts the recorder and binds the address
     /// (port 0 picks a free one; [`Application::port`] tells which).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, system_clock()).await
+    }
+
+    /// As [`Application::build`], with the clock that checks webhook timestamps.
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let store = Store::open(&config.database.path).await?;
         store.migrate().await?;
         let wake = Arc::new(Notify::new());
@@ -85,6 +99,7 @@ impl Application {
             outbound,
             rate_limits: rate_limits.clone(),
             metrics,
+            clock,
         });
         let mut server = HttpServer::new(move || {
             // awc is single-threaded: one client per worker thread, shared by its requests.
@@ -157,6 +172,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/f/{form}",
             web::method(actix_web::http::Method::OPTIONS).to(intake::preflight),
         )
+        .route("/hooks/{hook}", web::post().to(intake::receive_hook_request))
         .route("/thanks", web::get().to(intake::thank_you))
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))

@@ -5,11 +5,13 @@ mod captcha;
 mod client_ip;
 mod origin;
 mod rate_limit;
+mod signature;
 
 pub use captcha::{verify as verify_captcha, CaptchaVerdict};
 pub use client_ip::client_ip;
 pub use origin::{origin_allowed, request_origin};
 pub use rate_limit::{RateLimited, RateLimits};
+pub use signature::{authenticate, AuthFailure};
 
 use crate::config::FormConfig;
 use crate::intake::SubmittedFields;

@@ -94,7 +94,8 @@ pub async fn parse_fields(
     Ok(fields)
 }
 
-fn check_limits(fields: &SubmittedFields, limits: &LimitSettings) -> Result<(), BodyError> {
+/// Holds parsed fields to the input limits.
+pub fn check_limits(fields: &SubmittedFields, limits: &LimitSettings) -> Result<(), BodyError> {
     let values: usize = fields.iter().map(|(_, values)| values.len()).sum();
     if values > limits.max_fields {
         return Err(BodyError::TooManyFields {
@@ -145,6 +146,18 @@ fn decode_component(raw: &[u8]) -> Vec<u8> {
 /// A JSON object of fields. Scalars become text, arrays keep every value, nested
 /// objects flatten to `parent.child` names.
 pub fn parse_json(body: &[u8], max_depth: usize) -> Result<SubmittedFields, BodyError> {
+    let serde_json::Value::Object(object) = parse_json_value(body, max_depth)? else {
+        return Err(BodyError::Malformed(
+            "the JSON body must be an object of fields".to_owned(),
+        ));
+    };
+    let mut fields = SubmittedFields::default();
+    flatten_json("", object, &mut fields);
+    Ok(fields)
+}
+
+/// Any JSON document, checked for UTF-8 (naming the field that breaks it) and depth.
+pub fn parse_json_value(body: &[u8], max_depth: usize) -> Result<serde_json::Value, BodyError> {
     let text = match std::str::from_utf8(body) {
         Ok(text) => text,
         Err(_) => return Err(name_invalid_json_field(body)),
@@ -154,14 +167,7 @@ pub fn parse_json(body: &[u8], max_depth: usize) -> Result<SubmittedFields, Body
     if depth(&value) > max_depth {
         return Err(BodyError::TooDeep { limit: max_depth });
     }
-    let serde_json::Value::Object(object) = value else {
-        return Err(BodyError::Malformed(
-            "the JSON body must be an object of fields".to_owned(),
-        ));
-    };
-    let mut fields = SubmittedFields::default();
-    flatten_json("", object, &mut fields);
-    Ok(fields)
+    Ok(value)
 }
 
 /// Nesting depth: a scalar is 0, `{}` or `[]` is 1.

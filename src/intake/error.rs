@@ -9,6 +9,10 @@ use serde::Serialize;
 pub enum IntakeError {
     #[error("There is no form called `{0}`.")]
     FormNotFound(String),
+    #[error("There is no hook called `{0}`.")]
+    HookNotFound(String),
+    #[error("The request could not be authenticated: {0}.")]
+    BadSignature(#[from] crate::guard::AuthFailure),
     #[error(transparent)]
     Body(#[from] BodyError),
     #[error("This site is not allowed to post to this form.")]
@@ -46,6 +50,7 @@ impl IntakeError {
     pub fn outcome(&self) -> &'static str {
         match self {
             Self::RateLimited { .. } => "rate_limited",
+            Self::BadSignature(_) => "bad_signature",
             Self::Invalid(_) => "invalid",
             Self::CaptchaFailed => "spam",
             Self::Unavailable(_) | Self::CaptchaUnavailable => "unavailable",
@@ -55,7 +60,8 @@ impl IntakeError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::FormNotFound(_) => StatusCode::NOT_FOUND,
+            Self::FormNotFound(_) | Self::HookNotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadSignature(_) => StatusCode::UNAUTHORIZED,
             Self::Body(BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Body(BodyError::UnsupportedMediaType(_) | BodyError::FileUpload { .. }) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -91,6 +97,8 @@ impl IntakeError {
         };
         match self {
             Self::FormNotFound(_) => general("FORM_NOT_FOUND"),
+            Self::HookNotFound(_) => general("HOOK_NOT_FOUND"),
+            Self::BadSignature(_) => general("BAD_SIGNATURE"),
             Self::Body(BodyError::TooLarge { .. }) => general("PAYLOAD_TOO_LARGE"),
             Self::Body(BodyError::UnsupportedMediaType(_)) => general("UNSUPPORTED_MEDIA_TYPE"),
             Self::Body(BodyError::InvalidUtf8 { field }) => for_field(field, "INVALID_ENCODING"),

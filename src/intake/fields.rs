@@ -15,6 +15,13 @@ impl SubmittedFields {
         }
     }
 
+    /// Pushes the value when there is one.
+    pub fn extend_one(&mut self, name: &str, value: Option<String>) {
+        if let Some(value) = value {
+            self.push(name.to_owned(), value);
+        }
+    }
+
     pub fn values(&self, name: &str) -> Option<&[String]> {
         self.entries
             .iter()

@@ -5,12 +5,14 @@ pub mod body;
 mod cors;
 mod error;
 mod fields;
+mod hooks;
 mod kind;
 mod redirect;
 mod respond;
 
 pub use error::{ErrorEntry, IntakeError};
 pub use fields::SubmittedFields;
+pub use hooks::receive_hook_request;
 pub use kind::ResponseKind;
 pub use respond::{accepted, page, refused, Receipt};
 
@@ -216,28 +218,54 @@ async fn receive_form(
         }
     };
 
-    // 2. Map (person fields, consent, subject, messages; HTML sanitised, limits enforced).
-    let draft = mapping::draft_from_form(form, &fields);
+    let source = Source {
+        kind: SourceKind::Form,
+        name: &form.name,
+        rules: &form.rules,
+        honeypot: Some(&form.honeypot),
+    };
+    let recorded = map_and_record(state, meta, &source, &fields, recorded_fields, captcha).await?;
+    Ok(receipt(recorded, "accepted"))
+}
+
+/// Where a submission came from, and the rules that map it.
+pub struct Source<'a> {
+    pub kind: SourceKind,
+    pub name: &'a str,
+    pub rules: &'a crate::config::MappingRules,
+    pub honeypot: Option<&'a str>,
+}
+
+/// Steps 2–4, the same for forms and hooks: map the fields (person fields, consent,
+/// subject, messages; HTML sanitised, limits enforced), then record the submission,
+/// committed before anyone answers. Invalid submissions are recorded too, with why.
+pub async fn map_and_record(
+    state: &AppState,
+    meta: &RequestMeta,
+    source: &Source<'_>,
+    fields: &SubmittedFields,
+    recorded_fields: String,
+    captcha: Option<&'static str>,
+) -> Result<Recorded, IntakeError> {
+    let draft = mapping::draft_from_fields(source.rules, source.honeypot, fields);
     let context = MappingContext {
         page_url: meta.page_url.clone(),
         received_at: meta.received_at,
     };
-    let mapped = mapping::compose(draft, &form.rules, &state.cleaner, &context);
-
-    // 4. Record, committed before the response.
+    let mapped = mapping::compose(draft, source.rules, &state.cleaner, &context);
     match mapped {
         Ok(mapped) => {
-            let mut row = meta.new_row(SourceKind::Form, &form.name, Status::Queued, recorded_fields);
+            let mut row = meta.new_row(source.kind, source.name, Status::Queued, recorded_fields);
             row.next_attempt_at = Some(utc_timestamp(meta.received_at));
             row.email = mapped.email;
             row.subject = Some(mapped.subject);
             row.consent = mapped.consent;
             row.payload = Some(serde_json::to_string(&mapped.compose).expect("compose requests serialise"));
             row.captcha = captcha;
-            record(state, row).await.map(|r| receipt(r, "accepted"))
+            record(state, row).await
         }
         Err(problems) => {
-            let mut row = meta.new_row(SourceKind::Form, &form.name, Status::Invalid, recorded_fields);
+            let mut row = meta.new_row(source.kind, source.name, Status::Invalid, recorded_fields);
             row.captcha = captcha;
             row.last_error = Some(
                 problems
@@ -252,7 +280,7 @@ async fn receive_form(
     }
 }
 
-async fn record(state: &AppState, row: NewSubmission) -> Result<Recorded, IntakeError> {
+pub(crate) async fn record(state: &AppState, row: NewSubmission) -> Result<Recorded, IntakeError> {
     let status = row.status;
     let recorded = state
         .recorder
@@ -265,7 +293,7 @@ async fn record(state: &AppState, row: NewSubmission) -> Result<Recorded, Intake
     Ok(recorded)
 }
 
-fn declared_length(req: &HttpRequest) -> Option<usize> {
+pub(crate) fn declared_length(req: &HttpRequest) -> Option<usize> {
     req.headers()
         .get("content-length")?
         .to_str()
@@ -275,7 +303,7 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
         .ok()
 }
 
-fn log_refusal(error: &IntakeError) {
+pub(crate) fn log_refusal(error: &IntakeError) {
     match error {
         IntakeError::Unavailable(cause) => {
             tracing::error!(error = %crate::telemetry::error_chain(cause), "could not record a submission")

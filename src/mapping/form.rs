@@ -1,5 +1,5 @@
 use super::{Answer, BoundValue, Draft};
-use crate::config::FormConfig;
+use crate::config::MappingRules;
 use crate::domain::PersonFieldId;
 use crate::intake::SubmittedFields;
 
@@ -25,11 +25,16 @@ fn conventional_field(name: &str) -> Option<&'static str> {
     })
 }
 
-/// Classifies an HTML form's fields: the configured map first, then conventional
-/// names; control fields (`_…`, CAPTCHA tokens, the honeypot) are dropped; anything
-/// else is kept for the agent.
-pub fn draft_from_form(form: &FormConfig, fields: &SubmittedFields) -> Draft {
-    let rules = &form.rules;
+/// Whether a name means something without configuration: a conventional person field,
+/// the message or the subject.
+pub fn is_known_name(name: &str) -> bool {
+    conventional_field(name).is_some() || MESSAGE_FIELDS.contains(&name) || SUBJECT_FIELDS.contains(&name)
+}
+
+/// Classifies submitted fields (from a form, or normalised from a vendor): the configured
+/// map first, then conventional names; control fields (`_…`, CAPTCHA tokens, the honeypot)
+/// are dropped; anything else is kept for the agent.
+pub fn draft_from_fields(rules: &MappingRules, honeypot: Option<&str>, fields: &SubmittedFields) -> Draft {
     let mut draft = Draft::default();
     let consent_field = rules.consent.as_ref().map(|c| c.field.as_str());
     for (name, values) in fields.iter() {
@@ -38,7 +43,7 @@ pub fn draft_from_form(form: &FormConfig, fields: &SubmittedFields) -> Draft {
             field: name.to_owned(),
             value: values.first().cloned().unwrap_or_default(),
         };
-        if name == form.honeypot || CAPTCHA_FIELDS.contains(&name) {
+        if Some(name) == honeypot || CAPTCHA_FIELDS.contains(&name) {
             continue;
         }
         if Some(name) == consent_field {
@@ -71,7 +76,7 @@ pub fn draft_from_form(form: &FormConfig, fields: &SubmittedFields) -> Draft {
             }
             continue;
         }
-        if let Some(id) = bound_field(form, name, &draft) {
+        if let Some(id) = bound_field(rules, name, &draft) {
             draft.person_fields.push(BoundValue {
                 field: name.to_owned(),
                 id,
@@ -88,8 +93,7 @@ pub fn draft_from_form(form: &FormConfig, fields: &SubmittedFields) -> Draft {
 }
 
 /// The person field a submitted name maps to, unless another field already took it.
-fn bound_field(form: &FormConfig, name: &str, draft: &Draft) -> Option<PersonFieldId> {
-    let rules = &form.rules;
+fn bound_field(rules: &MappingRules, name: &str, draft: &Draft) -> Option<PersonFieldId> {
     let id = match rules.field_map.get(name) {
         Some(id) => id.clone(),
         None if rules.conventional_names => {

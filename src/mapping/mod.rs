@@ -4,10 +4,12 @@
 
 mod compose;
 mod form;
+mod presets;
 mod values;
 
 pub use compose::{compose, MappedSubmission, MappingContext};
-pub use form::{draft_from_form, CAPTCHA_FIELDS};
+pub use form::{draft_from_fields, CAPTCHA_FIELDS};
+pub use presets::{normalise, Normalised, HTML_FIELD};
 pub use values::is_checked;
 
 use crate::domain::PersonFieldId;

@@ -25,19 +25,20 @@ pub struct TestApp {
     /// Layers under each start's own overlay (delivery speed-ups, the fake Ortto).
     base_layers: Vec<String>,
     api_key: Option<&'static str>,
+    clock: Option<talk_relay::startup::Clock>,
     _dir: tempfile::TempDir,
 }
 
 /// Starts the relay on a free port with a fresh database file, the shipped defaults,
 /// and `overlay` TOML layered on top. No Ortto key: dry run.
 pub async fn spawn_app(overlay: &str) -> TestApp {
-    spawn(Vec::new(), None, overlay).await
+    spawn(Vec::new(), None, None, overlay).await
 }
 
 /// Starts the relay delivering to `ortto` with a test key; retries are fast and the
 /// outbound limiter is off unless the overlay turns it on.
 pub async fn spawn_app_with_ortto(ortto: &crate::fake_ortto::FakeOrtto, overlay: &str) -> TestApp {
-    spawn(ortto_layers(ortto), Some(TEST_ORTTO_KEY), overlay).await
+    spawn(ortto_layers(ortto), Some(TEST_ORTTO_KEY), None, overlay).await
 }
 
 fn ortto_layers(ortto: &crate::fake_ortto::FakeOrtto) -> Vec<String> {
@@ -50,7 +51,17 @@ fn ortto_layers(ortto: &crate::fake_ortto::FakeOrtto) -> Vec<String> {
     ]
 }
 
-async fn spawn(base_layers: Vec<String>, api_key: Option<&'static str>, overlay: &str) -> TestApp {
+/// Starts the relay with a fixed clock (webhook timestamp tolerances).
+pub async fn spawn_app_at(overlay: &str, now: chrono::DateTime<chrono::Utc>) -> TestApp {
+    spawn(Vec::new(), None, Some(std::sync::Arc::new(move || now)), overlay).await
+}
+
+async fn spawn(
+    base_layers: Vec<String>,
+    api_key: Option<&'static str>,
+    clock: Option<talk_relay::startup::Clock>,
+    overlay: &str,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db_path = dir.path().join("relay.db");
     let mut app = TestApp {
@@ -60,6 +71,7 @@ async fn spawn(base_layers: Vec<String>, api_key: Option<&'static str>, overlay:
         server: None,
         base_layers,
         api_key,
+        clock,
         _dir: dir,
     };
     app.start(overlay).await;
@@ -89,10 +101,14 @@ pub fn test_config(db_path: &std::path::Path, overlays: &[&str], api_key: Option
 
 /// Secrets the tests configure by name, as the environment would hold them.
 pub fn test_secrets() -> std::collections::BTreeMap<String, String> {
-    [("TEST_CAPTCHA_SECRET", "captcha-secret-not-real")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    [
+        ("TEST_CAPTCHA_SECRET", "captcha-secret-not-real"),
+        ("TEST_HOOK_SECRET", "whsec_test_only_not_a_real_secret"),
+        ("TEST_HOOK_TOKEN", "hook-token-not-real"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
 }
 
 pub fn test_client() -> Client {
@@ -106,7 +122,12 @@ impl TestApp {
     async fn start(&mut self, overlay: &str) {
         let mut overlays: Vec<&str> = self.base_layers.iter().map(String::as_str).collect();
         overlays.push(overlay);
-        let app = Application::build(test_config(&self.db_path, &overlays, self.api_key))
+        let config = test_config(&self.db_path, &overlays, self.api_key);
+        let clock = self
+            .clock
+            .clone()
+            .unwrap_or_else(talk_relay::startup::system_clock);
+        let app = Application::build_with_clock(config, clock)
             .await
             .expect("app builds");
         self.address = format!("http://127.0.0.1:{}", app.port());

@@ -9,6 +9,7 @@ mod crash;
 mod delivery;
 mod forms;
 mod guard;
+mod hooks;
 mod mapping;
 mod redirects;
 mod responses;

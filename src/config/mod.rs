@@ -1,15 +1,20 @@
 //! Typed settings: shipped defaults → `--config FILE` (or `config/local.toml`) →
 //! `TALK_RELAY__SECTION__KEY` environment variables, checked once at start-up.
 
+mod hooks;
+
+pub use hooks::{GenericPointers, HmacAuth, HmacFormat, HookAuth, HookConfig, Preset, SignatureEncoding};
+
 use crate::domain::PersonFieldId;
 use anyhow::Context;
+use hooks::{check_hook, RawHook};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The shipped defaults, embedded so the binary runs from any directory.
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 const ENV_PREFIX: &str = "TALK_RELAY";
 
 /// Where settings come from, in increasing priority.
@@ -238,7 +243,7 @@ pub enum UncheckedConsent {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawConsent {
+pub(crate) struct RawConsent {
     field: String,
     unchecked: Option<UncheckedConsent>,
     opted_in_context: Option<String>,
@@ -289,6 +294,8 @@ struct RawSettings {
     rate_limits: RateLimitSettings,
     #[serde(default)]
     forms: BTreeMap<String, RawForm>,
+    #[serde(default)]
+    hooks: BTreeMap<String, RawHook>,
 }
 
 /// How a form's consent checkbox becomes `bol::p` and `str::s-ctx`.
@@ -369,6 +376,7 @@ pub struct Config {
     pub limits: LimitSettings,
     pub rate_limits: RateLimitSettings,
     pub forms: BTreeMap<String, FormConfig>,
+    pub hooks: BTreeMap<String, HookConfig>,
     pub ortto_api_key: Option<SecretString>,
 }
 
@@ -467,6 +475,14 @@ impl Config {
                 Ok((name, checked))
             })
             .collect::<anyhow::Result<_>>()?;
+        let hooks = raw
+            .hooks
+            .into_iter()
+            .map(|(name, hook)| {
+                let checked = check_hook(&name, hook, raw.limits.max_message_chars, secrets)?;
+                Ok((name, checked))
+            })
+            .collect::<anyhow::Result<_>>()?;
         Ok(Self {
             server: raw.server,
             log: raw.log,
@@ -476,12 +492,17 @@ impl Config {
             limits: raw.limits,
             rate_limits: raw.rate_limits,
             forms,
+            hooks,
             ortto_api_key,
         })
     }
 
     pub fn form(&self, name: &str) -> Option<&FormConfig> {
         self.forms.get(name)
+    }
+
+    pub fn hook(&self, name: &str) -> Option<&HookConfig> {
+        self.hooks.get(name)
     }
 
     /// The effective forms, in words, for `check-config`.
@@ -531,19 +552,29 @@ impl Config {
                 }
             }
         }
+        for hook in self.hooks.values() {
+            let _ = writeln!(
+                out,
+                "hook {} — {:?} preset at POST /hooks/{}, auth: {}",
+                hook.name,
+                hook.preset,
+                hook.name,
+                hook.auth.describe()
+            );
+        }
         out
     }
 }
 
 /// Where secrets come from: the process environment, or (tests) explicit values.
-struct SecretSource<'a> {
+pub(crate) struct SecretSource<'a> {
     read_env: bool,
     overrides: &'a BTreeMap<String, String>,
 }
 
 impl SecretSource<'_> {
     /// The named variable's value; empty counts as unset.
-    fn get(&self, var: &str) -> Option<SecretString> {
+    pub(crate) fn get(&self, var: &str) -> Option<SecretString> {
         let value = match self.overrides.get(var) {
             Some(value) => Some(value.clone()),
             None if self.read_env => std::env::var(var).ok(),
@@ -555,9 +586,96 @@ impl SecretSource<'_> {
     }
 }
 
-fn check_positive(key: &str, value: u64) -> anyhow::Result<()> {
+pub(crate) fn check_positive(key: &str, value: u64) -> anyhow::Result<()> {
     anyhow::ensure!(value > 0, "{key} must be greater than 0");
     Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_mapping(
+    key: &dyn Fn(&str) -> String,
+    title: String,
+    subject: Option<String>,
+    fields: BTreeMap<String, String>,
+    merge_by: Option<Vec<String>>,
+    default_country_code: Option<String>,
+    consent: Option<RawConsent>,
+    max_message_chars: usize,
+) -> anyhow::Result<MappingRules> {
+    let mut field_map = BTreeMap::new();
+    for (field, id) in fields {
+        let id = PersonFieldId::parse(&id)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", key(&format!("fields.{field}"))))?;
+        anyhow::ensure!(
+            !matches!(id.as_str(), "bol::p" | "str::s-ctx"),
+            "{}: consent is set with a [consent] table, which also records how the person subscribed",
+            key(&format!("fields.{field}"))
+        );
+        field_map.insert(field, id);
+    }
+    let merge_by = match merge_by {
+        None => vec![PersonFieldId::builtin("str::email")],
+        Some(ids) => {
+            anyhow::ensure!(
+                (1..=2).contains(&ids.len()),
+                "{}: one or two field ids (main, then fallback)",
+                key("merge_by")
+            );
+            ids.iter()
+                .map(|id| PersonFieldId::parse(id).map_err(|e| anyhow::anyhow!("{}: {e}", key("merge_by"))))
+                .collect::<anyhow::Result<_>>()?
+        }
+    };
+    let default_country_code = default_country_code
+        .map(|c| {
+            let digits = c.trim().trim_start_matches('+').to_owned();
+            anyhow::ensure!(
+                (1..=3).contains(&digits.len()) && digits.chars().all(|d| d.is_ascii_digit()),
+                "{}: `{c}` is not a country calling code like 61 or 44",
+                key("default_country_code")
+            );
+            Ok(digits)
+        })
+        .transpose()?;
+    let consent = consent
+        .map(|c| {
+            let unchecked = c.unchecked.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: a consent field must say what an unticked box means: \
+                     `opt_out` (send bol::p = false) or `leave` (send no permission). \
+                     Without it Ortto's default would opt people in who did not tick the box",
+                    key("consent.unchecked")
+                )
+            })?;
+            anyhow::ensure!(
+                !c.field.trim().is_empty(),
+                "{}: names the checkbox field",
+                key("consent.field")
+            );
+            Ok(ConsentPolicy {
+                field: c.field,
+                unchecked,
+                opted_in_context: c
+                    .opted_in_context
+                    .unwrap_or_else(|| DEFAULT_OPTED_IN_CONTEXT.to_owned()),
+                opted_out_context: c
+                    .opted_out_context
+                    .unwrap_or_else(|| DEFAULT_OPTED_OUT_CONTEXT.to_owned()),
+            })
+        })
+        .transpose()?;
+    Ok(MappingRules {
+        title,
+        subject: subject.filter(|s| !s.trim().is_empty()),
+        message_field: None,
+        html_field: None,
+        field_map,
+        conventional_names: true,
+        merge_by,
+        default_country_code,
+        consent,
+        max_message_chars,
+    })
 }
 
 fn check_form(
@@ -597,70 +715,19 @@ fn check_form(
                 .ok_or_else(|| anyhow::anyhow!("{}: `{r}` is not an absolute http(s) URL", key("redirect")))
         })
         .transpose()?;
-    let mut field_map = BTreeMap::new();
-    for (field, id) in raw.fields {
-        let id = PersonFieldId::parse(&id)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", key(&format!("fields.{field}"))))?;
-        anyhow::ensure!(
-            !matches!(id.as_str(), "bol::p" | "str::s-ctx"),
-            "{}: consent is set with [forms.{name}.consent], which also records how the person subscribed",
-            key(&format!("fields.{field}"))
-        );
-        field_map.insert(field, id);
-    }
-    let merge_by = match raw.merge_by {
-        None => vec![PersonFieldId::builtin("str::email")],
-        Some(ids) => {
-            anyhow::ensure!(
-                (1..=2).contains(&ids.len()),
-                "{}: one or two field ids (main, then fallback)",
-                key("merge_by")
-            );
-            ids.iter()
-                .map(|id| PersonFieldId::parse(id).map_err(|e| anyhow::anyhow!("{}: {e}", key("merge_by"))))
-                .collect::<anyhow::Result<_>>()?
-        }
-    };
-    let default_country_code = raw
-        .default_country_code
-        .map(|c| {
-            let digits = c.trim().trim_start_matches('+').to_owned();
-            anyhow::ensure!(
-                (1..=3).contains(&digits.len()) && digits.chars().all(|d| d.is_ascii_digit()),
-                "{}: `{c}` is not a country calling code like 61 or 44",
-                key("default_country_code")
-            );
-            Ok(digits)
-        })
-        .transpose()?;
-    let consent = raw
-        .consent
-        .map(|c| {
-            let unchecked = c.unchecked.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: a form with a consent field must say what an unticked box means: \
-                     `opt_out` (send bol::p = false) or `leave` (send no permission). \
-                     Without it Ortto's default would opt people in who did not tick the box",
-                    key("consent.unchecked")
-                )
-            })?;
-            anyhow::ensure!(
-                !c.field.trim().is_empty(),
-                "{}: names the checkbox field",
-                key("consent.field")
-            );
-            Ok(ConsentPolicy {
-                field: c.field,
-                unchecked,
-                opted_in_context: c
-                    .opted_in_context
-                    .unwrap_or_else(|| DEFAULT_OPTED_IN_CONTEXT.to_owned()),
-                opted_out_context: c
-                    .opted_out_context
-                    .unwrap_or_else(|| DEFAULT_OPTED_OUT_CONTEXT.to_owned()),
-            })
-        })
-        .transpose()?;
+    let mut rules = check_mapping(
+        &key,
+        raw.title.unwrap_or_else(|| name.to_owned()),
+        raw.subject,
+        raw.fields,
+        raw.merge_by,
+        raw.default_country_code,
+        raw.consent,
+        max_message_chars,
+    )?;
+    rules.message_field = raw.message_field;
+    rules.html_field = raw.html_field;
+    rules.conventional_names = raw.conventional_names;
     let captcha = raw
         .captcha
         .map(|c| {
@@ -693,18 +760,7 @@ fn check_form(
         redirect,
         honeypot: raw.honeypot,
         captcha,
-        rules: MappingRules {
-            title: raw.title.unwrap_or_else(|| name.to_owned()),
-            subject: raw.subject.filter(|s| !s.trim().is_empty()),
-            message_field: raw.message_field,
-            html_field: raw.html_field,
-            field_map,
-            conventional_names: raw.conventional_names,
-            merge_by,
-            default_country_code,
-            consent,
-            max_message_chars,
-        },
+        rules,
     })
 }
 

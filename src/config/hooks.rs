@@ -1,0 +1,280 @@
+//! `[hooks.NAME]`: third-party webhooks, each authenticated and mapped like a form.
+
+use super::{check_mapping, check_positive, MappingRules, RawConsent, SecretSource};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Which vendor's payload and signature a hook reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    Typeform,
+    Tally,
+    Webflow,
+    Jotform,
+    Generic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum AuthKind {
+    Hmac,
+    Token,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureEncoding {
+    Hex,
+    Base64,
+}
+
+/// What the HMAC covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HmacFormat {
+    /// The raw body.
+    Plain,
+    /// `t=<unix>,v1=<hex>` in the header, over `<t>.<body>` (Stripe-style).
+    Timestamped,
+    /// Webflow: a millisecond timestamp header, over `<timestamp>:<body>`.
+    Webflow,
+}
+
+/// Where in a generic payload each part is: RFC 6901 pointers for JSON bodies, field
+/// names for urlencoded ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenericPointers {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub full_name: Option<String>,
+    pub phone: Option<String>,
+    pub subject: Option<String>,
+    pub message: Option<String>,
+    pub html_message: Option<String>,
+    pub consent: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// More values to show agents, as `label: value` lines.
+    #[serde(default)]
+    pub extras: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHook {
+    preset: Preset,
+    title: Option<String>,
+    auth: Option<AuthKind>,
+    secret_env: Option<String>,
+    signature_header: Option<String>,
+    signature_encoding: Option<SignatureEncoding>,
+    signature_prefix: Option<String>,
+    signature_format: Option<HmacFormat>,
+    timestamp_header: Option<String>,
+    tolerance_secs: Option<u64>,
+    token_header: Option<String>,
+    subject: Option<String>,
+    /// Preset tuning: the question (ref, label, key or name) that holds the message.
+    message: Option<String>,
+    #[serde(default)]
+    fields: BTreeMap<String, String>,
+    merge_by: Option<Vec<String>>,
+    default_country_code: Option<String>,
+    consent: Option<RawConsent>,
+    pointers: Option<GenericPointers>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HmacAuth {
+    pub secret: SecretString,
+    pub header: String,
+    pub encoding: SignatureEncoding,
+    pub prefix: Option<String>,
+    pub format: HmacFormat,
+    pub timestamp_header: Option<String>,
+    pub tolerance_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum HookAuth {
+    Hmac(HmacAuth),
+    /// A shared token in `?token=` or in `header`.
+    Token {
+        secret: SecretString,
+        header: Option<String>,
+    },
+    /// Explicitly unauthenticated (`auth = "none"`).
+    None,
+}
+
+impl HookAuth {
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Hmac(h) => format!("HMAC-SHA256 in {} ({:?}, {:?})", h.header, h.encoding, h.format),
+            Self::Token { header: Some(h), .. } => format!("token in ?token= or {h}"),
+            Self::Token { header: None, .. } => "token in ?token=".to_owned(),
+            Self::None => "NONE (explicitly unauthenticated)".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HookConfig {
+    pub name: String,
+    pub preset: Preset,
+    pub auth: HookAuth,
+    /// Preset tuning: which question is the message.
+    pub message: Option<String>,
+    pub pointers: GenericPointers,
+    pub rules: MappingRules,
+}
+
+/// The vendor's documented signature, when the hook does not say otherwise.
+fn preset_hmac(
+    preset: Preset,
+) -> Option<(&'static str, SignatureEncoding, Option<&'static str>, HmacFormat)> {
+    match preset {
+        Preset::Typeform => Some((
+            "Typeform-Signature",
+            SignatureEncoding::Base64,
+            Some("sha256="),
+            HmacFormat::Plain,
+        )),
+        Preset::Tally => Some((
+            "Tally-Signature",
+            SignatureEncoding::Base64,
+            None,
+            HmacFormat::Plain,
+        )),
+        Preset::Webflow => Some((
+            "x-webflow-signature",
+            SignatureEncoding::Hex,
+            None,
+            HmacFormat::Webflow,
+        )),
+        Preset::Jotform | Preset::Generic => None,
+    }
+}
+
+pub(crate) fn check_hook(
+    name: &str,
+    raw: RawHook,
+    max_message_chars: usize,
+    secrets: &SecretSource<'_>,
+) -> anyhow::Result<HookConfig> {
+    let key = |k: &str| format!("hooks.{name}.{k}");
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    anyhow::ensure!(
+        name_ok,
+        "hooks.{name}: hook names may hold only letters, digits, `-` and `_`"
+    );
+    let default_auth = match raw.preset {
+        Preset::Typeform | Preset::Tally | Preset::Webflow => Some(AuthKind::Hmac),
+        Preset::Jotform => Some(AuthKind::Token),
+        Preset::Generic => None,
+    };
+    let kind = raw.auth.or(default_auth).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: a generic hook must say how senders prove who they are: `hmac` or `token` \
+             (or `none`, explicitly, to accept anyone)",
+            key("auth")
+        )
+    })?;
+    let secret = || -> anyhow::Result<SecretString> {
+        let var = raw.secret_env.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: names the environment variable that holds the hook's secret",
+                key("secret_env")
+            )
+        })?;
+        secrets.get(var).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: the environment variable `{var}` is not set",
+                key("secret_env")
+            )
+        })
+    };
+    let auth = match kind {
+        AuthKind::None => HookAuth::None,
+        AuthKind::Token => HookAuth::Token {
+            secret: secret()?,
+            header: raw.token_header.clone(),
+        },
+        AuthKind::Hmac => {
+            let preset = preset_hmac(raw.preset);
+            let header = raw
+                .signature_header
+                .clone()
+                .or(preset.map(|p| p.0.to_owned()))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{}: names the header that carries the signature",
+                        key("signature_header")
+                    )
+                })?;
+            let format = raw
+                .signature_format
+                .or(preset.map(|p| p.3))
+                .unwrap_or(HmacFormat::Plain);
+            let timestamp_header = match format {
+                HmacFormat::Webflow => Some(
+                    raw.timestamp_header
+                        .clone()
+                        .unwrap_or_else(|| "x-webflow-timestamp".to_owned()),
+                ),
+                _ => raw.timestamp_header.clone(),
+            };
+            let tolerance_secs = raw.tolerance_secs.unwrap_or(300);
+            check_positive(&key("tolerance_secs"), tolerance_secs)?;
+            HookAuth::Hmac(HmacAuth {
+                secret: secret()?,
+                header,
+                encoding: raw
+                    .signature_encoding
+                    .or(preset.map(|p| p.1))
+                    .unwrap_or(SignatureEncoding::Hex),
+                prefix: raw
+                    .signature_prefix
+                    .clone()
+                    .or(preset.and_then(|p| p.2.map(str::to_owned))),
+                format,
+                timestamp_header,
+                tolerance_secs,
+            })
+        }
+    };
+    let pointers = raw.pointers.unwrap_or_default();
+    if raw.preset == Preset::Generic {
+        anyhow::ensure!(
+            pointers.email.is_some() || raw.merge_by.is_some(),
+            "{}: a generic hook needs at least the email pointer (or another merge_by field)",
+            key("pointers.email")
+        );
+    }
+    let mut rules = check_mapping(
+        &key,
+        raw.title.unwrap_or_else(|| name.to_owned()),
+        raw.subject,
+        raw.fields,
+        raw.merge_by,
+        raw.default_country_code,
+        raw.consent,
+        max_message_chars,
+    )?;
+    rules.html_field = Some(crate::mapping::HTML_FIELD.to_owned());
+    Ok(HookConfig {
+        name: name.to_owned(),
+        preset: raw.preset,
+        auth,
+        message: raw.message,
+        pointers,
+        rules,
+    })
+}

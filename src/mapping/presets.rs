@@ -1,0 +1,394 @@
+//! Vendor payloads → the same submitted fields an HTML form produces. Answers are found
+//! by reference, type or label, never by position: conventional names (`email`,
+//! `first_name`, `message`, …) where the vendor says what a question is, the question's
+//! own label otherwise (shown to agents as `label: value`).
+
+use super::form::is_known_name;
+use crate::config::{HookConfig, Preset};
+use crate::intake::body::{self, BodyError, BodyFormat};
+use crate::intake::SubmittedFields;
+use serde_json::Value;
+
+/// Where a hook's HTML message goes among the normalised fields.
+pub const HTML_FIELD: &str = "message_html";
+
+/// A vendor payload, normalised: the fields to map and the vendor's event id.
+#[derive(Debug, Default)]
+pub struct Normalised {
+    pub fields: SubmittedFields,
+    pub event_id: Option<String>,
+}
+
+pub async fn normalise(
+    hook: &HookConfig,
+    content_type: Option<&str>,
+    bytes: actix_web::web::Bytes,
+    limits: &crate::config::LimitSettings,
+) -> Result<Normalised, BodyError> {
+    let format = BodyFormat::detect(content_type)?;
+    let namer = Namer::new(hook);
+    let normalised = match (hook.preset, format) {
+        (Preset::Jotform, BodyFormat::Multipart | BodyFormat::UrlEncoded) => jotform(
+            &namer,
+            &body::parse_fields(format, content_type, bytes, limits).await?,
+        )?,
+        (Preset::Generic, BodyFormat::UrlEncoded | BodyFormat::Multipart) => generic_fields(
+            hook,
+            &namer,
+            &body::parse_fields(format, content_type, bytes, limits).await?,
+        ),
+        (preset, BodyFormat::Json) => {
+            let value = body::parse_json_value(&bytes, limits.max_json_depth)?;
+            match preset {
+                Preset::Typeform => typeform(&namer, &value)?,
+                Preset::Tally => tally(&namer, &value)?,
+                Preset::Webflow => webflow(&namer, &value)?,
+                Preset::Generic => generic_json(hook, &namer, &value),
+                Preset::Jotform => return Err(unexpected("Jotform posts multipart/form-data")),
+            }
+        }
+        (_, other) => {
+            return Err(BodyError::UnsupportedMediaType(format!(
+                "{other:?} for this preset"
+            )))
+        }
+    };
+    body::check_limits(&normalised.fields, limits)?;
+    Ok(normalised)
+}
+
+fn unexpected(what: &str) -> BodyError {
+    BodyError::Malformed(format!("this is not the payload the preset expects: {what}"))
+}
+
+/// Picks the normalised name for one answer.
+struct Namer<'a> {
+    hook: &'a HookConfig,
+    consent: Option<&'a str>,
+}
+
+impl<'a> Namer<'a> {
+    fn new(hook: &'a HookConfig) -> Self {
+        Self {
+            hook,
+            consent: hook.rules.consent.as_ref().map(|c| c.field.as_str()),
+        }
+    }
+
+    /// `ids` are what the vendor calls the question (ref, key, label, type); `hint` is
+    /// the conventional name its type implies; `label` is what agents see otherwise.
+    fn name(&self, ids: &[&str], hint: Option<&str>, label: &str, taken: &SubmittedFields) -> String {
+        let matches = |wanted: &str| ids.iter().any(|id| id.eq_ignore_ascii_case(wanted));
+        if let Some(consent) = self.consent.filter(|c| matches(c)) {
+            return consent.to_owned();
+        }
+        if self.hook.message.as_deref().is_some_and(matches) {
+            return "message".to_owned();
+        }
+        if let Some(mapped) = ids.iter().find(|id| self.hook.rules.field_map.contains_key(**id)) {
+            return (*mapped).to_owned();
+        }
+        let message_configured = self.hook.message.is_some();
+        if let Some(hint) =
+            hint.filter(|h| taken.values(h).is_none() && !(*h == "message" && message_configured))
+        {
+            return hint.to_owned();
+        }
+        if let Some(known) = ids
+            .iter()
+            .map(|id| snake(id))
+            .find(|s| is_known_name(s) && taken.values(s).is_none())
+        {
+            return known;
+        }
+        label.to_owned()
+    }
+}
+
+fn snake(text: &str) -> String {
+    text.trim()
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// Text for a scalar; `None` for null, objects and arrays.
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Every value a JSON value holds: scalars, array items, or an object as JSON.
+fn values(value: &Value) -> Vec<String> {
+    match value {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items.iter().flat_map(values).collect(),
+        Value::Object(_) => vec![value.to_string()],
+        scalar => text(scalar).into_iter().collect(),
+    }
+}
+
+fn push_all(fields: &mut SubmittedFields, name: String, values: Vec<String>) {
+    for value in values {
+        fields.push(name.clone(), value);
+    }
+}
+
+fn typeform(namer: &Namer<'_>, payload: &Value) -> Result<Normalised, BodyError> {
+    let response = payload
+        .get("form_response")
+        .ok_or_else(|| unexpected("no form_response"))?;
+    let answers = response["answers"]
+        .as_array()
+        .ok_or_else(|| unexpected("no form_response.answers"))?;
+    let titles: Vec<&Value> = response["definition"]["fields"]
+        .as_array()
+        .map(|f| f.iter().collect())
+        .unwrap_or_default();
+    let mut fields = SubmittedFields::default();
+    for answer in answers {
+        let field = &answer["field"];
+        let id = field["id"].as_str().unwrap_or("");
+        let reference = field["ref"].as_str().unwrap_or(id);
+        let question_type = field["type"].as_str().unwrap_or("");
+        let answer_type = answer["type"].as_str().unwrap_or("");
+        let title = titles
+            .iter()
+            .find(|f| f["id"].as_str() == Some(id) || f["ref"].as_str() == Some(reference))
+            .and_then(|f| f["title"].as_str())
+            .unwrap_or(reference);
+        let found: Vec<String> = match answer_type {
+            "choice" => answer["choice"]["label"]
+                .as_str()
+                .or(answer["choice"]["other"].as_str())
+                .map(str::to_owned)
+                .into_iter()
+                .collect(),
+            "choices" => {
+                let mut labels = values(&answer["choices"]["labels"]);
+                labels.extend(answer["choices"]["other"].as_str().map(str::to_owned));
+                labels
+            }
+            "payment" => Vec::new(),
+            other => values(&answer[other]),
+        };
+        let hint = match question_type {
+            "email" => Some("email"),
+            "long_text" => Some("message"),
+            "phone_number" => Some("phone"),
+            _ => None,
+        };
+        let name = namer.name(&[reference, id, question_type, title], hint, title, &fields);
+        push_all(&mut fields, name, found);
+    }
+    if let Some(hidden) = response["hidden"].as_object() {
+        for (name, value) in hidden {
+            push_all(&mut fields, name.clone(), values(value));
+        }
+    }
+    Ok(Normalised {
+        fields,
+        event_id: payload["event_id"].as_str().map(str::to_owned),
+    })
+}
+
+fn tally(namer: &Namer<'_>, payload: &Value) -> Result<Normalised, BodyError> {
+    let entries = payload["data"]["fields"]
+        .as_array()
+        .ok_or_else(|| unexpected("no data.fields"))?;
+    let keys: Vec<&str> = entries.iter().filter_map(|f| f["key"].as_str()).collect();
+    let mut fields = SubmittedFields::default();
+    for entry in entries {
+        let key = entry["key"].as_str().unwrap_or("");
+        // Tally repeats each checkbox option as `<key>_<option id>`: the group already says it.
+        if keys
+            .iter()
+            .any(|k| *k != key && key.starts_with(&format!("{k}_")))
+        {
+            continue;
+        }
+        let label = entry["label"].as_str().unwrap_or(key);
+        let kind = entry["type"].as_str().unwrap_or("");
+        let value = &entry["value"];
+        let options = entry["options"].as_array();
+        let found: Vec<String> = match (value, options) {
+            (Value::Array(chosen), Some(options)) => chosen
+                .iter()
+                .map(|id| {
+                    options
+                        .iter()
+                        .find(|o| o["id"] == *id)
+                        .and_then(|o| o["text"].as_str().map(str::to_owned))
+                        .unwrap_or_else(|| text(id).unwrap_or_default())
+                })
+                .collect(),
+            _ => values(value),
+        };
+        let hint = match kind {
+            "INPUT_EMAIL" => Some("email"),
+            "TEXTAREA" => Some("message"),
+            "INPUT_PHONE_NUMBER" => Some("phone"),
+            _ => None,
+        };
+        let name = namer.name(&[key, label, kind], hint, label, &fields);
+        let found = if Some(name.as_str()) == namer.consent && options.is_some() {
+            // A ticked consent checkbox group lists its option; an unticked one is empty.
+            vec![(!found.is_empty()).to_string()]
+        } else {
+            found
+        };
+        push_all(&mut fields, name, found);
+    }
+    Ok(Normalised {
+        fields,
+        event_id: payload["eventId"].as_str().map(str::to_owned),
+    })
+}
+
+fn webflow(namer: &Namer<'_>, payload: &Value) -> Result<Normalised, BodyError> {
+    let data = payload["payload"]["data"]
+        .as_object()
+        .ok_or_else(|| unexpected("no payload.data"))?;
+    let mut fields = SubmittedFields::default();
+    for (name, value) in data {
+        let normalised = namer.name(&[name], None, name, &fields);
+        push_all(&mut fields, normalised, values(value));
+    }
+    Ok(Normalised {
+        fields,
+        event_id: payload["payload"]["id"].as_str().map(str::to_owned),
+    })
+}
+
+fn jotform(namer: &Namer<'_>, parts: &SubmittedFields) -> Result<Normalised, BodyError> {
+    let raw = parts
+        .first("rawRequest")
+        .ok_or_else(|| unexpected("no rawRequest part"))?;
+    let answers: Value = serde_json::from_str(raw)
+        .map_err(|e| BodyError::Malformed(format!("rawRequest is not JSON ({e})")))?;
+    let answers = answers
+        .as_object()
+        .ok_or_else(|| unexpected("rawRequest is not an object"))?;
+    let mut fields = SubmittedFields::default();
+    for (key, value) in answers {
+        // Answers are `q<N>_<unique name>`; everything else is Jotform's own bookkeeping.
+        let Some(name) = key.strip_prefix('q').and_then(|rest| {
+            let (number, name) = rest.split_once('_')?;
+            number.chars().all(|c| c.is_ascii_digit()).then_some(name)
+        }) else {
+            continue;
+        };
+        if let (Some(first), last) = (
+            value.get("first").and_then(text),
+            value.get("last").and_then(text),
+        ) {
+            fields.push("first_name".to_owned(), first);
+            fields.extend_one("last_name", last);
+            continue;
+        }
+        let normalised = namer.name(&[name, key], None, name, &fields);
+        let found = values(value);
+        let found = if Some(normalised.as_str()) == namer.consent && value.is_array() {
+            vec![(!found.is_empty()).to_string()]
+        } else {
+            found
+        };
+        push_all(&mut fields, normalised, found);
+    }
+    Ok(Normalised {
+        fields,
+        event_id: parts.first("submissionID").map(str::to_owned),
+    })
+}
+
+/// The generic hook's parts, by name: pointer (or field name) → normalised name.
+fn generic_targets(hook: &HookConfig) -> Vec<(String, String)> {
+    let p = &hook.pointers;
+    let mut targets: Vec<(String, String)> = [
+        (&p.email, "email"),
+        (&p.first_name, "first_name"),
+        (&p.last_name, "last_name"),
+        (&p.full_name, "name"),
+        (&p.phone, "phone"),
+        (&p.subject, "subject"),
+        (&p.message, "message"),
+        (&p.html_message, HTML_FIELD),
+    ]
+    .into_iter()
+    .filter_map(|(pointer, name)| pointer.clone().map(|p| (p, name.to_owned())))
+    .collect();
+    if let Some(consent) = &hook.rules.consent {
+        let pointer = p.consent.clone().unwrap_or_else(|| consent.field.clone());
+        targets.push((pointer, consent.field.clone()));
+    }
+    for pointer in hook.rules.field_map.keys() {
+        targets.push((pointer.clone(), pointer.clone()));
+    }
+    for pointer in &p.extras {
+        let label = pointer.trim_start_matches('/').replace('/', ".");
+        targets.push((pointer.clone(), label));
+    }
+    targets
+}
+
+fn generic_json(hook: &HookConfig, _namer: &Namer<'_>, payload: &Value) -> Normalised {
+    let mut fields = SubmittedFields::default();
+    for (pointer, name) in generic_targets(hook) {
+        if let Some(value) = payload.pointer(&pointer) {
+            push_all(&mut fields, name, values(value));
+        }
+    }
+    let event_id = hook
+        .pointers
+        .idempotency_key
+        .as_deref()
+        .and_then(|p| payload.pointer(p))
+        .and_then(text);
+    Normalised { fields, event_id }
+}
+
+fn generic_fields(hook: &HookConfig, _namer: &Namer<'_>, submitted: &SubmittedFields) -> Normalised {
+    let mut fields = SubmittedFields::default();
+    let by_name = |pointer: &str| {
+        submitted
+            .values(pointer.trim_start_matches('/'))
+            .map(<[String]>::to_vec)
+    };
+    for (pointer, name) in generic_targets(hook) {
+        if let Some(found) = by_name(&pointer) {
+            push_all(&mut fields, name, found);
+        }
+    }
+    let event_id = hook
+        .pointers
+        .idempotency_key
+        .as_deref()
+        .and_then(|p| submitted.first(p.trim_start_matches('/')).map(str::to_owned));
+    Normalised { fields, event_id }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake;
+
+    #[test]
+    fn labels_become_snake_names() {
+        assert_eq!(snake("First Name"), "first_name");
+        assert_eq!(snake("  E-mail address "), "e_mail_address");
+        assert_eq!(snake("Full name"), "full_name");
+    }
+}

@@ -13,6 +13,7 @@ pub mod intake;
 pub mod mapping;
 pub mod ops;
 pub mod ortto;
+pub mod sessions;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

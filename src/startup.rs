@@ -5,6 +5,8 @@ use crate::config::Config;
 use crate::delivery::{DeliveryState, DeliveryWorker, OutboundLimiter};
 use crate::guard::RateLimits;
 use crate::ops::Metrics;
+use crate::ortto::OrttoClient;
+use crate::sessions::SessionClient;
 use crate::store::{Recorder, Store};
 use crate::{intake, ops};
 use actix_web::dev::Server;
@@ -104,11 +106,14 @@ impl Application {
         let mut server = HttpServer::new(move || {
             // awc is single-threaded: one client per worker thread, shared by its requests.
             let http = awc::Client::builder().disable_redirects().finish();
-            App::new()
+            let mut app = App::new()
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
-                .app_data(http)
-                .configure(routes)
+                .app_data(http);
+            if let Some(key) = &state.config.ortto_api_key {
+                app = app.app_data(SessionClient(OrttoClient::new(&state.config.ortto, key.clone())));
+            }
+            app.configure(routes)
         })
         .listen(listener)?;
         if workers > 0 {
@@ -173,6 +178,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::method(actix_web::http::Method::OPTIONS).to(intake::preflight),
         )
         .route("/hooks/{hook}", web::post().to(intake::receive_hook_request))
+        .route("/talk/session", web::post().to(crate::sessions::mint_session))
+        .route(
+            "/talk/session",
+            web::method(actix_web::http::Method::OPTIONS).to(crate::sessions::preflight),
+        )
         .route("/thanks", web::get().to(intake::thank_you))
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))

@@ -2,6 +2,7 @@
 //! `TALK_RELAY__SECTION__KEY` environment variables, checked once at start-up.
 
 mod hooks;
+mod sessions;
 
 pub use hooks::{GenericPointers, HmacAuth, HmacFormat, HookAuth, HookConfig, Preset, SignatureEncoding};
 
@@ -10,6 +11,8 @@ use anyhow::Context;
 use hooks::{check_hook, RawHook};
 use secrecy::SecretString;
 use serde::Deserialize;
+use sessions::{check_sessions, RawSessions};
+pub use sessions::{SessionConfig, SiteKey};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -296,6 +299,7 @@ struct RawSettings {
     forms: BTreeMap<String, RawForm>,
     #[serde(default)]
     hooks: BTreeMap<String, RawHook>,
+    sessions: Option<RawSessions>,
 }
 
 /// How a form's consent checkbox becomes `bol::p` and `str::s-ctx`.
@@ -377,6 +381,7 @@ pub struct Config {
     pub rate_limits: RateLimitSettings,
     pub forms: BTreeMap<String, FormConfig>,
     pub hooks: BTreeMap<String, HookConfig>,
+    pub sessions: SessionConfig,
     pub ortto_api_key: Option<SecretString>,
 }
 
@@ -493,6 +498,7 @@ impl Config {
             rate_limits: raw.rate_limits,
             forms,
             hooks,
+            sessions: check_sessions(raw.sessions, secrets)?,
             ortto_api_key,
         })
     }

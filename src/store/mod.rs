@@ -3,10 +3,12 @@
 
 mod deliveries;
 mod recorder;
+mod sessions;
 mod submissions;
 
 pub use deliveries::{AttemptRecord, ClaimedRow, RowUpdate};
 pub use recorder::{RecordError, Recorded, Recorder};
+pub use sessions::SessionLog;
 pub use submissions::{NewSubmission, SubmissionRow};
 
 use anyhow::Context;

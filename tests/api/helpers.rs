@@ -105,6 +105,9 @@ pub fn test_secrets() -> std::collections::BTreeMap<String, String> {
         ("TEST_CAPTCHA_SECRET", "captcha-secret-not-real"),
         ("TEST_HOOK_SECRET", "whsec_test_only_not_a_real_secret"),
         ("TEST_HOOK_TOKEN", "hook-token-not-real"),
+        ("TEST_SITE_KEY_A", "site-key-a-not-real"),
+        ("TEST_SITE_KEY_B", "site-key-b-not-real"),
+        ("TEST_SESSION_SIGNING", "session-signing-not-real"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

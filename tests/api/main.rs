@@ -13,3 +13,4 @@ mod hooks;
 mod mapping;
 mod redirects;
 mod responses;
+mod sessions;

@@ -36,6 +36,22 @@ pub enum Command {
         #[arg(long)]
         status: Option<String>,
     },
+    /// Counts by status and source for a window, queue depth and the oldest waiting row.
+    Stats {
+        /// The window, in hours back from now.
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+    },
+    /// Delete rows received more than DAYS ago (rows still waiting for delivery are kept).
+    Purge {
+        #[arg(long, value_name = "DAYS")]
+        older_than: u32,
+    },
+    /// Remove every row of one person (a GDPR erasure request) and report how many went.
+    Erase {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -70,11 +86,52 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 !ids.is_empty() || status.is_some(),
                 "name submission ids or --status dead|dry_run"
             );
-            let store = Store::open(&config.database.path).await?;
-            store.migrate().await?;
+            let store = open_store(&config).await?;
             let requeued = store.replay(&ids, status).await?;
             println!(
                 "re-queued {requeued} submission(s); a running relay delivers them within its poll interval"
+            );
+            Ok(())
+        }
+        Command::Stats { hours } => {
+            let store = open_store(&config).await?;
+            let since =
+                crate::domain::utc_timestamp(chrono::Utc::now() - chrono::Duration::hours(hours.max(1)));
+            let stats = store.stats(&since).await?;
+            println!("since {since}");
+            println!("{:<6} {:<24} {:<10} {:>8}", "kind", "source", "status", "count");
+            for row in &stats.counts {
+                println!(
+                    "{:<6} {:<24} {:<10} {:>8}",
+                    row.source_kind, row.source, row.status, row.count
+                );
+            }
+            println!(
+                "queue depth {}; oldest waiting received {}; oldest due for {} s",
+                stats.queue_depth,
+                stats.oldest_waiting_received_at.as_deref().unwrap_or("-"),
+                stats.oldest_due_age_seconds
+            );
+            Ok(())
+        }
+        Command::Purge { older_than } => {
+            let store = open_store(&config).await?;
+            let cutoff = crate::domain::utc_timestamp(
+                chrono::Utc::now() - chrono::Duration::days(i64::from(older_than)),
+            );
+            let removed = store.purge_before(&cutoff, 500).await?;
+            println!(
+                "purged rows received before {cutoff}: {} submissions, {} delivery attempts, {} session logs",
+                removed.submissions, removed.delivery_attempts, removed.talk_sessions
+            );
+            Ok(())
+        }
+        Command::Erase { email } => {
+            let store = open_store(&config).await?;
+            let removed = store.erase_email(&email).await?;
+            println!(
+                "erased {} submissions, {} delivery attempts, {} session logs",
+                removed.submissions, removed.delivery_attempts, removed.talk_sessions
             );
             Ok(())
         }
@@ -84,4 +141,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::open(&config.database.path).await?;
+    store.migrate().await?;
+    Ok(store)
 }

@@ -47,6 +47,8 @@ pub struct Application {
     worker: DeliveryWorker,
     rate_limits: Arc<RateLimits>,
     prune_every: Duration,
+    /// Days to keep rows (0 = forever), and how often to purge.
+    retention: (u32, Duration),
 }
 
 impl Application {
@@ -77,6 +79,10 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let rate_limits = Arc::new(RateLimits::from_settings(&config.rate_limits));
         let prune_every = Duration::from_millis(config.rate_limits.prune_interval_ms);
+        let retention = (
+            config.database.retention_days,
+            Duration::from_millis(config.database.purge_interval_ms),
+        );
         let config = Arc::new(config);
         let worker = DeliveryWorker::new(
             store.clone(),
@@ -126,6 +132,7 @@ impl Application {
             worker,
             rate_limits,
             prune_every,
+            retention,
         })
     }
 
@@ -152,12 +159,15 @@ impl Application {
             self.prune_every,
             stop.clone(),
         ));
+        let retention =
+            actix_web::rt::spawn(purge_old_rows(self.store.clone(), self.retention, stop.clone()));
         let served = self.server.await.context("running the HTTP server");
         stop.cancel();
         if let Err(error) = worker.await {
             tracing::error!(%error, "the delivery worker ended abnormally");
         }
         let _ = pruner.await;
+        let _ = retention.await;
         served
     }
 }
@@ -167,6 +177,30 @@ async fn prune_rate_limits(limits: Arc<RateLimits>, every: Duration, stop: Cance
         tokio::select! {
             _ = tokio::time::sleep(every) => limits.prune(),
             _ = stop.cancelled() => return,
+        }
+    }
+}
+
+/// Deletes rows older than `database.retention_days`, on a timer, in small batches.
+async fn purge_old_rows(store: Store, (days, every): (u32, Duration), stop: CancellationToken) {
+    if days == 0 {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.cancelled() => return,
+        }
+        let cutoff =
+            crate::domain::utc_timestamp(chrono::Utc::now() - chrono::Duration::days(i64::from(days)));
+        match store.purge_before(&cutoff, 500).await {
+            Ok(removed) => tracing::info!(
+                submissions = removed.submissions,
+                attempts = removed.delivery_attempts,
+                sessions = removed.talk_sessions,
+                "retention purge"
+            ),
+            Err(error) => tracing::error!(error = %format!("{error:#}"), "retention purge failed"),
         }
     }
 }
@@ -184,6 +218,16 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::method(actix_web::http::Method::OPTIONS).to(crate::sessions::preflight),
         )
         .route("/thanks", web::get().to(intake::thank_you))
+        .service(
+            web::scope("/admin")
+                .route("/", web::get().to(ops::admin::status_page))
+                .route("", web::get().to(ops::admin::status_page))
+                .route("/submissions", web::get().to(ops::admin::list))
+                .route("/submissions/{id}", web::get().to(ops::admin::show))
+                .route("/submissions/{id}/replay", web::post().to(ops::admin::replay_one))
+                .route("/replay", web::post().to(ops::admin::replay))
+                .route("/stats", web::get().to(ops::admin::stats)),
+        )
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics));

@@ -58,6 +58,14 @@ pub struct LogSettings {
 pub struct DatabaseSettings {
     pub path: PathBuf,
     pub retention_days: u32,
+    /// How often the retention purge runs (daily by default).
+    pub purge_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminSettings {
+    token_env: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -300,6 +308,7 @@ struct RawSettings {
     #[serde(default)]
     hooks: BTreeMap<String, RawHook>,
     sessions: Option<RawSessions>,
+    admin: AdminSettings,
 }
 
 /// How a form's consent checkbox becomes `bol::p` and `str::s-ctx`.
@@ -383,6 +392,10 @@ pub struct Config {
     pub hooks: BTreeMap<String, HookConfig>,
     pub sessions: SessionConfig,
     pub ortto_api_key: Option<SecretString>,
+    /// The admin API's bearer token; `None` turns the admin API off.
+    pub admin_token: Option<SecretString>,
+    /// The variable it comes from, for messages.
+    pub admin_token_env: String,
 }
 
 impl Config {
@@ -444,6 +457,7 @@ impl Config {
         check_positive("limits.max_value_chars", raw.limits.max_value_chars as u64)?;
         check_positive("limits.max_json_depth", raw.limits.max_json_depth as u64)?;
         check_positive("rate_limits.prune_interval_ms", raw.rate_limits.prune_interval_ms)?;
+        check_positive("database.purge_interval_ms", raw.database.purge_interval_ms)?;
         for (key, limit) in [
             ("rate_limits.form_per_ip", &raw.rate_limits.form_per_ip),
             ("rate_limits.form", &raw.rate_limits.form),
@@ -499,6 +513,8 @@ impl Config {
             forms,
             hooks,
             sessions: check_sessions(raw.sessions, secrets)?,
+            admin_token: secrets.get(&raw.admin.token_env),
+            admin_token_env: raw.admin.token_env,
             ortto_api_key,
         })
     }

@@ -14,7 +14,7 @@ pub use error::{ErrorEntry, IntakeError};
 pub use fields::SubmittedFields;
 pub use hooks::receive_hook_request;
 pub use kind::ResponseKind;
-pub use respond::{accepted, page, refused, Receipt};
+pub use respond::{accepted, escape, html as html_response, page, refused, Receipt};
 
 use crate::config::{CaptchaUnreachable, FormConfig, WebOrigin};
 use crate::domain::{new_submission_id, utc_timestamp, SourceKind, Status};

@@ -1,5 +1,6 @@
 //! Operating endpoints: liveness, readiness and metrics.
 
+pub mod admin;
 mod metrics;
 
 pub use metrics::{Metrics, OutcomeLabels};

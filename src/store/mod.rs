@@ -1,11 +1,13 @@
 //! Every SQL statement the relay runs. SQLite in WAL mode: dashboards read while the
 //! relay writes; intake writes go through one group-commit [`Recorder`].
 
+mod admin;
 mod deliveries;
 mod recorder;
 mod sessions;
 mod submissions;
 
+pub use admin::{AttemptRow, Removed, Stats, SubmissionFilter, SubmissionSummary};
 pub use deliveries::{AttemptRecord, ClaimedRow, RowUpdate};
 pub use recorder::{RecordError, Recorded, Recorder};
 pub use sessions::SessionLog;

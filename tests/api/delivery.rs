@@ -189,11 +189,7 @@ async fn without_a_key_rows_become_dry_run_and_replay_sends_them_later() {
     assert_eq!(ready["mode"], "dry_run");
     app.stop().await;
 
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"))
-        .args(["replay", "--status", "dry_run"])
-        .env("TALK_RELAY__DATABASE__PATH", &app.db_path)
-        .output()
-        .unwrap();
+    let output = crate::helpers::relay_cli(&["replay", "--status", "dry_run"], &app.db_path).await;
     assert!(
         output.status.success(),
         "{}",

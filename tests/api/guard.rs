@@ -369,11 +369,11 @@ mod captcha {
             "[forms.demo.captcha]\nprovider = \"hcaptcha\"\nsecret_env = \"NO_SUCH_SECRET_VAR\"\n",
         )
         .unwrap();
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+        command
             .args(["--config", config.to_str().unwrap(), "check-config"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
+            .current_dir(dir.path());
+        let output = crate::helpers::run_command(command).await;
         assert!(!output.status.success());
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(

@@ -22,6 +22,7 @@ pub struct TestApp {
     pub db_path: PathBuf,
     pub client: Client,
     server: Option<actix_web::dev::ServerHandle>,
+    running: Option<actix_web::rt::task::JoinHandle<anyhow::Result<()>>>,
     /// Layers under each start's own overlay (delivery speed-ups, the fake Ortto).
     base_layers: Vec<String>,
     api_key: Option<&'static str>,
@@ -69,6 +70,7 @@ async fn spawn(
         db_path,
         client: test_client(),
         server: None,
+        running: None,
         base_layers,
         api_key,
         clock,
@@ -108,6 +110,7 @@ pub fn test_secrets() -> std::collections::BTreeMap<String, String> {
         ("TEST_SITE_KEY_A", "site-key-a-not-real"),
         ("TEST_SITE_KEY_B", "site-key-b-not-real"),
         ("TEST_SESSION_SIGNING", "session-signing-not-real"),
+        ("TEST_ADMIN_TOKEN", "admin-token-not-real"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -135,13 +138,17 @@ impl TestApp {
             .expect("app builds");
         self.address = format!("http://127.0.0.1:{}", app.port());
         self.server = Some(app.server_handle());
-        actix_web::rt::spawn(app.run_until_stopped());
+        self.running = Some(actix_web::rt::spawn(app.run_until_stopped()));
     }
 
-    /// Stops the server (and its delivery worker) gracefully.
+    /// Stops the server gracefully and waits until its background work (delivery worker,
+    /// timers) has ended too, so nothing of it holds the database.
     pub async fn stop(&mut self) {
         if let Some(server) = self.server.take() {
             server.stop(true).await;
+        }
+        if let Some(running) = self.running.take() {
+            let _ = running.await;
         }
     }
 
@@ -272,4 +279,43 @@ pub fn closed_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Runs a command off the test's runtime thread: a blocking wait there would stall the
+/// relay's own tasks (and any transaction they hold open) until it returns.
+pub async fn run_command(mut command: std::process::Command) -> std::process::Output {
+    actix_web::rt::task::spawn_blocking(move || command.output().expect("the command runs"))
+        .await
+        .expect("joined")
+}
+
+/// `talk-relay ARGS` against a test database.
+pub async fn relay_cli(args: &[&str], db_path: &std::path::Path) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    command
+        .args(args)
+        .env("TALK_RELAY__DATABASE__PATH", db_path)
+        .env_remove("ORTTO_API_KEY");
+    run_command(command).await
+}
+
+/// One SQL statement through the `sqlite3` shell, read-only, as JSON rows.
+pub async fn sqlite3_json(db_path: &std::path::Path, sql: &str) -> std::process::Output {
+    let db = db_path.to_owned();
+    let sql = sql.to_owned();
+    actix_web::rt::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new("sqlite3")
+            .args(["-readonly", "-json"])
+            .arg(&db)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sqlite3 shell installed");
+        child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .expect("joined")
 }

@@ -567,11 +567,11 @@ async fn an_unauthenticated_hook_must_say_so() {
         "[hooks.open]\npreset = \"generic\"\n[hooks.open.pointers]\nemail = \"/email\"\n",
     )
     .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    command
         .args(["--config", config.to_str().unwrap(), "check-config"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+        .current_dir(dir.path());
+    let output = crate::helpers::run_command(command).await;
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("hooks.open.auth"));
 

@@ -11,6 +11,7 @@ mod forms;
 mod guard;
 mod hooks;
 mod mapping;
+mod ops;
 mod redirects;
 mod responses;
 mod sessions;

@@ -67,11 +67,9 @@ async fn request(
 
 /// Every byte of the database, as the `sqlite3` shell dumps it.
 async fn everything_stored(app: &TestApp) -> String {
-    let dump = std::process::Command::new("sqlite3")
-        .arg(&app.db_path)
-        .arg(".dump")
-        .output()
-        .expect("sqlite3 shell");
+    let mut command = std::process::Command::new("sqlite3");
+    command.arg(&app.db_path).arg(".dump");
+    let dump = crate::helpers::run_command(command).await;
     let text = String::from_utf8_lossy(&dump.stdout).into_owned();
     assert!(
         text.contains("INSERT INTO talk_sessions"),

@@ -1,0 +1,253 @@
+//! Reads and housekeeping for operators: listing, stats, retention purges, erasure.
+
+use super::{submissions::SubmissionRow, Store};
+use anyhow::Context;
+use serde::Serialize;
+use sqlx::{FromRow, QueryBuilder, Sqlite};
+
+/// Filters for listing submissions, newest first; `before` is the cursor (an id).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct SubmissionFilter {
+    pub status: Option<String>,
+    pub source: Option<String>,
+    pub email: Option<String>,
+    /// RFC 3339; inclusive.
+    pub since: Option<String>,
+    /// RFC 3339; exclusive.
+    pub until: Option<String>,
+    pub before: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// A submission as listed: everything but the payload and submitted fields.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct SubmissionSummary {
+    pub id: String,
+    pub received_at: String,
+    pub source_kind: String,
+    pub source: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub last_http_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub email: Option<String>,
+    pub subject: Option<String>,
+    pub consent: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct AttemptRow {
+    pub attempt: i64,
+    pub started_at: String,
+    pub duration_ms: i64,
+    pub http_status: Option<i64>,
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct CountRow {
+    pub source_kind: String,
+    pub source: String,
+    pub status: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub since: String,
+    pub counts: Vec<CountRow>,
+    pub queue_depth: i64,
+    pub oldest_waiting_received_at: Option<String>,
+    pub oldest_due_age_seconds: i64,
+}
+
+/// How many rows an erasure or purge removed, per table.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Removed {
+    pub submissions: u64,
+    pub delivery_attempts: u64,
+    pub talk_sessions: u64,
+}
+
+const MAX_LIST: i64 = 500;
+
+impl Store {
+    pub async fn list_submissions(
+        &self,
+        filter: &SubmissionFilter,
+    ) -> anyhow::Result<Vec<SubmissionSummary>> {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT id, received_at, source_kind, source, status, attempts, next_attempt_at, delivered_at,
+                    last_http_status, last_error, email, subject, consent
+             FROM submissions WHERE 1 = 1",
+        );
+        if let Some(status) = &filter.status {
+            query.push(" AND status = ").push_bind(status.clone());
+        }
+        if let Some(source) = &filter.source {
+            query.push(" AND source = ").push_bind(source.clone());
+        }
+        if let Some(email) = &filter.email {
+            query
+                .push(" AND lower(email) = lower(")
+                .push_bind(email.trim().to_owned())
+                .push(")");
+        }
+        if let Some(since) = &filter.since {
+            query.push(" AND received_at >= ").push_bind(since.clone());
+        }
+        if let Some(until) = &filter.until {
+            query.push(" AND received_at < ").push_bind(until.clone());
+        }
+        if let Some(before) = &filter.before {
+            query.push(" AND id < ").push_bind(before.clone());
+        }
+        let limit = filter.limit.unwrap_or(50).clamp(1, MAX_LIST);
+        query.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        query
+            .build_query_as()
+            .fetch_all(self.pool())
+            .await
+            .context("listing submissions")
+    }
+
+    pub async fn attempts_for(&self, id: &str) -> anyhow::Result<Vec<AttemptRow>> {
+        sqlx::query_as(
+            "SELECT attempt, started_at, duration_ms, http_status, error_kind, error, response_excerpt
+             FROM delivery_attempts WHERE submission_id = ? ORDER BY attempt",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await
+        .context("reading delivery attempts")
+    }
+
+    /// Counts by source and status since `since`, and the queue's state now.
+    pub async fn stats(&self, since: &str) -> anyhow::Result<Stats> {
+        let counts = sqlx::query_as::<_, CountRow>(
+            "SELECT source_kind, source, status, COUNT(*) AS count FROM submissions
+             WHERE received_at >= ? GROUP BY source_kind, source, status ORDER BY source, status",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await
+        .context("counting submissions")?;
+        let (queue_depth, oldest_due_age_seconds) = self.queue_stats().await?;
+        let (oldest,): (Option<String>,) =
+            sqlx::query_as("SELECT MIN(received_at) FROM submissions WHERE status IN ('queued', 'retrying')")
+                .fetch_one(self.pool())
+                .await
+                .context("finding the oldest waiting submission")?;
+        Ok(Stats {
+            since: since.to_owned(),
+            counts,
+            queue_depth,
+            oldest_waiting_received_at: oldest,
+            oldest_due_age_seconds,
+        })
+    }
+
+    /// Deletes rows received before `cutoff`, `batch` at a time, so intake never waits
+    /// long for the single SQLite writer. Rows still waiting for delivery are kept.
+    pub async fn purge_before(&self, cutoff: &str, batch: i64) -> anyhow::Result<Removed> {
+        let mut removed = Removed::default();
+        loop {
+            let mut tx = self.pool().begin().await?;
+            let attempts = sqlx::query(
+                "DELETE FROM delivery_attempts WHERE submission_id IN (
+                     SELECT id FROM submissions WHERE received_at < ?1 AND status NOT IN ('queued', 'retrying')
+                     ORDER BY received_at LIMIT ?2)",
+            )
+            .bind(cutoff)
+            .bind(batch)
+            .execute(&mut *tx)
+            .await
+            .context("purging delivery attempts")?
+            .rows_affected();
+            let rows = sqlx::query(
+                "DELETE FROM submissions WHERE id IN (
+                     SELECT id FROM submissions WHERE received_at < ?1 AND status NOT IN ('queued', 'retrying')
+                     ORDER BY received_at LIMIT ?2)",
+            )
+            .bind(cutoff)
+            .bind(batch)
+            .execute(&mut *tx)
+            .await
+            .context("purging submissions")?
+            .rows_affected();
+            tx.commit().await?;
+            removed.submissions += rows;
+            removed.delivery_attempts += attempts;
+            if rows < batch as u64 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        removed.talk_sessions = sqlx::query("DELETE FROM talk_sessions WHERE requested_at < ?")
+            .bind(cutoff)
+            .execute(self.pool())
+            .await
+            .context("purging session logs")?
+            .rows_affected();
+        Ok(removed)
+    }
+
+    /// Removes every row of one person (a GDPR erasure request): submissions whose email
+    /// matches or whose submitted fields mention the address, their attempts, and session logs.
+    pub async fn erase_email(&self, email: &str) -> anyhow::Result<Removed> {
+        let email = email.trim().to_lowercase();
+        anyhow::ensure!(email.contains('@'), "`{email}` is not an email address");
+        let mut tx = self.pool().begin().await?;
+        let matching = "SELECT id FROM submissions WHERE lower(email) = ?1 OR instr(lower(fields), ?1) > 0";
+        let delivery_attempts = sqlx::query(&format!(
+            "DELETE FROM delivery_attempts WHERE submission_id IN ({matching})"
+        ))
+        .bind(&email)
+        .execute(&mut *tx)
+        .await
+        .context("erasing delivery attempts")?
+        .rows_affected();
+        let submissions = sqlx::query(&format!("DELETE FROM submissions WHERE id IN ({matching})"))
+            .bind(&email)
+            .execute(&mut *tx)
+            .await
+            .context("erasing submissions")?
+            .rows_affected();
+        let talk_sessions = sqlx::query("DELETE FROM talk_sessions WHERE lower(email) = ?")
+            .bind(&email)
+            .execute(&mut *tx)
+            .await
+            .context("erasing session logs")?
+            .rows_affected();
+        tx.commit().await.context("committing the erasure")?;
+        Ok(Removed {
+            submissions,
+            delivery_attempts,
+            talk_sessions,
+        })
+    }
+
+    /// The newest dead rows, for the status page.
+    pub async fn latest_dead(&self, limit: i64) -> anyhow::Result<Vec<SubmissionSummary>> {
+        self.list_submissions(&SubmissionFilter {
+            status: Some("dead".to_owned()),
+            limit: Some(limit),
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub async fn submission_with_attempts(
+        &self,
+        id: &str,
+    ) -> anyhow::Result<Option<(SubmissionRow, Vec<AttemptRow>)>> {
+        let Some(row) = self.submission(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some((row, self.attempts_for(id).await?)))
+    }
+}

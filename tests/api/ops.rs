@@ -1,0 +1,396 @@
+//! SPEC §7 and §9: the log as a dashboard source, metrics, the admin API and CLI.
+
+use crate::fake_ortto::{FakeOrtto, Reply};
+use crate::helpers::{
+    body_text, relay_cli, run_command, spawn_app, spawn_app_with_ortto, sqlite3_json, TestApp,
+};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const ADMIN: &str = "[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n";
+const TOKEN: &str = "admin-token-not-real";
+
+async fn admin_get(app: &TestApp, path: &str) -> (u16, Value) {
+    let mut response = app
+        .client
+        .get(app.url(path))
+        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn admin_post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    let mut response = app
+        .client
+        .post(app.url(path))
+        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
+        .send_json(&body)
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn submit(app: &TestApp, form: &str, email: &str, extra: Value) -> String {
+    let mut body = json!({"email": email, "message": "hello"});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let (status, answer) = app.post_json(form, &body).await;
+    assert!(status == 202 || status == 422, "{answer}");
+    answer["id"].as_str().map(str::to_owned).unwrap_or_default()
+}
+
+#[actix_web::test]
+async fn the_admin_api_is_off_without_a_token_and_closed_to_wrong_ones() {
+    let off = spawn_app("").await;
+    let mut response = off.client.get(off.url("/admin/stats")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    assert!(body_text(&mut response).await.contains("TALK_RELAY_ADMIN_TOKEN"));
+
+    let app = spawn_app(ADMIN).await;
+    for auth in [None, Some("Bearer wrong"), Some("Basic YWRtaW46d3Jvbmc=")] {
+        let mut request = app.client.get(app.url("/admin/stats"));
+        if let Some(auth) = auth {
+            request = request.insert_header(("Authorization", auth));
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{auth:?}");
+        assert!(response.headers().get("www-authenticate").is_some());
+    }
+}
+
+#[actix_web::test]
+async fn list_filters_paginates_shows_attempts_and_replays() {
+    let ortto = FakeOrtto::start().await;
+    ortto.script([
+        Reply::status(500),
+        Reply::ok(),
+        Reply::json(400, r#"{"error":{"message":"no"}}"#),
+    ]);
+    let app = spawn_app_with_ortto(&ortto, &format!("{ADMIN}[forms.other]\n")).await;
+    let retried = submit(&app, "demo", "a@example.com", json!({})).await;
+    app.wait_for_status(&retried, &["delivered"], Duration::from_secs(10))
+        .await;
+    let dead = submit(&app, "demo", "b@example.com", json!({})).await;
+    app.wait_for_status(&dead, &["dead"], Duration::from_secs(10))
+        .await;
+    for n in 0..5 {
+        submit(&app, "other", &format!("c{n}@example.com"), json!({})).await;
+    }
+
+    let (status, page) = admin_get(&app, "/admin/submissions?source=other&limit=3").await;
+    assert_eq!(status, 200);
+    let first: Vec<&str> = page["submissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(first.len(), 3);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, rest) = admin_get(
+        &app,
+        &format!("/admin/submissions?source=other&limit=3&before={cursor}"),
+    )
+    .await;
+    let rest: Vec<&str> = rest["submissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(rest.len(), 2);
+    assert!(rest.iter().all(|id| !first.contains(id)));
+
+    let (_, by_email) = admin_get(&app, "/admin/submissions?email=B@EXAMPLE.COM").await;
+    assert_eq!(by_email["submissions"][0]["id"], dead.as_str());
+    let (_, by_status) = admin_get(&app, "/admin/submissions?status=dead").await;
+    assert_eq!(by_status["submissions"].as_array().unwrap().len(), 1);
+    let (_, none_yet) = admin_get(&app, "/admin/submissions?until=2000-01-01T00:00:00.000Z").await;
+    assert!(none_yet["submissions"].as_array().unwrap().is_empty());
+
+    let (status, shown) = admin_get(&app, &format!("/admin/submissions/{retried}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["submission"]["status"], "delivered");
+    let attempts: Vec<i64> = shown["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["http_status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(attempts, [500, 200]);
+    assert!(!shown.to_string().contains(crate::helpers::TEST_ORTTO_KEY));
+    assert_eq!(admin_get(&app, "/admin/submissions/nope").await.0, 404);
+
+    let (status, replayed) = admin_post(&app, &format!("/admin/submissions/{dead}/replay"), json!({})).await;
+    assert_eq!((status, replayed["requeued"].as_i64()), (200, Some(1)));
+    assert_eq!(
+        app.wait_for_status(&dead, &["delivered"], Duration::from_secs(10))
+            .await
+            .status,
+        "delivered"
+    );
+    let (status, _) = admin_post(&app, "/admin/replay", json!({"status": "spam"})).await;
+    assert_eq!(status, 400);
+    let (_, stats) = admin_get(&app, "/admin/stats?hours=1").await;
+    let delivered: i64 = stats["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "delivered")
+        .map(|c| c["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(delivered, 7);
+}
+
+#[actix_web::test]
+async fn the_status_page_shows_what_the_database_holds() {
+    let ortto = FakeOrtto::start().await;
+    ortto.set_default(Reply::json(400, r#"{"error":{"message":"Invalid field <x>"}}"#));
+    let app = spawn_app_with_ortto(&ortto, ADMIN).await;
+    let dead = submit(&app, "demo", "a@example.com", json!({})).await;
+    app.wait_for_status(&dead, &["dead"], Duration::from_secs(10))
+        .await;
+    submit(&app, "demo", "b@example.com", json!({"_gotcha": "bot"})).await;
+    submit(&app, "demo", "not-an-email", json!({})).await;
+
+    // Basic auth, as a browser would send it.
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("ops:{TOKEN}"))
+    );
+    let mut response = app
+        .client
+        .get(app.url("/admin/"))
+        .insert_header(("Authorization", basic))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let page = body_text(&mut response).await;
+    let (counts,): (String,) = sqlx::query_as(
+        "SELECT group_concat(status || '=' || n, ',') FROM (SELECT status, COUNT(*) AS n FROM submissions GROUP BY status)",
+    )
+    .fetch_one(app.store().await.pool())
+    .await
+    .unwrap();
+    for pair in counts.split(',') {
+        let (status, n) = pair.split_once('=').unwrap();
+        assert!(
+            page.contains(&format!("<td id=\"count-{status}\">{n}</td>")),
+            "{status}={n} missing from {page}"
+        );
+    }
+    assert!(
+        page.contains(&dead) && page.contains("Invalid field &lt;x&gt;"),
+        "{page}"
+    );
+    assert!(page.contains("name=\"viewport\""));
+}
+
+#[actix_web::test]
+async fn erase_removes_every_row_of_one_person_and_reports_counts() {
+    let ortto = FakeOrtto::start().await;
+    ortto.script([Reply::status(500)]);
+    let mut app = spawn_app_with_ortto(&ortto, "").await;
+    let delivered = submit(&app, "demo", "Gone@Example.com", json!({})).await;
+    app.wait_for_status(&delivered, &["delivered"], Duration::from_secs(10))
+        .await;
+    let kept = submit(&app, "demo", "keep@example.com", json!({})).await;
+    submit(&app, "demo", "gone@example.com", json!({"_gotcha": "x"})).await; // spam: no email column, but in fields
+    app.stop().await;
+
+    let output = relay_cli(&["erase", "--email", "GONE@example.com"], &app.db_path).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("erased 2 submissions, 2 delivery attempts, 0 session logs"),
+        "{stdout}"
+    );
+    let ids: Vec<String> = app.submissions().await.into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, [kept]);
+    let mut dump = std::process::Command::new("sqlite3");
+    dump.arg(&app.db_path).arg(".dump");
+    let dump = run_command(dump).await;
+    assert!(!String::from_utf8_lossy(&dump.stdout)
+        .to_lowercase()
+        .contains("gone@example.com"));
+}
+
+#[actix_web::test]
+async fn purge_and_the_retention_timer_delete_old_rows_but_keep_waiting_ones() {
+    let mut app = spawn_app("").await;
+    let recent = submit(&app, "demo", "new@example.com", json!({})).await;
+    let store = app.store().await;
+    for (id, status) in [
+        ("old-delivered", "delivered"),
+        ("old-queued", "queued"),
+        ("old-spam", "spam"),
+    ] {
+        sqlx::query("INSERT INTO submissions (id, received_at, source_kind, source, status, fields, next_attempt_at) VALUES (?, '2020-01-01T00:00:00.000Z', 'form', 'demo', ?, '{}', '2999-01-01T00:00:00.000Z')")
+            .bind(id)
+            .bind(status)
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    app.stop().await;
+    let output = relay_cli(&["purge", "--older-than", "30"], &app.db_path).await;
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("2 submissions"),
+        "{output:?}"
+    );
+    let left: Vec<String> = app.submissions().await.into_iter().map(|r| r.id).collect();
+    assert!(
+        left.contains(&"old-queued".to_owned()) && left.contains(&recent) && left.len() == 2,
+        "{left:?}"
+    );
+
+    sqlx::query("INSERT INTO submissions (id, received_at, source_kind, source, status, fields) VALUES ('old-dead', '2020-01-01T00:00:00.000Z', 'form', 'demo', 'dead', '{}')")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    app.restart("[database]\nretention_days = 7\npurge_interval_ms = 100\n")
+        .await;
+    actix_web::rt::time::sleep(Duration::from_millis(600)).await;
+    let left: Vec<String> = app.submissions().await.into_iter().map(|r| r.id).collect();
+    assert!(!left.contains(&"old-dead".to_owned()), "{left:?}");
+    assert!(left.contains(&recent));
+}
+
+#[actix_web::test]
+async fn the_cli_prints_stats() {
+    let mut app = spawn_app("").await;
+    submit(&app, "demo", "a@example.com", json!({})).await;
+    submit(&app, "demo", "bad", json!({})).await;
+    app.stop().await;
+    let output = relay_cli(&["stats", "--hours", "1"], &app.db_path).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("invalid") && stdout.contains("queue depth"),
+        "{stdout}"
+    );
+}
+
+#[actix_web::test]
+async fn metrics_follow_prometheus_conventions() {
+    let ortto = FakeOrtto::start().await;
+    let app = spawn_app_with_ortto(&ortto, "").await;
+    let id = submit(&app, "demo", "a@example.com", json!({})).await;
+    app.wait_for_status(&id, &["delivered"], Duration::from_secs(10))
+        .await;
+    let mut response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = body_text(&mut response).await;
+    for expected in [
+        "talk_relay_intake_total{source_kind=\"form\",source=\"demo\",outcome=\"accepted\"} 1",
+        "talk_relay_deliveries_total{outcome=\"delivered\"} 1",
+        "talk_relay_delivery_attempt_duration_seconds_count 1",
+        "talk_relay_queue_depth 0",
+        "talk_relay_oldest_due_age_seconds 0",
+        "talk_relay_deliveries_paused{reason=\"key_rejected\"} 0",
+        "talk_relay_build_info{version=",
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in\n{text}");
+    }
+}
+
+/// Each `-- name:` query in docs/ops-queries.sql.
+fn ops_queries() -> Vec<(String, String)> {
+    let text =
+        std::fs::read_to_string(format!("{}/docs/ops-queries.sql", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    text.split("-- name: ")
+        .skip(1)
+        .map(|chunk| {
+            let (name, sql) = chunk.split_once('\n').unwrap();
+            (name.trim().to_owned(), sql.trim().to_owned())
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn every_dashboard_query_runs_read_only_while_the_relay_writes() {
+    let ortto = FakeOrtto::start().await;
+    ortto.script([Reply::json(400, r#"{"error":{"message":"bad"}}"#)]);
+    let app = spawn_app_with_ortto(
+        &ortto,
+        "[forms.news.consent]\nfield = \"ok\"\nunchecked = \"opt_out\"\n",
+    )
+    .await;
+    let dead = submit(&app, "demo", "dead@example.com", json!({})).await;
+    app.wait_for_status(&dead, &["dead"], Duration::from_secs(10))
+        .await;
+    for n in 0..10 {
+        let id = submit(
+            &app,
+            "news",
+            &format!("n{n}@example.com"),
+            json!({"ok": if n % 3 == 0 { "on" } else { "off" }}),
+        )
+        .await;
+        app.wait_for_status(&id, &["delivered"], Duration::from_secs(10))
+            .await;
+    }
+    submit(&app, "demo", "s@example.com", json!({"_gotcha": "x"})).await;
+
+    let queries = ops_queries();
+    assert!(queries.len() >= 8, "{queries:?}");
+    let writer = async {
+        for n in 0..40 {
+            submit(&app, "demo", &format!("w{n}@example.com"), json!({})).await;
+        }
+    };
+    let readers = async {
+        let mut outputs = Vec::new();
+        for (name, sql) in &queries {
+            let output = sqlite3_json(&app.db_path, sql).await;
+            assert!(
+                output.status.success() && output.stderr.is_empty(),
+                "{name}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            outputs.push((name.clone(), String::from_utf8_lossy(&output.stdout).into_owned()));
+        }
+        outputs
+    };
+    let ((), outputs) = futures_util::future::join(writer, readers).await;
+    let result = |name: &str| -> Value {
+        let text = &outputs.iter().find(|(n, _)| n == name).unwrap().1;
+        serde_json::from_str(if text.trim().is_empty() { "[]" } else { text }).unwrap()
+    };
+    assert_eq!(result("dead_rows")[0]["id"], dead.as_str());
+    assert!(result("dead_rows")[0]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("bad"));
+    let consent = result("consent_opt_in_share");
+    assert_eq!(
+        (consent[0]["opted_in"].as_i64(), consent[0]["opted_out"].as_i64()),
+        (Some(4), Some(6))
+    );
+    let failure = result("failure_rate");
+    assert_eq!(failure[0]["dead"], 1);
+    assert!(result("delivery_latency_per_day")[0]["p95_seconds"]
+        .as_f64()
+        .is_some());
+    let spam = result("spam_share_per_form");
+    assert!(spam
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["source"] == "demo" && r["spam"] == 1));
+    assert!(result("queue_depth")[0]["waiting"].is_number());
+    assert!(!result("volume_per_form_per_hour").as_array().unwrap().is_empty());
+    assert!(!result("daily_counts").as_array().unwrap().is_empty());
+}

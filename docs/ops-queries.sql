@@ -38,45 +38,47 @@ ORDER BY received_at DESC
 LIMIT 50;
 
 -- name: spam_share_per_form
--- Spam share per form, last 7 days.
-SELECT source, COUNT(*) AS submissions,
-       COUNT(*) FILTER (WHERE status = 'spam') AS spam,
-       ROUND(100.0 * COUNT(*) FILTER (WHERE status = 'spam') / COUNT(*), 2) AS spam_pct
-FROM submissions
-WHERE received_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')
+-- Spam share per form, last 7 days (from the daily rollup).
+SELECT source, SUM(count) AS submissions,
+       SUM(count) FILTER (WHERE status = 'spam') AS spam,
+       ROUND(100.0 * COALESCE(SUM(count) FILTER (WHERE status = 'spam'), 0) / MAX(SUM(count), 1), 2) AS spam_pct
+FROM submission_rollup_daily
+WHERE day >= date('now', '-6 days')
 GROUP BY source
 ORDER BY spam_pct DESC;
 
 -- name: delivery_latency_per_day
--- p50 and p95 seconds from intake to Ortto, per day, last 30 days.
-WITH ranked AS (
-    SELECT substr(delivered_at, 1, 10) AS day, seconds,
-           ROW_NUMBER() OVER (PARTITION BY substr(delivered_at, 1, 10) ORDER BY seconds) AS position,
-           COUNT(*) OVER (PARTITION BY substr(delivered_at, 1, 10)) AS total
-    FROM delivery_latency
-    WHERE delivered_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days')
+-- p50 and p95 seconds from intake to Ortto, per day, last 30 days: the upper bound of the
+-- latency bucket (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300 s, …) the percentile falls in.
+WITH buckets AS (
+    SELECT day, le_seconds, SUM(count) AS n FROM delivery_latency_daily
+    WHERE day >= date('now', '-29 days') GROUP BY day, le_seconds
+), running AS (
+    SELECT day, le_seconds, SUM(n) OVER (PARTITION BY day ORDER BY le_seconds) AS cumulative,
+           SUM(n) OVER (PARTITION BY day) AS total
+    FROM buckets
 )
 SELECT day, total AS delivered,
-       ROUND(MIN(seconds) FILTER (WHERE position >= 0.50 * total), 3) AS p50_seconds,
-       ROUND(MIN(seconds) FILTER (WHERE position >= 0.95 * total), 3) AS p95_seconds
-FROM ranked
+       MIN(le_seconds) FILTER (WHERE cumulative >= 0.50 * total) AS p50_seconds,
+       MIN(le_seconds) FILTER (WHERE cumulative >= 0.95 * total) AS p95_seconds
+FROM running
 GROUP BY day
 ORDER BY day;
 
 -- name: consent_opt_in_share
 -- Of the submissions that sent a permission, the share that opted in, per form, last 30 days.
 SELECT source,
-       COUNT(*) FILTER (WHERE consent = 1) AS opted_in,
-       COUNT(*) FILTER (WHERE consent = 0) AS opted_out,
-       ROUND(100.0 * COUNT(*) FILTER (WHERE consent = 1) / MAX(COUNT(consent), 1), 2) AS opt_in_pct
-FROM submissions
-WHERE consent IS NOT NULL
-  AND received_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days')
+       COALESCE(SUM(count) FILTER (WHERE consent = 1), 0) AS opted_in,
+       COALESCE(SUM(count) FILTER (WHERE consent = 0), 0) AS opted_out,
+       ROUND(100.0 * COALESCE(SUM(count) FILTER (WHERE consent = 1), 0)
+             / MAX(SUM(count) FILTER (WHERE consent IN (0, 1)), 1), 2) AS opt_in_pct
+FROM submission_rollup_daily
+WHERE consent IN (0, 1) AND day >= date('now', '-29 days')
 GROUP BY source;
 
 -- name: daily_counts
 -- The submission_counts_daily view, last 14 days.
 SELECT day, source_kind, source, status, count
 FROM submission_counts_daily
-WHERE day >= date('now', '-14 days')
+WHERE day >= date('now', '-13 days')
 ORDER BY day, source, status;

@@ -95,16 +95,18 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: &mut Vec<Job>) {
 }
 
 async fn insert_all(conn: &mut SqliteConnection, jobs: &[Job]) -> anyhow::Result<Vec<Recorded>> {
+    let rows: Vec<&NewSubmission> = jobs.iter().map(|job| &job.row).collect();
     let mut tx = conn.begin().await?;
-    let mut results = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let (id, new) = submissions::insert(&mut tx, &job.row).await?;
-        results.push(if new {
-            Recorded::New(id)
-        } else {
-            Recorded::Duplicate(id)
-        });
-    }
+    let answers = submissions::insert_many(&mut tx, &rows).await?;
     tx.commit().await?;
-    Ok(results)
+    Ok(answers
+        .into_iter()
+        .map(|(id, new)| {
+            if new {
+                Recorded::New(id)
+            } else {
+                Recorded::Duplicate(id)
+            }
+        })
+        .collect())
 }

@@ -1,6 +1,7 @@
 use crate::domain::{SourceKind, Status};
 use anyhow::Context;
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use std::collections::HashSet;
 
 /// A row for `submissions`, as intake builds it.
 #[derive(Debug, Clone)]
@@ -56,52 +57,69 @@ pub struct SubmissionRow {
     pub captcha: Option<String>,
 }
 
-/// Inserts one row unless its idempotency key was seen for the same source; returns
-/// the id it was stored under (the earlier row's id for a duplicate) and whether it is new.
-pub async fn insert(conn: &mut SqliteConnection, row: &NewSubmission) -> anyhow::Result<(String, bool)> {
-    let inserted: Option<(String,)> = sqlx::query_as(
+/// Inserts a batch as one multi-row INSERT. A row whose idempotency key was already seen
+/// for its source (earlier, or earlier in the same batch) is not inserted; for each row the
+/// answer is the id it is stored under (the first row's id for a duplicate) and whether it is new.
+pub async fn insert_many(
+    conn: &mut SqliteConnection,
+    rows: &[&NewSubmission],
+) -> anyhow::Result<Vec<(String, bool)>> {
+    let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at,
              last_error, email, subject, consent, client_ip, user_agent, origin, page_url,
-             idempotency_key, payload, fields, request_id, captcha)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (source_kind, source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING id",
-    )
-    .bind(&row.id)
-    .bind(&row.received_at)
-    .bind(row.source_kind.as_str())
-    .bind(&row.source)
-    .bind(row.status.as_str())
-    .bind(&row.next_attempt_at)
-    .bind(&row.last_error)
-    .bind(&row.email)
-    .bind(&row.subject)
-    .bind(row.consent)
-    .bind(&row.client_ip)
-    .bind(&row.user_agent)
-    .bind(&row.origin)
-    .bind(&row.page_url)
-    .bind(&row.idempotency_key)
-    .bind(&row.payload)
-    .bind(&row.fields)
-    .bind(&row.request_id)
-    .bind(row.captcha)
-    .fetch_optional(&mut *conn)
-    .await
-    .context("inserting a submission")?;
-    if let Some((id,)) = inserted {
-        return Ok((id, true));
+             idempotency_key, payload, fields, request_id, captcha) ",
+    );
+    query.push_values(rows, |mut values, row| {
+        values
+            .push_bind(&row.id)
+            .push_bind(&row.received_at)
+            .push_bind(row.source_kind.as_str())
+            .push_bind(&row.source)
+            .push_bind(row.status.as_str())
+            .push_bind(&row.next_attempt_at)
+            .push_bind(&row.last_error)
+            .push_bind(&row.email)
+            .push_bind(&row.subject)
+            .push_bind(row.consent)
+            .push_bind(&row.client_ip)
+            .push_bind(&row.user_agent)
+            .push_bind(&row.origin)
+            .push_bind(&row.page_url)
+            .push_bind(&row.idempotency_key)
+            .push_bind(&row.payload)
+            .push_bind(&row.fields)
+            .push_bind(&row.request_id)
+            .push_bind(row.captcha);
+    });
+    query.push(
+        " ON CONFLICT (source_kind, source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+          RETURNING id",
+    );
+    let inserted: HashSet<String> = query
+        .build_query_scalar::<String>()
+        .fetch_all(&mut *conn)
+        .await
+        .context("inserting submissions")?
+        .into_iter()
+        .collect();
+    let mut answers = Vec::with_capacity(rows.len());
+    for row in rows {
+        if inserted.contains(&row.id) {
+            answers.push((row.id.clone(), true));
+            continue;
+        }
+        let (existing,): (String,) = sqlx::query_as(
+            "SELECT id FROM submissions WHERE source_kind = ? AND source = ? AND idempotency_key = ?",
+        )
+        .bind(row.source_kind.as_str())
+        .bind(&row.source)
+        .bind(&row.idempotency_key)
+        .fetch_one(&mut *conn)
+        .await
+        .context("finding the earlier submission with the same idempotency key")?;
+        answers.push((existing, false));
     }
-    let (existing,): (String,) = sqlx::query_as(
-        "SELECT id FROM submissions WHERE source_kind = ? AND source = ? AND idempotency_key = ?",
-    )
-    .bind(row.source_kind.as_str())
-    .bind(&row.source)
-    .bind(&row.idempotency_key)
-    .fetch_one(&mut *conn)
-    .await
-    .context("finding the earlier submission with the same idempotency key")?;
-    Ok((existing, false))
+    Ok(answers)
 }
 
 pub async fn by_id(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<SubmissionRow>> {

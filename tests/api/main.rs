@@ -14,4 +14,5 @@ mod mapping;
 mod ops;
 mod redirects;
 mod responses;
+mod secrets;
 mod sessions;

@@ -221,6 +221,7 @@ async fn erase_removes_every_row_of_one_person_and_reports_counts() {
     );
     let ids: Vec<String> = app.submissions().await.into_iter().map(|r| r.id).collect();
     assert_eq!(ids, [kept]);
+    assert_rollup_matches(&app).await;
     let mut dump = std::process::Command::new("sqlite3");
     dump.arg(&app.db_path).arg(".dump");
     let dump = run_command(dump).await;
@@ -268,6 +269,24 @@ async fn purge_and_the_retention_timer_delete_old_rows_but_keep_waiting_ones() {
     let left: Vec<String> = app.submissions().await.into_iter().map(|r| r.id).collect();
     assert!(!left.contains(&"old-dead".to_owned()), "{left:?}");
     assert!(left.contains(&recent));
+    assert_rollup_matches(&app).await;
+}
+
+/// The trigger-kept daily rollup agrees with the table it summarises.
+async fn assert_rollup_matches(app: &TestApp) {
+    let store = app.store().await;
+    let actual: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM submissions GROUP BY status ORDER BY status")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let rolled: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, SUM(count) FROM submission_rollup_daily GROUP BY status HAVING SUM(count) > 0 ORDER BY status",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(actual, rolled);
 }
 
 #[actix_web::test]

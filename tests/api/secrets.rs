@@ -1,0 +1,229 @@
+//! Secrets hygiene: a full scenario through the real binary with known secret values, then
+//! a search for each of them in every log line, HTTP response, metric and database row.
+
+use crate::fake_ortto::{FakeOrtto, Reply};
+use crate::helpers::{run_command, test_client};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SECRETS: [(&str, &str); 6] = [
+    ("ORTTO_API_KEY", "ortto-key-SECRET-0001"),
+    ("TALK_RELAY_ADMIN_TOKEN", "admin-token-SECRET-0002"),
+    ("HYGIENE_HOOK_SECRET", "hook-secret-SECRET-0003"),
+    ("HYGIENE_SITE_KEY", "site-key-SECRET-0004"),
+    ("HYGIENE_SIGNING", "signing-secret-SECRET-0005"),
+    ("HYGIENE_CAPTCHA", "captcha-secret-SECRET-0006"),
+];
+
+fn secret(var: &str) -> &'static str {
+    SECRETS.iter().find(|(v, _)| *v == var).unwrap().1
+}
+
+#[actix_web::test]
+async fn no_secret_appears_in_logs_responses_metrics_or_the_database() {
+    let ortto = FakeOrtto::start().await;
+    ortto.set_default(Reply::json(
+        200,
+        r#"{"conversation_id":"c1","person_id":"p1","person_status":"created","session_id":"s1","token":"t1"}"#,
+    ));
+    let siteverify = FakeOrtto::start().await;
+    siteverify.set_default(Reply::json(200, r#"{"success": true}"#));
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+port = {port}
+workers = 1
+[log]
+filter = "debug"
+[database]
+path = "relay.db"
+[ortto]
+base_url = "{ortto}"
+limit_outbound = false
+[rate_limits.form_per_ip]
+enabled = false
+[forms.demo.captcha]
+provider = "turnstile"
+secret_env = "HYGIENE_CAPTCHA"
+verify_url = "{siteverify}/siteverify"
+[hooks.typeform]
+preset = "typeform"
+secret_env = "HYGIENE_HOOK_SECRET"
+[sessions]
+site_keys_env = ["HYGIENE_SITE_KEY"]
+signing_secret_env = "HYGIENE_SIGNING"
+"#,
+            ortto = ortto.base_url,
+            siteverify = siteverify.base_url
+        ),
+    )
+    .unwrap();
+    let log_path = dir.path().join("relay.log");
+    let mut relay = Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    relay
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.path().join("stdout.log")).unwrap(),
+        ))
+        .stderr(Stdio::from(std::fs::File::create(&log_path).unwrap()));
+    for (var, value) in SECRETS {
+        relay.env(var, value);
+    }
+    let mut relay = relay.spawn().unwrap();
+    let client = test_client();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the relay did not start");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let mut seen = String::new();
+    let mut exchange = |status: u16, headers: String, body: String| {
+        seen.push_str(&format!("{status}\n{headers}\n{body}\n"));
+    };
+    macro_rules! send {
+        ($request:expr) => {{
+            let mut response = $request.await.unwrap();
+            let headers = format!("{:?}", response.headers());
+            let body = String::from_utf8_lossy(&response.body().limit(1 << 20).await.unwrap()).into_owned();
+            exchange(response.status().as_u16(), headers, body);
+        }};
+    }
+    // A form with a CAPTCHA, delivered with the Ortto key.
+    send!(client
+        .post(format!("{base}/f/demo"))
+        .insert_header(("Accept", "application/json"))
+        .send_json(&json!({"email": "jo@example.com", "message": "hi", "cf-turnstile-response": "tok"})));
+    // A signed webhook, and one with a wrong signature.
+    let body = std::fs::read(format!(
+        "{}/tests/fixtures/vendors/typeform.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret("HYGIENE_HOOK_SECRET").as_bytes()).unwrap();
+    mac.update(&body);
+    let signature = format!(
+        "sha256={}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    send!(client
+        .post(format!("{base}/hooks/typeform"))
+        .content_type("application/json")
+        .insert_header(("Typeform-Signature", signature))
+        .send_body(body.clone()));
+    send!(client
+        .post(format!("{base}/hooks/typeform"))
+        .content_type("application/json")
+        .insert_header(("Typeform-Signature", "sha256=AAAA"))
+        .send_body(body));
+    // Sessions: a site key, a signed identity, and a wrong key.
+    send!(client
+        .post(format!("{base}/talk/session"))
+        .insert_header(("Authorization", format!("Bearer {}", secret("HYGIENE_SITE_KEY"))))
+        .send_json(&json!({"email": "jo@example.com", "name": "Jo"})));
+    let expires = chrono::Utc::now().timestamp() + 600;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret("HYGIENE_SIGNING").as_bytes()).unwrap();
+    mac.update(format!("jo@example.com\nJo\n{expires}").as_bytes());
+    send!(client.post(format!("{base}/talk/session")).send_json(
+        &json!({"email": "jo@example.com", "name": "Jo", "expires": expires, "signature": hex::encode(mac.finalize().into_bytes())})
+    ));
+    send!(client
+        .post(format!("{base}/talk/session"))
+        .insert_header(("Authorization", "Bearer nope"))
+        .send_json(&json!({"email": "jo@example.com", "name": "Jo"})));
+    // Admin, metrics, readiness, once both submissions are delivered.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while ortto
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/talk/compose")
+        .count()
+        < 2
+        && Instant::now() < deadline
+    {
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let admin = format!("Bearer {}", secret("TALK_RELAY_ADMIN_TOKEN"));
+    for path in ["/admin/", "/admin/submissions", "/admin/stats"] {
+        send!(client
+            .get(format!("{base}{path}"))
+            .insert_header(("Authorization", admin.clone()))
+            .send());
+    }
+    send!(client
+        .get(format!("{base}/admin/stats"))
+        .insert_header(("Authorization", "Bearer wrong"))
+        .send());
+    send!(client.get(format!("{base}/metrics")).send());
+    send!(client.get(format!("{base}/readyz")).send());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &relay.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = relay.wait();
+    let mut check = Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    check
+        .args(["--config", config.to_str().unwrap(), "check-config"])
+        .current_dir(dir.path());
+    for (var, value) in SECRETS {
+        check.env(var, value);
+    }
+    let check = run_command(check).await;
+    let mut dump = Command::new("sqlite3");
+    dump.arg(dir.path().join("relay.db")).arg(".dump");
+    let dump = run_command(dump).await;
+
+    let logs = std::fs::read_to_string(&log_path).unwrap()
+        + &std::fs::read_to_string(dir.path().join("stdout.log")).unwrap();
+    let dump = String::from_utf8_lossy(&dump.stdout).into_owned();
+    let check = String::from_utf8_lossy(&check.stdout).into_owned() + &String::from_utf8_lossy(&check.stderr);
+    assert!(logs.contains("submission recorded"), "the scenario ran: {logs}");
+    assert!(seen.contains("talk_relay_intake_total"), "metrics were read");
+    assert!(dump.contains("INSERT INTO submissions") && dump.contains("INSERT INTO talk_sessions"));
+    let statuses: Vec<&str> = seen
+        .lines()
+        .filter(|l| l.len() == 3 && l.parse::<u16>().is_ok())
+        .collect();
+    assert_eq!(
+        ortto
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/v1/talk/compose")
+            .count(),
+        2,
+        "form and hook delivered; answers {statuses:?}; rows {}",
+        dump.lines()
+            .filter(|l| l.starts_with("INSERT INTO submissions"))
+            .map(|l| &l[..l.len().min(160)])
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    for (var, value) in SECRETS {
+        for (place, text) in [
+            ("logs", &logs),
+            ("HTTP responses", &seen),
+            ("database", &dump),
+            ("check-config", &check),
+        ] {
+            assert!(!text.contains(value), "${var} appears in the {place}");
+        }
+    }
+}

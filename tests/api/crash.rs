@@ -58,7 +58,8 @@ fn message_of(body: &str) -> String {
 #[actix_web::test]
 async fn a_sigkill_mid_delivery_loses_nothing_and_duplicates_only_rows_in_flight() {
     let ortto = FakeOrtto::start().await;
-    ortto.set_default(Reply::ok().after(Duration::from_millis(100)));
+    // Slow until the kill, so deliveries are still in flight then even on a loaded machine.
+    ortto.set_default(Reply::ok().after(Duration::from_millis(300)));
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -104,6 +105,7 @@ async fn a_sigkill_mid_delivery_loses_nothing_and_duplicates_only_rows_in_flight
     relay.kill().unwrap();
     relay.wait().unwrap();
     let seen_at_kill = ortto.requests().len();
+    ortto.set_default(Reply::ok().after(Duration::from_millis(20)));
     assert!(
         seen_at_kill < SUBMISSIONS,
         "everything was delivered before the kill; the test proves nothing"

@@ -4,11 +4,10 @@
 -- Timestamps are UTC RFC 3339 with milliseconds, so strftime('%Y-%m-%dT%H:%M:%fZ', …) compares as text.
 
 -- name: volume_per_form_per_hour
--- Submissions per form per hour, last 24 hours.
-SELECT substr(received_at, 1, 13) || ':00Z' AS hour, source_kind, source, COUNT(*) AS submissions
-FROM submissions
-WHERE received_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')
-GROUP BY hour, source_kind, source
+-- Submissions per form per hour, last 24 hours (from the hourly rollup).
+SELECT hour || ':00Z' AS hour, source_kind, source, count AS submissions
+FROM submission_rollup_hourly
+WHERE hour >= strftime('%Y-%m-%dT%H', 'now', '-1 day') AND count > 0
 ORDER BY hour, source;
 
 -- name: failure_rate

@@ -7,7 +7,7 @@ mod error;
 mod fields;
 mod hooks;
 mod kind;
-mod redirect;
+pub mod redirect;
 mod respond;
 
 pub use error::{ErrorEntry, IntakeError};

@@ -12,6 +12,7 @@ mod guard;
 mod hooks;
 mod mapping;
 mod ops;
+mod properties;
 mod redirects;
 mod responses;
 mod secrets;

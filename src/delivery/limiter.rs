@@ -24,7 +24,13 @@ impl OutboundLimiter {
     pub fn new(windows: &[(u32, Duration)]) -> Self {
         let windows = windows
             .iter()
-            .map(|&(limit, window)| RateLimiter::direct(window_quota(limit, window)))
+            .map(|&(limit, window)| {
+                let limiter = RateLimiter::direct(window_quota(limit, window));
+                // Start with the burst spent: a relay restarted right after a burst (a crash
+                // loop) must not add a second burst to the same window.
+                while limiter.check().is_ok() {}
+                limiter
+            })
             .collect();
         Self { windows }
     }

@@ -170,3 +170,180 @@ async fn a_sigkill_mid_delivery_loses_nothing_and_duplicates_only_rows_in_flight
     };
     assert!(exit.success(), "exit status {exit:?}");
 }
+
+/// The crash soak: the real binary against a faulty Ortto, SIGKILLed at random moments
+/// while several clients post. `SOAK_SECS` (default 30) sets how long clients keep posting.
+#[actix_web::test]
+async fn soak_under_faults_and_kills_loses_nothing_and_keeps_the_plan_limit() {
+    use crate::fake_ortto::Chaos;
+    use rand::Rng;
+
+    let soak = Duration::from_secs(
+        std::env::var("SOAK_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30),
+    );
+    let per_10s = 100;
+    let ortto = FakeOrtto::start().await;
+    ortto.set_default(Reply::ok().after(Duration::from_millis(30)));
+    ortto.set_chaos(Chaos {
+        server_error: 0.10,
+        rate_limited: 0.04,
+        timeout: 0.04,
+        dropped: 0.05,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nport = {port}\nworkers = 1\n[log]\nfilter = \"warn\"\n[database]\npath = 'relay.db'\n\
+             [rate_limits.form_per_ip]\nenabled = false\n[rate_limits.form]\nenabled = false\n\
+             [ortto]\nbase_url = '{}'\nrequests_per_10s = {per_10s}\nrequests_per_60s = 600\ntimeout_ms = 1000\nconnect_timeout_ms = 500\n\
+             [delivery]\nconcurrency = {CONCURRENCY}\nlease_ms = 2000\npoll_interval_ms = 50\nbackoff_base_ms = 50\nbackoff_cap_ms = 500\nmax_attempts = 1000\n",
+            ortto.base_url
+        ),
+    )
+    .unwrap();
+
+    let mut run = 1;
+    let mut relay = start_relay(dir.path(), &config, run);
+    wait_healthy(&base).await;
+    let started = Instant::now();
+    let acknowledged = std::rc::Rc::new(std::cell::RefCell::new(HashMap::<String, String>::new()));
+    let clients = (0..4).map(|client_no| {
+        let acknowledged = acknowledged.clone();
+        let base = base.clone();
+        async move {
+            let client = test_client();
+            let mut n = 0;
+            while started.elapsed() < soak {
+                n += 1;
+                let message = format!("soak {client_no}-{n}");
+                let sent = client
+                    .post(format!("{base}/f/demo"))
+                    .insert_header(("Accept", "application/json"))
+                    .send_json(
+                        &json!({"email": format!("c{client_no}@example.com"), "message": message.clone()}),
+                    )
+                    .await;
+                // Only a 202 with an id is an acknowledgement; refused connections during a restart are not.
+                if let Ok(mut response) = sent {
+                    if response.status().as_u16() == 202 {
+                        if let Ok(body) = response.json::<Value>().await {
+                            acknowledged
+                                .borrow_mut()
+                                .insert(body["id"].as_str().unwrap().to_owned(), message);
+                        }
+                    }
+                }
+                actix_web::rt::time::sleep(Duration::from_millis(650)).await;
+            }
+        }
+    });
+    let mut kills = Vec::new();
+    let killer = async {
+        while started.elapsed() + Duration::from_secs(3) < soak {
+            let pause = rand::rng().random_range(2000..5000);
+            actix_web::rt::time::sleep(Duration::from_millis(pause)).await;
+            relay.kill().unwrap();
+            relay.wait().unwrap();
+            kills.push(Instant::now());
+            run += 1;
+            relay = start_relay(dir.path(), &config, run);
+            wait_healthy(&base).await;
+        }
+    };
+    futures_util::future::join(futures_util::future::join_all(clients), killer).await;
+
+    // Drain: everything acknowledged must arrive.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("relay.db").display()))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (waiting,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM submissions WHERE status <> 'delivered'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if waiting == 0 || Instant::now() > deadline {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = relay.kill();
+    let _ = relay.wait();
+
+    let requests = ortto.requests();
+    let mut created: HashMap<String, Vec<Instant>> = HashMap::new();
+    for request in requests.iter().filter(|r| r.created) {
+        created
+            .entry(message_of(&request.body))
+            .or_default()
+            .push(request.at);
+    }
+    let acknowledged = acknowledged.borrow();
+    for (id, message) in acknowledged.iter() {
+        let (status,): (String,) = sqlx::query_as("SELECT status FROM submissions WHERE id = ?")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            status, "delivered",
+            "{message} ({id}) was acknowledged but is {status}"
+        );
+        let times = created.get(message).map_or(0, Vec::len);
+        assert!((1..=2).contains(&times), "{message} was created {times} times");
+    }
+    // A duplicate is only possible for a row in flight at a kill: created just before one.
+    let duplicates: Vec<&String> = created
+        .iter()
+        .filter(|(_, t)| t.len() > 1)
+        .map(|(m, _)| m)
+        .collect();
+    for message in &duplicates {
+        let first = created[*message][0];
+        let near_a_kill = kills
+            .iter()
+            .any(|k| *k >= first && k.duration_since(first) < Duration::from_millis(2500));
+        assert!(
+            near_a_kill,
+            "{message} was sent twice without a kill while it was in flight"
+        );
+    }
+    // Never faster than the plan: at most `per_10s` requests in any 10-second window.
+    let times: Vec<Instant> = requests.iter().map(|r| r.at).collect();
+    let busiest = (0..times.len())
+        .map(|i| {
+            times[i..]
+                .iter()
+                .take_while(|t| t.duration_since(times[i]) < Duration::from_secs(10))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    eprintln!(
+        "soak {}s: acknowledged {}, kills {}, delivered {}, duplicates {}, compose requests {} (failed by chaos {}), busiest 10 s window {} (limit {per_10s})",
+        soak.as_secs(),
+        acknowledged.len(),
+        kills.len(),
+        created.len(),
+        duplicates.len(),
+        requests.len(),
+        requests.iter().filter(|r| !r.created).count(),
+        busiest
+    );
+    assert!(
+        busiest <= per_10s,
+        "{busiest} requests in one 10-second window; the plan allows {per_10s}"
+    );
+    assert!(
+        !kills.is_empty() && acknowledged.len() > 50,
+        "the soak did too little to prove anything"
+    );
+}

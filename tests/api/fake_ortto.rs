@@ -45,12 +45,30 @@ pub struct SeenRequest {
     pub content_type: Option<String>,
     pub body: String,
     pub at: Instant,
+    /// Whether this request created a conversation (a 200 answered in time).
+    pub created: bool,
+}
+
+/// Shares of requests that fail, each way, when chaos is on (the rest succeed).
+#[derive(Debug, Clone, Copy)]
+pub struct Chaos {
+    pub server_error: f64,
+    pub rate_limited: f64,
+    pub timeout: f64,
+    pub dropped: f64,
 }
 
 struct State {
     script: VecDeque<Reply>,
     default: Reply,
     seen: Vec<SeenRequest>,
+    chaos: Option<Chaos>,
+}
+
+enum Fate {
+    Reply(Reply),
+    Timeout(Reply),
+    Drop,
 }
 
 pub struct FakeOrtto {
@@ -65,6 +83,7 @@ impl FakeOrtto {
             script: VecDeque::new(),
             default: Reply::ok(),
             seen: Vec::new(),
+            chaos: None,
         }));
         let shared = web::Data::from(state.clone());
         let server = HttpServer::new(move || {
@@ -100,6 +119,11 @@ impl FakeOrtto {
         self.lock().default = reply;
     }
 
+    /// Fails a share of requests in every way Ortto (or the network) can.
+    pub fn set_chaos(&self, chaos: Chaos) {
+        self.lock().chaos = Some(chaos);
+    }
+
     pub fn requests(&self) -> Vec<SeenRequest> {
         self.lock().seen.clone()
     }
@@ -123,16 +147,61 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<Mutex<State
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let reply = {
+    let fate = {
         let mut state = state.lock().unwrap();
+        let fate = match state.chaos {
+            Some(chaos) => {
+                let roll: f64 = rand::random();
+                let limits = [
+                    chaos.server_error,
+                    chaos.rate_limited,
+                    chaos.timeout,
+                    chaos.dropped,
+                ];
+                let mut edge = 0.0;
+                let pick = limits.iter().position(|share| {
+                    edge += share;
+                    roll < edge
+                });
+                match pick {
+                    Some(0) => Fate::Reply(Reply::status(503)),
+                    Some(1) => Fate::Reply(Reply::json(
+                        429,
+                        r#"{"error":{"code":"rate-limit","message":"rate limit","try-in-seconds":1}}"#,
+                    )),
+                    Some(2) => Fate::Timeout(Reply::ok().after(Duration::from_secs(3))),
+                    Some(_) => Fate::Drop,
+                    None => Fate::Reply(state.default.clone()),
+                }
+            }
+            None => Fate::Reply(state.script.pop_front().unwrap_or_else(|| state.default.clone())),
+        };
+        let created =
+            matches!(&fate, Fate::Reply(r) if r.status == 200 && r.delay < Duration::from_millis(900));
         state.seen.push(SeenRequest {
             path: req.path().to_owned(),
             api_key: header("x-api-key"),
             content_type: header("content-type"),
             body: String::from_utf8_lossy(&body).into_owned(),
             at: Instant::now(),
+            created,
         });
-        state.script.pop_front().unwrap_or_else(|| state.default.clone())
+        fate
+    };
+    let reply = match fate {
+        Fate::Reply(reply) | Fate::Timeout(reply) => reply,
+        Fate::Drop => {
+            // Headers go out, then the connection breaks mid-body.
+            let broken = futures_util::stream::once(async {
+                Err::<web::Bytes, _>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "dropped",
+                ))
+            });
+            return HttpResponse::Ok()
+                .content_type("application/json")
+                .streaming(broken);
+        }
     };
     if !reply.delay.is_zero() {
         actix_web::rt::time::sleep(reply.delay).await;

@@ -286,7 +286,7 @@ async fn soak_under_faults_and_kills_loses_nothing_and_keeps_the_plan_limit() {
             .or_default()
             .push(request.at);
     }
-    let acknowledged = acknowledged.borrow();
+    let acknowledged = acknowledged.borrow().clone();
     for (id, message) in acknowledged.iter() {
         let (status,): (String,) = sqlx::query_as("SELECT status FROM submissions WHERE id = ?")
             .bind(id)

@@ -179,7 +179,7 @@ pub async fn mint_session(
         })
         .inc();
     if sessions.enabled() {
-        if let Err(error) = state.store.log_session(&log).await {
+        if let Err(error) = state.writer.log_session(log).await {
             tracing::error!(error = %format!("{error:#}"), "could not log a session request");
         }
     }

@@ -7,7 +7,7 @@ use crate::guard::RateLimits;
 use crate::ops::Metrics;
 use crate::ortto::OrttoClient;
 use crate::sessions::SessionClient;
-use crate::store::{Recorder, Store};
+use crate::store::{LogWriter, Store};
 use crate::{intake, ops};
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
@@ -23,7 +23,7 @@ use tracing_actix_web::TracingLogger;
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
-    pub recorder: Recorder,
+    pub writer: LogWriter,
     pub cleaner: HtmlCleaner,
     pub deliveries: Arc<DeliveryState>,
     pub outbound: Option<Arc<OutboundLimiter>>,
@@ -52,7 +52,7 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens and migrates the database, starts the recorder and binds the address
+    /// Opens and migrates the database, starts the log writer and binds the address
     /// (port 0 picks a free one; [`Application::port`] tells which).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         Self::build_with_clock(config, system_clock()).await
@@ -63,7 +63,7 @@ impl Application {
         let store = Store::open(&config.database.path).await?;
         store.migrate().await?;
         let wake = Arc::new(Notify::new());
-        let recorder = Recorder::start(&store, wake.clone()).await?;
+        let writer = LogWriter::start(&store, wake.clone()).await?;
         let deliveries = Arc::new(DeliveryState::new(config.ortto_api_key.is_none()));
         if deliveries.dry_run() {
             tracing::warn!(
@@ -85,7 +85,7 @@ impl Application {
         );
         let config = Arc::new(config);
         let worker = DeliveryWorker::new(
-            store.clone(),
+            writer.clone(),
             config.clone(),
             deliveries.clone(),
             outbound.clone(),
@@ -101,7 +101,7 @@ impl Application {
         let state = web::Data::new(AppState {
             config,
             store: store.clone(),
-            recorder,
+            writer: writer.clone(),
             cleaner: HtmlCleaner::new(),
             deliveries,
             outbound,

@@ -3,14 +3,14 @@
 use super::{DeliveryState, OutboundLimiter, PauseReason, RetrySchedule};
 use crate::ops::Metrics;
 use crate::ortto::{check_compose_payload, classify_compose, ComposeOutcome, OrttoClient};
-use crate::store::{AttemptRecord, ClaimedRow, RowUpdate, Store};
+use crate::store::{AttemptRecord, ClaimedRow, LogWriter, RowUpdate};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What every attempt on this worker shares.
 pub struct AttemptContext {
-    pub store: Store,
+    pub writer: LogWriter,
     pub client: Option<OrttoClient>,
     pub state: Arc<DeliveryState>,
     pub limiter: Option<Arc<OutboundLimiter>>,
@@ -25,8 +25,8 @@ pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()
     let Some(payload) = row.payload.as_deref() else {
         let error = "nothing to deliver: the row has no payload".to_owned();
         return ctx
-            .store
-            .finish_attempt(&row.id, None, &RowUpdate::Dead { error })
+            .writer
+            .finish_attempt(&row.id, None, RowUpdate::Dead { error })
             .await;
     };
     if let Err(problem) = check_compose_payload(payload) {
@@ -34,20 +34,20 @@ pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()
         ctx.count("refused_locally");
         let error = format!("refused locally before sending: {problem}");
         return ctx
-            .store
-            .finish_attempt(&row.id, None, &RowUpdate::Dead { error })
+            .writer
+            .finish_attempt(&row.id, None, RowUpdate::Dead { error })
             .await;
     }
     let Some(client) = &ctx.client else {
         ctx.count("dry_run");
-        return ctx.store.finish_attempt(&row.id, None, &RowUpdate::DryRun).await;
+        return ctx.writer.finish_attempt(&row.id, None, RowUpdate::DryRun).await;
     };
     if let Some(limiter) = &ctx.limiter {
         limiter.until_ready().await;
     }
     // A pause may have begun while this row waited for the limiter.
     if let Some(until) = ctx.state.paused_until() {
-        return ctx.store.release(std::slice::from_ref(&row.id), until).await;
+        return ctx.writer.release(vec![row.id.clone()], until).await;
     }
 
     let started_at = Utc::now();
@@ -69,7 +69,7 @@ pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()
             .map(|r| crate::ortto::response_excerpt(&r.body)),
     };
     let update = row_update(&row, outcome, ctx);
-    ctx.store.finish_attempt(&row.id, Some(&record), &update).await
+    ctx.writer.finish_attempt(&row.id, Some(record), update).await
 }
 
 fn row_update(row: &ClaimedRow, outcome: ComposeOutcome, ctx: &AttemptContext) -> RowUpdate {

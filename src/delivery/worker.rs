@@ -7,7 +7,7 @@ use super::{DeliveryState, OutboundLimiter, RetrySchedule};
 use crate::config::Config;
 use crate::ops::Metrics;
 use crate::ortto::OrttoClient;
-use crate::store::Store;
+use crate::store::LogWriter;
 use secrecy::SecretString;
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub struct DeliveryWorker {
-    store: Store,
+    writer: LogWriter,
     config: Arc<Config>,
     api_key: Option<SecretString>,
     state: Arc<DeliveryState>,
@@ -30,7 +30,7 @@ pub struct DeliveryWorker {
 
 impl DeliveryWorker {
     pub fn new(
-        store: Store,
+        writer: LogWriter,
         config: Arc<Config>,
         state: Arc<DeliveryState>,
         limiter: Option<Arc<OutboundLimiter>>,
@@ -39,7 +39,7 @@ impl DeliveryWorker {
     ) -> Self {
         let api_key = config.ortto_api_key.clone();
         Self {
-            store,
+            writer,
             config,
             api_key,
             state,
@@ -53,7 +53,7 @@ impl DeliveryWorker {
     pub async fn run_until_stopped(self, stop: CancellationToken) {
         let settings = &self.config.delivery;
         let ctx = Rc::new(AttemptContext {
-            store: self.store.clone(),
+            writer: self.writer.clone(),
             // awc clients are per thread: this worker's lives here.
             client: self
                 .api_key
@@ -86,7 +86,7 @@ impl DeliveryWorker {
             let room = settings.concurrency.saturating_sub(in_flight.len());
             let mut filled = false;
             if room > 0 {
-                match self.store.claim_due(room, lease).await {
+                match self.writer.claim_due(room, lease).await {
                     Ok(rows) => {
                         filled = rows.len() == room;
                         for row in rows {
@@ -134,7 +134,7 @@ impl DeliveryWorker {
                 rows = ids.len(),
                 "shutdown: releasing deliveries that did not finish in time"
             );
-            if let Err(error) = self.store.release(&ids, chrono::Utc::now()).await {
+            if let Err(error) = self.writer.release(ids, chrono::Utc::now()).await {
                 tracing::error!(error = %format!("{error:#}"), "could not release rows; their leases will expire");
             }
         }

@@ -282,11 +282,7 @@ pub async fn map_and_record(
 
 pub(crate) async fn record(state: &AppState, row: NewSubmission) -> Result<Recorded, IntakeError> {
     let status = row.status;
-    let recorded = state
-        .recorder
-        .record(row)
-        .await
-        .map_err(IntakeError::Unavailable)?;
+    let recorded = state.writer.record(row).await.map_err(IntakeError::Unavailable)?;
     if let Recorded::New(id) = &recorded {
         tracing::info!(submission_id = %id, status = status.as_str(), "submission recorded");
     }

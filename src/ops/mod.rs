@@ -17,7 +17,7 @@ pub async fn healthz() -> HttpResponse {
 /// `GET /readyz`: the database takes writes and Ortto has not rejected the key. A
 /// short rate-limit pause is reported but does not make the relay unready: intake works.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    if let Err(error) = state.store.heartbeat().await {
+    if let Err(error) = state.writer.heartbeat().await {
         tracing::error!(error = %format!("{error:#}"), "readiness check: database not writable");
         return HttpResponse::ServiceUnavailable()
             .json(json!({ "ok": false, "reason": "the database is not writable" }));

@@ -1,17 +1,17 @@
 //! Every SQL statement the relay runs. SQLite in WAL mode: dashboards read while the
-//! relay writes; intake writes go through one group-commit [`Recorder`].
+//! relay writes; every write goes through the one [`LogWriter`], reads use a small pool.
 
 mod admin;
 mod deliveries;
-mod recorder;
 mod sessions;
 mod submissions;
+mod writer;
 
 pub use admin::{AttemptRow, Removed, Stats, SubmissionFilter, SubmissionSummary};
 pub use deliveries::{AttemptRecord, ClaimedRow, RowUpdate};
-pub use recorder::{RecordError, Recorded, Recorder};
 pub use sessions::SessionLog;
 pub use submissions::{NewSubmission, SubmissionRow};
+pub use writer::{LogWriter, RecordError, Recorded};
 
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -62,7 +62,7 @@ impl Store {
         &self.pool
     }
 
-    /// A connection of its own, outside the pool (the recorder's writer owns one).
+    /// A connection of its own, outside the pool (the log writer owns one).
     pub async fn dedicated_connection(&self) -> anyhow::Result<SqliteConnection> {
         self.options
             .connect()
@@ -70,17 +70,19 @@ impl Store {
             .context("opening a dedicated database connection")
     }
 
-    /// Proves the database takes writes (for `/readyz`).
-    pub async fn heartbeat(&self) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO relay_heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
-            .bind(crate::domain::now_timestamp())
-            .execute(&self.pool)
-            .await
-            .context("writing the heartbeat row")?;
-        Ok(())
-    }
-
     pub async fn submission(&self, id: &str) -> anyhow::Result<Option<SubmissionRow>> {
         submissions::by_id(&self.pool, id).await
     }
+}
+
+/// Proves the database takes writes (for `/readyz`).
+async fn touch_heartbeat(conn: &mut SqliteConnection) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO relay_heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+    )
+    .bind(crate::domain::now_timestamp())
+    .execute(&mut *conn)
+    .await
+    .context("writing the heartbeat row")?;
+    Ok(())
 }

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const binary = process.argv[2] ?? join(root, "target/debug/talk-relay");
+const binary = resolve(process.argv[2] ?? join(root, "target/debug/talk-relay"));
 const shots = join(root, "target/browser");
 mkdirSync(shots, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), "talk-relay-browser-"));
@@ -118,7 +118,9 @@ try {
     const payload = JSON.parse(row.payload);
     assert.equal(payload.conversation.messages[0].body, `${TEXT}\n\ntopics: pricing, support`);
     assert.equal(payload.fields["bol::p"], false);
-    assert.ok(payload.fields["str::s-ctx"].startsWith("Opted out via the Browser contact form on " + site + "/form.html"));
+    // Cross-origin posts carry only the page's origin as Referer (strict-origin-when-cross-origin).
+    const context_sentence = payload.fields["str::s-ctx"];
+    assert.ok(context_sentence.startsWith(`Opted out via the Browser contact form on ${site}/ at `), context_sentence);
     assert.equal(payload.fields["str::first"], "Zoë");
     assert.deepEqual(JSON.parse(row.fields).topics, ["pricing", "support"]);
     assert.equal(row.consent, 0);

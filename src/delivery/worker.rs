@@ -85,7 +85,8 @@ impl DeliveryWorker {
             }
             let room = settings.concurrency.saturating_sub(in_flight.len());
             let mut filled = false;
-            if room > 0 {
+            // Claim in batches (every claim is a write): when idle, or once half the slots are free.
+            if room > 0 && (in_flight.is_empty() || room >= (settings.concurrency / 2).max(1)) {
                 match self.writer.claim_due(room, lease).await {
                     Ok(rows) => {
                         filled = rows.len() == room;

@@ -62,7 +62,7 @@ pub async fn claim_due(
     sqlx::query_as::<_, ClaimedRow>(
         "UPDATE submissions SET leased_until = ?1
          WHERE id IN (
-             SELECT id FROM submissions
+             SELECT id FROM submissions INDEXED BY submissions_due
              WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ?2
                AND (leased_until IS NULL OR leased_until <= ?2)
              ORDER BY next_attempt_at LIMIT ?3)

@@ -20,9 +20,32 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_relay(dir: &Path, config: &Path, run: usize) -> Child {
+/// A relay process that is killed when the test ends, even by a panic.
+struct Relay(Child);
+
+impl std::ops::Deref for Relay {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Relay {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_relay(dir: &Path, config: &Path, run: usize) -> Relay {
     let log = std::fs::File::create(dir.join(format!("relay-{run}.log"))).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_talk-relay"))
+    let child = Command::new(env!("CARGO_BIN_EXE_talk-relay"))
         .args(["--config", config.to_str().unwrap(), "serve"])
         .current_dir(dir)
         .env("ORTTO_API_KEY", TEST_ORTTO_KEY)
@@ -30,7 +53,8 @@ fn start_relay(dir: &Path, config: &Path, run: usize) -> Child {
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .expect("the relay starts")
+        .expect("the relay starts");
+    Relay(child)
 }
 
 async fn wait_healthy(base: &str) {

@@ -27,7 +27,10 @@ async fn a_browser_form_post_is_recorded_with_its_compose_payload_before_the_red
     assert_eq!(row.source, "demo");
     assert_eq!(row.email.as_deref(), Some("joe@example.com"));
     assert_eq!(row.client_ip.as_deref(), Some("127.0.0.1"));
-    assert!(row.status == "dry_run" || row.next_attempt_at.is_some(), "a queued row is due");
+    assert!(
+        row.status == "dry_run" || row.next_attempt_at.is_some(),
+        "a queued row is due"
+    );
     assert_eq!(
         TestApp::payload(&row),
         json!({

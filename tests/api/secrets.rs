@@ -85,7 +85,7 @@ signing_secret_env = "HYGIENE_SIGNING"
     for (var, value) in SECRETS {
         relay.env(var, value);
     }
-    let mut relay = relay.spawn().unwrap();
+    let mut relay = KillOnDrop(relay.spawn().unwrap());
     let client = test_client();
     let deadline = Instant::now() + Duration::from_secs(20);
     while client.get(format!("{base}/healthz")).send().await.is_err() {
@@ -174,11 +174,11 @@ signing_secret_env = "HYGIENE_SIGNING"
     send!(client.get(format!("{base}/readyz")).send());
 
     let status = Command::new("kill")
-        .args(["-TERM", &relay.id().to_string()])
+        .args(["-TERM", &relay.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let _ = relay.wait();
+    let _ = relay.0.wait();
     let mut check = Command::new(env!("CARGO_BIN_EXE_talk-relay"));
     check
         .args(["--config", config.to_str().unwrap(), "check-config"])
@@ -196,6 +196,23 @@ signing_secret_env = "HYGIENE_SIGNING"
     let dump = String::from_utf8_lossy(&dump.stdout).into_owned();
     let check = String::from_utf8_lossy(&check.stdout).into_owned() + &String::from_utf8_lossy(&check.stderr);
     assert!(logs.contains("submission recorded"), "the scenario ran: {logs}");
+    // The intake request's id is carried into that submission's delivery log lines.
+    let row = crate::helpers::sqlite3_json(
+        &dir.path().join("relay.db"),
+        "SELECT id, request_id FROM submissions WHERE status = 'delivered' AND request_id IS NOT NULL LIMIT 1",
+    )
+    .await;
+    let row: serde_json::Value =
+        serde_json::from_slice(&row.stdout).expect("a delivered row with a request id");
+    let (id, request_id) = (
+        row[0]["id"].as_str().unwrap().to_owned(),
+        row[0]["request_id"].as_str().unwrap().to_owned(),
+    );
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("delivered") && l.contains(&id) && l.contains(&request_id)),
+        "no delivery log line carries submission {id} with request {request_id}"
+    );
     assert!(seen.contains("talk_relay_intake_total"), "metrics were read");
     assert!(dump.contains("INSERT INTO submissions") && dump.contains("INSERT INTO talk_sessions"));
     let statuses: Vec<&str> = seen
@@ -225,5 +242,15 @@ signing_secret_env = "HYGIENE_SIGNING"
         ] {
             assert!(!text.contains(value), "${var} appears in the {place}");
         }
+    }
+}
+
+/// Kills the relay if the test ends early.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

@@ -60,7 +60,7 @@ impl Application {
 
     /// As [`Application::build`], with the clock that checks webhook timestamps.
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let store = Store::open(&config.database.path).await?;
+        let store = Store::open_with(&config.database.path, config.database.synchronous).await?;
         store.migrate().await?;
         let wake = Arc::new(Notify::new());
         let writer = LogWriter::start(&store, wake.clone()).await?;
@@ -161,6 +161,7 @@ impl Application {
         ));
         let retention =
             actix_web::rt::spawn(purge_old_rows(self.store.clone(), self.retention, stop.clone()));
+        let checkpoints = actix_web::rt::spawn(checkpoint_wal(self.store.clone(), stop.clone()));
         let served = self.server.await.context("running the HTTP server");
         stop.cancel();
         if let Err(error) = worker.await {
@@ -168,6 +169,7 @@ impl Application {
         }
         let _ = pruner.await;
         let _ = retention.await;
+        let _ = checkpoints.await;
         served
     }
 }
@@ -176,6 +178,20 @@ async fn prune_rate_limits(limits: Arc<RateLimits>, every: Duration, stop: Cance
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => limits.prune(),
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
+/// Checkpoints the WAL every second from a pool connection, so the writer never stalls on one.
+async fn checkpoint_wal(store: Store, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                if let Err(error) = store.checkpoint().await {
+                    tracing::warn!(error = %format!("{error:#}"), "WAL checkpoint failed");
+                }
+            }
             _ = stop.cancelled() => return,
         }
     }

@@ -60,6 +60,16 @@ pub struct DatabaseSettings {
     pub retention_days: u32,
     /// How often the retention purge runs (daily by default).
     pub purge_interval_ms: u64,
+    /// `full` (default): every commit survives power loss. `normal`: survives a crash of the
+    /// relay, not of the machine; faster.
+    pub synchronous: Durability,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    Full,
+    Normal,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -31,6 +31,10 @@ pub struct Store {
 impl Store {
     /// Opens (creating if missing) the database file, with the pragmas the log relies on.
     pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        Self::open_with(path, crate::config::Durability::Full).await
+    }
+
+    pub async fn open_with(path: &Path, durability: crate::config::Durability) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the database directory {}", dir.display()))?;
@@ -39,7 +43,10 @@ impl Store {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(match durability {
+                crate::config::Durability::Full => SqliteSynchronous::Full,
+                crate::config::Durability::Normal => SqliteSynchronous::Normal,
+            })
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             .log_statements(tracing::log::LevelFilter::Trace);
@@ -62,12 +69,23 @@ impl Store {
         &self.pool
     }
 
-    /// A connection of its own, outside the pool (the log writer owns one).
+    /// A connection of its own, outside the pool (the log writer owns one). It never
+    /// checkpoints the WAL itself, so commits never wait for one: [`Store::checkpoint`] does.
     pub async fn dedicated_connection(&self) -> anyhow::Result<SqliteConnection> {
-        self.options
+        let options = self.options.clone().pragma("wal_autocheckpoint", "0");
+        options
             .connect()
             .await
             .context("opening a dedicated database connection")
+    }
+
+    /// Copies committed WAL pages into the database without blocking the writer or readers.
+    pub async fn checkpoint(&self) -> anyhow::Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&self.pool)
+            .await
+            .context("checkpointing the WAL")?;
+        Ok(())
     }
 
     pub async fn submission(&self, id: &str) -> anyhow::Result<Option<SubmissionRow>> {

@@ -61,6 +61,8 @@ pub struct Chaos {
 struct State {
     script: VecDeque<Reply>,
     default: Reply,
+    /// Replies for one path, before the default.
+    by_path: Vec<(String, Reply)>,
     seen: Vec<SeenRequest>,
     chaos: Option<Chaos>,
 }
@@ -82,6 +84,7 @@ impl FakeOrtto {
         let state = Arc::new(Mutex::new(State {
             script: VecDeque::new(),
             default: Reply::ok(),
+            by_path: Vec::new(),
             seen: Vec::new(),
             chaos: None,
         }));
@@ -117,6 +120,11 @@ impl FakeOrtto {
     /// The reply once the script is used up.
     pub fn set_default(&self, reply: Reply) {
         self.lock().default = reply;
+    }
+
+    /// The reply for every request to `path` (when no script entry is waiting).
+    pub fn set_reply_for(&self, path: &str, reply: Reply) {
+        self.lock().by_path.push((path.to_owned(), reply));
     }
 
     /// Fails a share of requests in every way Ortto (or the network) can.
@@ -174,7 +182,20 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<Mutex<State
                     None => Fate::Reply(state.default.clone()),
                 }
             }
-            None => Fate::Reply(state.script.pop_front().unwrap_or_else(|| state.default.clone())),
+            None => {
+                let for_path = state
+                    .by_path
+                    .iter()
+                    .find(|(p, _)| p == req.path())
+                    .map(|(_, r)| r.clone());
+                Fate::Reply(
+                    state
+                        .script
+                        .pop_front()
+                        .or(for_path)
+                        .unwrap_or_else(|| state.default.clone()),
+                )
+            }
         };
         let created =
             matches!(&fate, Fate::Reply(r) if r.status == 200 && r.delay < Duration::from_millis(900));

@@ -26,10 +26,10 @@ fn secret(var: &str) -> &'static str {
 #[actix_web::test]
 async fn no_secret_appears_in_logs_responses_metrics_or_the_database() {
     let ortto = FakeOrtto::start().await;
-    ortto.set_default(Reply::json(
-        200,
-        r#"{"conversation_id":"c1","person_id":"p1","person_status":"created","session_id":"s1","token":"t1"}"#,
-    ));
+    ortto.set_reply_for(
+        "/v1/talk/session",
+        Reply::json(200, r#"{"session_id":"s1","token":"talk-session-token-SECRET-0007","person_id":"p1","person_status":"by-id"}"#),
+    );
     let siteverify = FakeOrtto::start().await;
     siteverify.set_default(Reply::json(200, r#"{"success": true}"#));
     let dir = tempfile::tempdir().unwrap();
@@ -233,6 +233,17 @@ signing_secret_env = "HYGIENE_SIGNING"
             .collect::<Vec<_>>()
             .join("\n")
     );
+    // The minted session token reaches the caller, and nothing else.
+    assert!(
+        seen.contains("talk-session-token-SECRET-0007"),
+        "the caller got its token"
+    );
+    for (place, text) in [("logs", &logs), ("database", &dump)] {
+        assert!(
+            !text.contains("talk-session-token-SECRET-0007"),
+            "the session token appears in the {place}"
+        );
+    }
     for (var, value) in SECRETS {
         for (place, text) in [
             ("logs", &logs),

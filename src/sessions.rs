@@ -439,24 +439,8 @@ fn allow_origin(response: &mut HttpResponse, sessions: &SessionConfig, origin: O
 
 /// `OPTIONS /talk/session`.
 pub async fn preflight(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .and_then(WebOrigin::parse);
-    match origin.filter(|o| state.config.sessions.allowed_origins.contains(o)) {
-        Some(origin) => HttpResponse::NoContent()
-            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.as_str()))
-            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS"))
-            .insert_header((
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                "Content-Type, Authorization",
-            ))
-            .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
-            .insert_header((header::VARY, "Origin"))
-            .finish(),
-        None => HttpResponse::Forbidden()
-            .insert_header((header::VARY, "Origin"))
-            .finish(),
-    }
+    let allowed = crate::intake::cors::preflight_origin(&req)
+        .filter(|o| state.config.sessions.allowed_origins.contains(o))
+        .and_then(|o| HeaderValue::from_str(o.as_str()).ok());
+    crate::intake::cors::preflight_answer(allowed, "Content-Type, Authorization")
 }

@@ -167,14 +167,7 @@ pub(crate) fn check_hook(
     secrets: &SecretSource<'_>,
 ) -> anyhow::Result<HookConfig> {
     let key = |k: &str| format!("hooks.{name}.{k}");
-    let name_ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    anyhow::ensure!(
-        name_ok,
-        "hooks.{name}: hook names may hold only letters, digits, `-` and `_`"
-    );
+    super::check_url_name("hooks", name)?;
     let default_auth = match raw.preset {
         Preset::Typeform | Preset::Tally | Preset::Webflow => Some(AuthKind::Hmac),
         Preset::Jotform => Some(AuthKind::Token),

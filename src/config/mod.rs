@@ -710,6 +710,30 @@ pub(crate) fn check_mapping(
     })
 }
 
+/// Form and hook names appear in URLs: letters, digits, `-` and `_` only.
+pub(crate) fn check_url_name(table: &str, name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    anyhow::ensure!(
+        ok,
+        "{table}.{name}: names may hold only letters, digits, `-` and `_` (they appear in URLs)"
+    );
+    Ok(())
+}
+
+/// A list of origins like `https://www.example.com`, each checked.
+pub(crate) fn parse_origins(key: &str, origins: &[String]) -> anyhow::Result<Vec<WebOrigin>> {
+    origins
+        .iter()
+        .map(|o| {
+            WebOrigin::parse(o)
+                .ok_or_else(|| anyhow::anyhow!("{key}: `{o}` is not an origin like https://www.example.com"))
+        })
+        .collect()
+}
+
 fn check_form(
     name: &str,
     raw: RawForm,
@@ -717,26 +741,8 @@ fn check_form(
     secrets: &SecretSource<'_>,
 ) -> anyhow::Result<FormConfig> {
     let key = |k: &str| format!("forms.{name}.{k}");
-    let name_ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    anyhow::ensure!(
-        name_ok,
-        "forms.{name}: form names may hold only letters, digits, `-` and `_` (they appear in URLs)"
-    );
-    let allowed_origins = raw
-        .allowed_origins
-        .iter()
-        .map(|o| {
-            WebOrigin::parse(o).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: `{o}` is not an origin like https://www.example.com",
-                    key("allowed_origins")
-                )
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    check_url_name("forms", name)?;
+    let allowed_origins = parse_origins(&key("allowed_origins"), &raw.allowed_origins)?;
     let redirect = raw
         .redirect
         .filter(|r| !r.trim().is_empty())

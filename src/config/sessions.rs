@@ -82,17 +82,7 @@ pub(crate) fn check_sessions(
             })
         })
         .transpose()?;
-    let allowed_origins = raw
-        .allowed_origins
-        .iter()
-        .map(|o| {
-            WebOrigin::parse(o).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "sessions.allowed_origins: `{o}` is not an origin like https://www.example.com"
-                )
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let allowed_origins = super::parse_origins("sessions.allowed_origins", &raw.allowed_origins)?;
     let ids = |key: &str, list: Vec<String>| {
         list.iter()
             .map(|id| PersonFieldId::parse(id).map_err(|e| anyhow::anyhow!("sessions.{key}: {e}")))

@@ -24,19 +24,22 @@ pub fn allow(response: &mut HttpResponse, form: &FormConfig, origin: Option<&Web
     }
 }
 
-/// Answers a preflight: 204 with the allowances for a listed origin, 403 without any
-/// CORS headers otherwise (the browser then refuses the post itself).
-pub fn preflight(req: &HttpRequest, form: &FormConfig) -> HttpResponse {
-    let origin = req
-        .headers()
+/// The `Origin` header of a preflight, parsed.
+pub fn preflight_origin(req: &HttpRequest) -> Option<WebOrigin> {
+    req.headers()
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
-        .and_then(WebOrigin::parse);
-    match allow_origin_value(form, origin.as_ref()) {
+        .and_then(WebOrigin::parse)
+}
+
+/// Answers a preflight: 204 with the allowances when `allow` is the origin to echo, 403
+/// without any CORS headers otherwise (the browser then refuses the request itself).
+pub fn preflight_answer(allow: Option<HeaderValue>, allowed_headers: &'static str) -> HttpResponse {
+    match allow {
         Some(value) => HttpResponse::NoContent()
             .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, value))
             .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS"))
-            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, allowed_headers))
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
             .insert_header((header::VARY, "Origin"))
             .finish(),
@@ -44,4 +47,12 @@ pub fn preflight(req: &HttpRequest, form: &FormConfig) -> HttpResponse {
             .insert_header((header::VARY, "Origin"))
             .finish(),
     }
+}
+
+/// A form's preflight.
+pub fn preflight(req: &HttpRequest, form: &FormConfig) -> HttpResponse {
+    preflight_answer(
+        allow_origin_value(form, preflight_origin(req).as_ref()),
+        ALLOWED_HEADERS,
+    )
 }

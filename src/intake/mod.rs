@@ -2,7 +2,7 @@
 //! respond; delivery picks recorded rows up in the background.
 
 pub mod body;
-mod cors;
+pub mod cors;
 mod error;
 mod fields;
 mod hooks;

@@ -74,8 +74,9 @@ const relayProcess = spawn(binary, ["--config", join(work, "relay.toml"), "serve
 const sql = (query) => JSON.parse(execFileSync("sqlite3", ["-readonly", "-json", db, query]).toString() || "[]");
 
 let failures = 0;
+let passed = 0;
 async function scenario(name, body) {
-  try { await body(); console.log(`ok — ${name}`); }
+  try { await body(); passed++; console.log(`ok — ${name}`); }
   catch (error) { failures++; console.error(`FAILED — ${name}\n${error.stack}`); }
 }
 
@@ -181,5 +182,5 @@ try {
   relayProcess.kill("SIGTERM");
   server.close();
 }
-console.log(failures === 0 ? "browser tests: all passed" : `browser tests: ${failures} failed`);
+console.log(`browser: ${passed} passed, ${failures} failed`);
 process.exit(failures === 0 ? 0 : 1);

@@ -319,3 +319,15 @@ pub async fn sqlite3_json(db_path: &std::path::Path, sql: &str) -> std::process:
     .await
     .expect("joined")
 }
+
+/// `talk-relay check-config` with `toml` as the `--config` overlay, in a fresh directory.
+pub async fn check_config(toml: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, toml).expect("config written");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    command
+        .args(["--config", config.to_str().unwrap(), "check-config"])
+        .current_dir(dir.path());
+    run_command(command).await
+}

@@ -384,3 +384,65 @@ async fn health_and_readiness() {
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["database"], "writable");
 }
+
+#[actix_web::test]
+async fn a_failed_write_fails_only_its_own_request_with_a_clear_503() {
+    let app = spawn_app("").await;
+    // A write the database refuses: the batch it lands in fails, then each job is retried alone.
+    let mut command = std::process::Command::new("sqlite3");
+    command.arg(&app.db_path).arg(
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON submissions WHEN NEW.email = 'refused@example.com'
+         BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;",
+    );
+    assert!(crate::helpers::run_command(command).await.status.success());
+
+    let posts = (0..12).map(|n| {
+        let email = if n == 5 {
+            "refused@example.com".to_owned()
+        } else {
+            format!("p{n}@example.com")
+        };
+        let app = &app;
+        async move {
+            (
+                email.clone(),
+                app.post_json("demo", &json!({"email": email, "message": "hi"}))
+                    .await,
+            )
+        }
+    });
+    let answers = futures_util::future::join_all(posts).await;
+    for (email, (status, body)) in &answers {
+        if email == "refused@example.com" {
+            assert_eq!(*status, 503, "{body}");
+            assert_eq!(body["errors"][0]["code"], "UNAVAILABLE");
+            assert!(
+                !body.to_string().contains("refused for the test"),
+                "no internals leak: {body}"
+            );
+        } else {
+            assert_eq!(*status, 202, "{email}: {body}");
+            app.submission(body["id"].as_str().unwrap()).await;
+        }
+    }
+    let rows = app.submissions().await;
+    assert_eq!(
+        rows.len(),
+        11,
+        "every acknowledged request has its row, the refused one has none"
+    );
+}
+
+#[actix_web::test]
+async fn readiness_fails_when_the_database_refuses_writes() {
+    let app = spawn_app("").await;
+    assert_eq!(app.readyz().await.0, 200);
+    let mut command = std::process::Command::new("sqlite3");
+    command.arg(&app.db_path).arg(
+        "CREATE TRIGGER refuse_heartbeat BEFORE UPDATE ON relay_heartbeat BEGIN SELECT RAISE(ABORT, 'disk gone'); END;",
+    );
+    assert!(crate::helpers::run_command(command).await.status.success());
+    let (status, body) = app.readyz().await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["reason"], "the database is not writable");
+}

@@ -7,6 +7,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite};
 
 /// A row a worker holds the lease on.
 #[derive(Debug, Clone, FromRow)]
@@ -76,86 +77,109 @@ pub async fn claim_due(
     .context("claiming due submissions")
 }
 
-/// Records an attempt and the row's new state in one transaction. Without an
-/// attempt (dry run, local rejection) only the row changes.
-pub async fn finish_attempt(
-    conn: &mut SqliteConnection,
-    id: &str,
-    attempt: Option<&AttemptRecord>,
-    update: &RowUpdate,
-) -> anyhow::Result<()> {
-    let http_status = attempt.and_then(|a| a.http_status).map(i64::from);
-    if let Some(a) = attempt {
-        sqlx::query(
+/// One delivery outcome to record: the row, the attempt made (none for a dry run or a local
+/// rejection) and the row's new state.
+pub struct Finish<'a> {
+    pub id: &'a str,
+    pub attempt: Option<&'a AttemptRecord>,
+    pub update: &'a RowUpdate,
+}
+
+/// Records many outcomes in two statements: one multi-row INSERT of the attempts and one
+/// UPDATE … FROM (VALUES …) of the rows (each statement is a round trip to SQLite's thread).
+pub async fn finish_many(conn: &mut SqliteConnection, finishes: &[Finish<'_>]) -> anyhow::Result<()> {
+    let attempts: Vec<(&str, &AttemptRecord)> = finishes
+        .iter()
+        .filter_map(|f| f.attempt.map(|a| (f.id, a)))
+        .collect();
+    if !attempts.is_empty() {
+        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO delivery_attempts (submission_id, attempt, started_at, duration_ms,
-                 http_status, error_kind, error, response_excerpt)
-             VALUES (?1, (SELECT COUNT(*) + 1 FROM delivery_attempts WHERE submission_id = ?1),
-                     ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .bind(id)
-        .bind(utc_timestamp(a.started_at))
-        .bind(a.duration_ms)
-        .bind(http_status)
-        .bind(a.error_kind)
-        .bind(&a.error)
-        .bind(&a.response_excerpt)
-        .execute(&mut *conn)
-        .await
-        .context("recording a delivery attempt")?;
+                 http_status, error_kind, error, response_excerpt) ",
+        );
+        insert.push_values(&attempts, |mut row, (id, a)| {
+            row.push_bind(*id)
+                .push("(SELECT COUNT(*) + 1 FROM delivery_attempts WHERE submission_id = ")
+                .push_bind_unseparated(*id)
+                .push_unseparated(")")
+                .push_bind(utc_timestamp(a.started_at))
+                .push_bind(a.duration_ms)
+                .push_bind(a.http_status.map(i64::from))
+                .push_bind(a.error_kind)
+                .push_bind(a.error.clone())
+                .push_bind(a.response_excerpt.clone());
+        });
+        insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .context("recording delivery attempts")?;
     }
-    let attempted_at = attempt.map(|a| utc_timestamp(a.started_at));
-    let counts = attempt.is_some() && !matches!(update, RowUpdate::RetryAt { counts: false, .. });
-    let added = i64::from(counts);
-    let query = match update {
-        RowUpdate::Delivered { conversation_id, person_id, person_status } => sqlx::query(
-            "UPDATE submissions SET status = 'delivered', attempts = attempts + ?2,
-                 last_attempt_at = COALESCE(?3, last_attempt_at), last_http_status = ?4,
-                 delivered_at = ?5, conversation_id = ?6, person_id = ?7, person_status = ?8,
-                 last_error = NULL, next_attempt_at = NULL, leased_until = NULL
-             WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(added)
-        .bind(attempted_at)
-        .bind(http_status)
-        .bind(now_timestamp())
-        .bind(conversation_id)
-        .bind(person_id)
-        .bind(person_status),
-        RowUpdate::RetryAt { at, error, .. } => sqlx::query(
-            "UPDATE submissions SET status = 'retrying', attempts = attempts + ?2,
-                 last_attempt_at = COALESCE(?3, last_attempt_at), last_http_status = COALESCE(?4, last_http_status),
-                 last_error = ?5, next_attempt_at = ?6, leased_until = NULL
-             WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(added)
-        .bind(attempted_at)
-        .bind(http_status)
-        .bind(error)
-        .bind(utc_timestamp(*at)),
-        RowUpdate::Dead { error } => sqlx::query(
-            "UPDATE submissions SET status = 'dead', attempts = attempts + ?2,
-                 last_attempt_at = COALESCE(?3, last_attempt_at), last_http_status = COALESCE(?4, last_http_status),
-                 last_error = ?5, next_attempt_at = NULL, leased_until = NULL
-             WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(added)
-        .bind(attempted_at)
-        .bind(http_status)
-        .bind(error),
-        RowUpdate::DryRun => sqlx::query(
-            "UPDATE submissions SET status = 'dry_run', next_attempt_at = NULL, leased_until = NULL,
-                 last_error = 'dry run: no Ortto API key configured'
-             WHERE id = ?1",
-        )
-        .bind(id),
-    };
-    query
+    let now = now_timestamp();
+    let mut update: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "UPDATE submissions SET status = v.new_status, attempts = attempts + v.new_added,
+             last_attempt_at = COALESCE(v.new_attempted_at, last_attempt_at),
+             last_http_status = CASE WHEN v.new_status = 'delivered' THEN v.new_http_status
+                                     ELSE COALESCE(v.new_http_status, last_http_status) END,
+             delivered_at = COALESCE(v.new_delivered_at, delivered_at),
+             conversation_id = COALESCE(v.new_conversation_id, conversation_id),
+             person_id = COALESCE(v.new_person_id, person_id),
+             person_status = COALESCE(v.new_person_status, person_status),
+             last_error = v.new_last_error, next_attempt_at = v.new_next_attempt_at, leased_until = NULL
+         FROM (SELECT column1 AS new_id, column2 AS new_status, column3 AS new_added, column4 AS new_attempted_at,
+                      column5 AS new_http_status, column6 AS new_delivered_at, column7 AS new_conversation_id,
+                      column8 AS new_person_id, column9 AS new_person_status, column10 AS new_last_error,
+                      column11 AS new_next_attempt_at FROM (",
+    );
+    update.push_values(finishes, |mut row, f| {
+        let counts = f.attempt.is_some() && !matches!(f.update, RowUpdate::RetryAt { counts: false, .. });
+        let http_status = f.attempt.and_then(|a| a.http_status).map(i64::from);
+        let (status, delivered_at, ids, last_error, next_attempt_at) = match f.update {
+            RowUpdate::Delivered {
+                conversation_id,
+                person_id,
+                person_status,
+            } => (
+                Status::Delivered,
+                Some(now.clone()),
+                (conversation_id.clone(), person_id.clone(), person_status.clone()),
+                None,
+                None,
+            ),
+            RowUpdate::RetryAt { at, error, .. } => (
+                Status::Retrying,
+                None,
+                (None, None, None),
+                Some(error.clone()),
+                Some(utc_timestamp(*at)),
+            ),
+            RowUpdate::Dead { error } => (Status::Dead, None, (None, None, None), Some(error.clone()), None),
+            RowUpdate::DryRun => (
+                Status::DryRun,
+                None,
+                (None, None, None),
+                Some("dry run: no Ortto API key configured".to_owned()),
+                None,
+            ),
+        };
+        row.push_bind(f.id)
+            .push_bind(status.as_str())
+            .push_bind(i64::from(counts))
+            .push_bind(f.attempt.map(|a| utc_timestamp(a.started_at)))
+            .push_bind(http_status)
+            .push_bind(delivered_at)
+            .push_bind(ids.0)
+            .push_bind(ids.1)
+            .push_bind(ids.2)
+            .push_bind(last_error)
+            .push_bind(next_attempt_at);
+    });
+    update.push(")) AS v WHERE submissions.id = v.new_id");
+    update
+        .build()
         .execute(&mut *conn)
         .await
-        .context("updating a delivered submission")?;
+        .context("updating delivered submissions")?;
     Ok(())
 }
 

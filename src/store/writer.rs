@@ -208,14 +208,26 @@ async fn apply_all(conn: &mut SqliteConnection, works: &[&Work]) -> anyhow::Resu
             Recorded::Duplicate(id)
         }
     });
+    // Every delivery outcome in the batch, in two statements.
+    let finishes: Vec<deliveries::Finish<'_>> = works
+        .iter()
+        .filter_map(|work| match work {
+            Work::Finish { id, attempt, update } => Some(deliveries::Finish {
+                id,
+                attempt: attempt.as_ref(),
+                update,
+            }),
+            _ => None,
+        })
+        .collect();
+    if !finishes.is_empty() {
+        deliveries::finish_many(&mut tx, &finishes).await?;
+    }
     let mut done = Vec::with_capacity(works.len());
     for work in works {
         done.push(match work {
             Work::Record(_) => Done::Recorded(recorded.next().expect("one answer per row")),
-            Work::Finish { id, attempt, update } => {
-                deliveries::finish_attempt(&mut tx, id, attempt.as_ref(), update).await?;
-                Done::Applied
-            }
+            Work::Finish { .. } => Done::Applied,
             Work::Claim { limit, lease } => {
                 Done::Claimed(deliveries::claim_due(&mut tx, *limit, *lease).await?)
             }

@@ -34,7 +34,6 @@ pub async fn normalise(
         )?,
         (Preset::Generic, BodyFormat::UrlEncoded | BodyFormat::Multipart) => generic_fields(
             hook,
-            &namer,
             &body::parse_fields(format, content_type, bytes, limits).await?,
         ),
         (preset, BodyFormat::Json) => {
@@ -43,7 +42,7 @@ pub async fn normalise(
                 Preset::Typeform => typeform(&namer, &value)?,
                 Preset::Tally => tally(&namer, &value)?,
                 Preset::Webflow => webflow(&namer, &value)?,
-                Preset::Generic => generic_json(hook, &namer, &value),
+                Preset::Generic => generic_json(hook, &value),
                 Preset::Jotform => return Err(unexpected("Jotform posts multipart/form-data")),
             }
         }
@@ -345,7 +344,7 @@ fn generic_targets(hook: &HookConfig) -> Vec<(String, String)> {
     targets
 }
 
-fn generic_json(hook: &HookConfig, _namer: &Namer<'_>, payload: &Value) -> Normalised {
+fn generic_json(hook: &HookConfig, payload: &Value) -> Normalised {
     let mut fields = SubmittedFields::default();
     for (pointer, name) in generic_targets(hook) {
         if let Some(value) = payload.pointer(&pointer) {
@@ -361,7 +360,7 @@ fn generic_json(hook: &HookConfig, _namer: &Namer<'_>, payload: &Value) -> Norma
     Normalised { fields, event_id }
 }
 
-fn generic_fields(hook: &HookConfig, _namer: &Namer<'_>, submitted: &SubmittedFields) -> Normalised {
+fn generic_fields(hook: &HookConfig, submitted: &SubmittedFields) -> Normalised {
     let mut fields = SubmittedFields::default();
     let by_name = |pointer: &str| {
         submitted

@@ -393,11 +393,10 @@ fn vendor_payloads_and_signature_headers_never_panic_or_pass_unsigned() {
         .run(&(json, "[ -~]{0,40}"), |(payload, header)| {
             let body = actix_web::web::Bytes::from(payload.to_string());
             for hook in config.hooks.values() {
-                let normalised =
-                    talk_relay::mapping::normalise(hook, Some("application/json"), body.clone(), limits)
-                        .now_or_never()
-                        .expect("a JSON payload needs no waiting");
-                let _ = normalised;
+                // Any outcome but a panic is fine: errors are answered as 4xx.
+                let _ = talk_relay::mapping::normalise(hook, Some("application/json"), body.clone(), limits)
+                    .now_or_never()
+                    .expect("a JSON payload needs no waiting");
                 let mut headers = actix_web::http::header::HeaderMap::new();
                 if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&header) {
                     for name in [

@@ -113,7 +113,7 @@ impl Application {
             // awc is single-threaded: one client per worker thread, shared by its requests.
             let http = awc::Client::builder().disable_redirects().finish();
             let mut app = App::new()
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RelayRootSpan>::new())
                 .app_data(state.clone())
                 .app_data(http);
             if let Some(key) = &state.config.ortto_api_key {

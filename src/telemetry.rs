@@ -30,3 +30,45 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+/// The request span. Unlike the default it records the route *template* (never the query
+/// string, where a hook's `?token=` travels) and the client IP as the guard sees it (trusting
+/// forwarded headers only from `server.trusted_proxies`), plus the request id.
+pub struct RelayRootSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RelayRootSpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        use actix_web::HttpMessage;
+        let route = request.match_pattern().unwrap_or_else(|| "(no route)".to_owned());
+        let request_id = request
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let client_ip = request
+            .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+            .and_then(|state| {
+                crate::guard::client_ip(request.request(), &state.config.server.trusted_proxies)
+            })
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            request_id = %request_id,
+            client_ip = %client_ip,
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}

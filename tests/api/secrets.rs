@@ -10,13 +10,14 @@ use sha2::Sha256;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SECRETS: [(&str, &str); 6] = [
+const SECRETS: [(&str, &str); 7] = [
     ("ORTTO_API_KEY", "ortto-key-SECRET-0001"),
     ("TALK_RELAY_ADMIN_TOKEN", "admin-token-SECRET-0002"),
     ("HYGIENE_HOOK_SECRET", "hook-secret-SECRET-0003"),
     ("HYGIENE_SITE_KEY", "site-key-SECRET-0004"),
     ("HYGIENE_SIGNING", "signing-secret-SECRET-0005"),
     ("HYGIENE_CAPTCHA", "captcha-secret-SECRET-0006"),
+    ("HYGIENE_HOOK_TOKEN", "hook-token-SECRET-0008"),
 ];
 
 fn secret(var: &str) -> &'static str {
@@ -63,6 +64,13 @@ verify_url = "{siteverify}/siteverify"
 [hooks.typeform]
 preset = "typeform"
 secret_env = "HYGIENE_HOOK_SECRET"
+[hooks.zapier]
+preset = "generic"
+auth = "token"
+secret_env = "HYGIENE_HOOK_TOKEN"
+[hooks.zapier.pointers]
+email = "/email"
+message = "/m"
 [sessions]
 site_keys_env = ["HYGIENE_SITE_KEY"]
 signing_secret_env = "HYGIENE_SIGNING"
@@ -132,6 +140,13 @@ signing_secret_env = "HYGIENE_SIGNING"
         .content_type("application/json")
         .insert_header(("Typeform-Signature", "sha256=AAAA"))
         .send_body(body));
+    // A hook that authenticates with a token in the query string, as Jotform and Zapier do.
+    send!(client
+        .post(format!(
+            "{base}/hooks/zapier?token={}",
+            secret("HYGIENE_HOOK_TOKEN")
+        ))
+        .send_json(&json!({"email": "zap@example.com", "m": "from zapier"})));
     // Sessions: a site key, a signed identity, and a wrong key.
     send!(client
         .post(format!("{base}/talk/session"))
@@ -225,8 +240,8 @@ signing_secret_env = "HYGIENE_SIGNING"
             .iter()
             .filter(|r| r.path == "/v1/talk/compose")
             .count(),
-        2,
-        "form and hook delivered; answers {statuses:?}; rows {}",
+        3,
+        "form and hooks delivered; answers {statuses:?}; rows {}",
         dump.lines()
             .filter(|l| l.starts_with("INSERT INTO submissions"))
             .map(|l| &l[..l.len().min(160)])

@@ -167,7 +167,17 @@ async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>, 
 /// bad job fails only its own caller.
 async fn apply_batch(conn: &mut SqliteConnection, batch: &mut Vec<Job>) {
     let works: Vec<&Work> = batch.iter().map(|job| &job.work).collect();
-    match apply_all(conn, &works).await {
+    let started = std::time::Instant::now();
+    let applied = apply_all(conn, &works).await;
+    tracing::debug!(
+        target: "talk_relay::writer",
+        jobs = works.len(),
+        records = works.iter().filter(|w| matches!(w, Work::Record(_))).count(),
+        finishes = works.iter().filter(|w| matches!(w, Work::Finish { .. })).count(),
+        micros = started.elapsed().as_micros() as u64,
+        "batch committed"
+    );
+    match applied {
         Ok(done) => {
             for (job, done) in batch.drain(..).zip(done) {
                 let _ = job.reply.send(Ok(done));

@@ -140,10 +140,6 @@ impl Application {
         self.port
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// Stops the server from elsewhere (tests, signal handlers).
     pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()

@@ -39,10 +39,6 @@ impl RetrySchedule {
             received_at + chrono::Duration::from_std(self.max_age).unwrap_or(chrono::Duration::MAX);
         (at <= deadline).then_some(at)
     }
-
-    pub fn max_attempts(&self) -> u32 {
-        self.max_attempts
-    }
 }
 
 #[cfg(test)]

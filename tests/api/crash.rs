@@ -71,6 +71,25 @@ async fn wait_healthy(base: &str) {
     panic!("the relay did not become healthy");
 }
 
+/// Waits (up to `within`) until no row in the test's log is anything but delivered.
+async fn wait_until_all_delivered(dir: &Path, within: Duration) -> sqlx::SqlitePool {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.join("relay.db").display()))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + within;
+    loop {
+        let (waiting,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM submissions WHERE status <> 'delivered'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if waiting == 0 || Instant::now() > deadline {
+            return pool;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn message_of(body: &str) -> String {
     let payload: Value = serde_json::from_str(body).unwrap();
     payload["conversation"]["messages"][0]["body"]
@@ -138,21 +157,7 @@ async fn a_sigkill_mid_delivery_loses_nothing_and_duplicates_only_rows_in_flight
     // Restart on the same database and let it drain.
     let mut relay = start_relay(dir.path(), &config, 2);
     wait_healthy(&base).await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("relay.db").display()))
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (delivered,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM submissions WHERE status = 'delivered'")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        if delivered as usize == SUBMISSIONS || Instant::now() > deadline {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    let pool = wait_until_all_delivered(dir.path(), Duration::from_secs(60)).await;
 
     let mut times_sent: HashMap<String, usize> = HashMap::new();
     for request in ortto.requests() {
@@ -284,21 +289,7 @@ async fn soak_under_faults_and_kills_loses_nothing_and_keeps_the_plan_limit() {
     futures_util::future::join(futures_util::future::join_all(clients), killer).await;
 
     // Drain: everything acknowledged must arrive.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("relay.db").display()))
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (waiting,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM submissions WHERE status <> 'delivered'")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        if waiting == 0 || Instant::now() > deadline {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-    }
+    let pool = wait_until_all_delivered(dir.path(), Duration::from_secs(120)).await;
     let _ = relay.kill();
     let _ = relay.wait();
 

@@ -63,7 +63,8 @@ impl Application {
         let store = Store::open_with(&config.database.path, config.database.synchronous).await?;
         store.migrate().await?;
         let wake = Arc::new(Notify::new());
-        let writer = LogWriter::start(&store, wake.clone()).await?;
+        let metrics = Arc::new(Metrics::new());
+        let writer = LogWriter::start(&store, wake.clone(), metrics.clone()).await?;
         let deliveries = Arc::new(DeliveryState::new(config.ortto_api_key.is_none()));
         if deliveries.dry_run() {
             tracing::warn!(
@@ -76,7 +77,6 @@ impl Application {
             .ortto
             .limit_outbound
             .then(|| Arc::new(OutboundLimiter::for_settings(&config.ortto)));
-        let metrics = Arc::new(Metrics::new());
         let rate_limits = Arc::new(RateLimits::from_settings(&config.rate_limits));
         let prune_every = Duration::from_millis(config.rate_limits.prune_interval_ms);
         let retention = (

@@ -46,6 +46,9 @@ pub struct Metrics {
     pub oldest_due_seconds: Gauge,
     pub paused: Family<ReasonLabels, Gauge>,
     pub sessions: Family<OutcomeLabels, Counter>,
+    pub writer_batches: Counter,
+    pub writer_jobs: Counter,
+    pub writer_busy_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -68,6 +71,9 @@ impl Metrics {
             oldest_due_seconds: Gauge::default(),
             paused: Family::default(),
             sessions: Family::default(),
+            writer_batches: Counter::default(),
+            writer_jobs: Counter::default(),
+            writer_busy_seconds: Counter::default(),
         };
         registry.register(
             "intake",
@@ -113,6 +119,21 @@ impl Metrics {
             "sessions",
             "Talk session-token requests by outcome",
             metrics.sessions.clone(),
+        );
+        registry.register(
+            "log_writer_batches",
+            "Transactions the log writer committed (or tried to)",
+            metrics.writer_batches.clone(),
+        );
+        registry.register(
+            "log_writer_jobs",
+            "Writes the log writer applied: recorded submissions, delivery claims and outcomes, session logs",
+            metrics.writer_jobs.clone(),
+        );
+        registry.register(
+            "log_writer_busy_seconds",
+            "Time the log writer spent applying and committing batches; its rate near 1 means the single writer is saturated",
+            metrics.writer_busy_seconds.clone(),
         );
         let build = Family::<BuildLabels, Gauge>::default();
         build

@@ -10,6 +10,7 @@ use super::sessions::{self, SessionLog};
 use super::submissions::{self, NewSubmission};
 use super::{touch_heartbeat, Store};
 use crate::domain::Status;
+use crate::ops::Metrics;
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, SqliteConnection};
 use std::sync::Arc;
@@ -75,10 +76,10 @@ pub struct LogWriter {
 impl LogWriter {
     /// Starts the writer on the current runtime with a connection of its own; `wake` is
     /// notified whenever rows for delivery were committed.
-    pub async fn start(store: &Store, wake: Arc<Notify>) -> anyhow::Result<Self> {
+    pub async fn start(store: &Store, wake: Arc<Notify>, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let conn = store.dedicated_connection().await?;
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run_writer(conn, queue, wake));
+        tokio::spawn(run_writer(conn, queue, wake, metrics));
         Ok(Self { jobs })
     }
 
@@ -147,15 +148,26 @@ impl LogWriter {
     }
 }
 
-async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>, wake: Arc<Notify>) {
+async fn run_writer(
+    mut conn: SqliteConnection,
+    mut queue: mpsc::Receiver<Job>,
+    wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let started = std::time::Instant::now();
+        metrics.writer_batches.inc();
+        metrics.writer_jobs.inc_by(batch.len() as u64);
         let deliverable = batch.iter().any(|job| match &job.work {
             Work::Record(row) => row.status == Status::Queued,
             Work::Release { .. } => true,
             _ => false,
         });
         apply_batch(&mut conn, &mut batch).await;
+        metrics
+            .writer_busy_seconds
+            .inc_by(started.elapsed().as_secs_f64());
         if deliverable {
             wake.notify_one();
         }

@@ -323,6 +323,23 @@ async fn metrics_follow_prometheus_conventions() {
     ] {
         assert!(text.contains(expected), "missing `{expected}` in\n{text}");
     }
+    // The single writer's load: the record, the delivery claim and its outcome are three
+    // jobs, committed in one to three batches, and committing took some time.
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no `{name}` in\n{text}"))
+    };
+    let (jobs, batches) = (
+        value("talk_relay_log_writer_jobs_total"),
+        value("talk_relay_log_writer_batches_total"),
+    );
+    assert!(jobs >= 3.0, "{jobs} writer jobs");
+    assert!(
+        (1.0..=jobs).contains(&batches),
+        "{batches} batches for {jobs} jobs"
+    );
+    assert!(value("talk_relay_log_writer_busy_seconds_total") > 0.0);
 }
 
 /// Each `-- name:` query in docs/ops-queries.sql.

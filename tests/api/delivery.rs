@@ -247,3 +247,26 @@ async fn the_free_plan_limiter_holds_a_burst_under_20_per_10_seconds() {
     }
     eprintln!("free plan: {} requests in 12 s for a burst of 100", times.len());
 }
+
+#[actix_web::test]
+async fn never_more_sends_at_once_than_delivery_concurrency_allows() {
+    // Slow answers keep every slot busy; the outcomes are recorded after each slot is given
+    // back, so the worker claims again while they commit, but never past the limit.
+    let ortto = FakeOrtto::start().await;
+    ortto.set_default(Reply::ok().after(Duration::from_millis(150)));
+    let app = spawn_app_with_ortto(&ortto, "[delivery]\nconcurrency = 3\npoll_interval_ms = 50\n").await;
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        ids.push(submit(&app, &format!("visitor-{n}")).await);
+    }
+    for id in &ids {
+        let row = app.wait_for_status(id, &["delivered"], WAIT).await;
+        assert_eq!(row.status, "delivered");
+    }
+    assert_eq!(ortto.requests().len(), 12, "each row sent once");
+    assert_eq!(
+        ortto.peak_concurrency(),
+        3,
+        "three slots, all of them used, never a fourth send at once"
+    );
+}

@@ -65,6 +65,29 @@ struct State {
     by_path: Vec<(String, Reply)>,
     seen: Vec<SeenRequest>,
     chaos: Option<Chaos>,
+    /// Requests being answered right now, and the most there ever were at once.
+    open: usize,
+    peak_open: usize,
+}
+
+/// Counts a request as open until its answer is built (or the client gives up on it).
+struct OpenRequest(web::Data<Mutex<State>>);
+
+impl OpenRequest {
+    fn new(state: web::Data<Mutex<State>>) -> Self {
+        {
+            let mut s = state.lock().unwrap();
+            s.open += 1;
+            s.peak_open = s.peak_open.max(s.open);
+        }
+        Self(state)
+    }
+}
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().open -= 1;
+    }
 }
 
 enum Fate {
@@ -87,6 +110,8 @@ impl FakeOrtto {
             by_path: Vec::new(),
             seen: Vec::new(),
             chaos: None,
+            open: 0,
+            peak_open: 0,
         }));
         let shared = web::Data::from(state.clone());
         let server = HttpServer::new(move || {
@@ -132,6 +157,11 @@ impl FakeOrtto {
         self.lock().chaos = Some(chaos);
     }
 
+    /// The most requests that were ever being answered at the same time.
+    pub fn peak_concurrency(&self) -> usize {
+        self.lock().peak_open
+    }
+
     pub fn requests(&self) -> Vec<SeenRequest> {
         self.lock().seen.clone()
     }
@@ -149,6 +179,7 @@ impl FakeOrtto {
 }
 
 async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<Mutex<State>>) -> HttpResponse {
+    let _open = OpenRequest::new(state.clone());
     let header = |name: &str| {
         req.headers()
             .get(name)

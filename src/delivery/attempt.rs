@@ -7,7 +7,6 @@ use crate::store::{AttemptRecord, ClaimedRow, LogWriter, RowUpdate};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, OwnedSemaphorePermit};
 
 /// What every attempt on this worker shares.
 pub struct AttemptContext {
@@ -18,56 +17,37 @@ pub struct AttemptContext {
     pub schedule: RetrySchedule,
     pub auth_pause: Duration,
     pub metrics: Arc<Metrics>,
-    /// Notified whenever an attempt gives its delivery slot back.
-    pub slot_freed: Notify,
 }
 
-/// What an attempt decided for its row, to be recorded by the log writer.
-enum Step {
-    Finish(Option<AttemptRecord>, RowUpdate),
-    /// A pause began while the row waited: give it back, due at this time.
-    Release(DateTime<Utc>),
-}
-
-/// Sends one row and records what happened. `sending` is the row's delivery slot: it is
-/// given back as soon as the attempt has its answer, so the worker can claim the next rows
-/// while this outcome is being committed (both then share one transaction). Recording
-/// failures leave the lease to expire, so the row is tried again rather than lost.
-pub async fn deliver(
-    row: ClaimedRow,
-    ctx: &AttemptContext,
-    sending: OwnedSemaphorePermit,
-) -> anyhow::Result<()> {
-    let step = attempt(&row, ctx).await;
-    drop(sending);
-    ctx.slot_freed.notify_one();
-    match step {
-        Step::Finish(record, update) => ctx.writer.finish_attempt(&row.id, record, update).await,
-        Step::Release(until) => ctx.writer.release(vec![row.id.clone()], until).await,
-    }
-}
-
-async fn attempt(row: &ClaimedRow, ctx: &AttemptContext) -> Step {
+/// Sends one row and records what happened. Recording failures leave the lease to
+/// expire, so the row is tried again rather than lost.
+pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()> {
     let Some(payload) = row.payload.as_deref() else {
         let error = "nothing to deliver: the row has no payload".to_owned();
-        return Step::Finish(None, RowUpdate::Dead { error });
+        return ctx
+            .writer
+            .finish_attempt(&row.id, None, RowUpdate::Dead { error })
+            .await;
     };
     if let Err(problem) = check_compose_payload(payload) {
         tracing::warn!(%problem, "payload would be refused by Ortto; not sending it");
         ctx.count("refused_locally");
         let error = format!("refused locally before sending: {problem}");
-        return Step::Finish(None, RowUpdate::Dead { error });
+        return ctx
+            .writer
+            .finish_attempt(&row.id, None, RowUpdate::Dead { error })
+            .await;
     }
     let Some(client) = &ctx.client else {
         ctx.count("dry_run");
-        return Step::Finish(None, RowUpdate::DryRun);
+        return ctx.writer.finish_attempt(&row.id, None, RowUpdate::DryRun).await;
     };
     if let Some(limiter) = &ctx.limiter {
         limiter.until_ready().await;
     }
     // A pause may have begun while this row waited for the limiter.
     if let Some(until) = ctx.state.paused_until() {
-        return Step::Release(until);
+        return ctx.writer.release(vec![row.id.clone()], until).await;
     }
 
     let started_at = Utc::now();
@@ -88,7 +68,8 @@ async fn attempt(row: &ClaimedRow, ctx: &AttemptContext) -> Step {
             .ok()
             .map(|r| crate::ortto::response_excerpt(&r.body)),
     };
-    Step::Finish(Some(record), row_update(row, outcome, ctx))
+    let update = row_update(&row, outcome, ctx);
+    ctx.writer.finish_attempt(&row.id, Some(record), update).await
 }
 
 fn row_update(row: &ClaimedRow, outcome: ComposeOutcome, ctx: &AttemptContext) -> RowUpdate {

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -64,11 +64,7 @@ impl DeliveryWorker {
             schedule: RetrySchedule::from_settings(settings),
             auth_pause: Duration::from_millis(settings.auth_pause_ms),
             metrics: self.metrics.clone(),
-            slot_freed: Notify::new(),
         });
-        // A slot per concurrent send to Ortto. An attempt holds one from its claim until
-        // Ortto answers; recording the outcome happens after, outside the slot.
-        let sending = Arc::new(Semaphore::new(settings.concurrency));
         let lease = Duration::from_millis(settings.lease_ms);
         let poll = Duration::from_millis(settings.poll_interval_ms);
         let mut in_flight: JoinSet<String> = JoinSet::new();
@@ -87,20 +83,16 @@ impl DeliveryWorker {
                 }
                 continue;
             }
-            let room = sending.available_permits();
+            let room = settings.concurrency.saturating_sub(in_flight.len());
             let mut filled = false;
-            // Claim in batches (every claim is a write): when nothing is being sent, or once
-            // half the slots are free.
-            if room > 0 && (room == settings.concurrency || room >= (settings.concurrency / 2).max(1)) {
+            // Claim in batches (every claim is a write): when idle, or once half the slots are free.
+            if room > 0 && (in_flight.is_empty() || room >= (settings.concurrency / 2).max(1)) {
                 match self.writer.claim_due(room, lease).await {
                     Ok(rows) => {
                         filled = rows.len() == room;
                         for row in rows {
-                            let Ok(slot) = sending.clone().try_acquire_owned() else {
-                                unreachable!("no more rows are claimed than there are free slots")
-                            };
                             claimed.insert(row.id.clone());
-                            in_flight.spawn_local(attempt_task(row, ctx.clone(), slot));
+                            in_flight.spawn_local(attempt_task(row, ctx.clone()));
                         }
                     }
                     Err(error) => {
@@ -113,7 +105,6 @@ impl DeliveryWorker {
             }
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = ctx.slot_freed.notified() => {}
                 _ = tokio::time::sleep(poll) => {}
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Ok(id) = done {
@@ -152,18 +143,14 @@ impl DeliveryWorker {
     }
 }
 
-async fn attempt_task(
-    row: crate::store::ClaimedRow,
-    ctx: Rc<AttemptContext>,
-    slot: OwnedSemaphorePermit,
-) -> String {
+async fn attempt_task(row: crate::store::ClaimedRow, ctx: Rc<AttemptContext>) -> String {
     let id = row.id.clone();
     let span = tracing::info_span!(
         "delivery",
         submission_id = %row.id,
         request_id = %row.request_id.as_deref().unwrap_or("-")
     );
-    if let Err(error) = deliver(row, &ctx, slot).instrument(span.clone()).await {
+    if let Err(error) = deliver(row, &ctx).instrument(span.clone()).await {
         span.in_scope(|| {
             tracing::error!(
                 error = %format!("{error:#}"),

@@ -250,8 +250,8 @@ async fn the_free_plan_limiter_holds_a_burst_under_20_per_10_seconds() {
 
 #[actix_web::test]
 async fn never_more_sends_at_once_than_delivery_concurrency_allows() {
-    // Slow answers keep every slot busy; the outcomes are recorded after each slot is given
-    // back, so the worker claims again while they commit, but never past the limit.
+    // Slow answers keep every slot busy; the worker claims again as slots free, never past
+    // the limit (which also bounds the rows a crash can leave sent but unrecorded).
     let ortto = FakeOrtto::start().await;
     ortto.set_default(Reply::ok().after(Duration::from_millis(150)));
     let app = spawn_app_with_ortto(&ortto, "[delivery]\nconcurrency = 3\npoll_interval_ms = 50\n").await;

@@ -156,18 +156,12 @@ async fn run_writer(
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let started = std::time::Instant::now();
-        metrics.writer_batches.inc();
-        metrics.writer_jobs.inc_by(batch.len() as u64);
         let deliverable = batch.iter().any(|job| match &job.work {
             Work::Record(row) => row.status == Status::Queued,
             Work::Release { .. } => true,
             _ => false,
         });
-        apply_batch(&mut conn, &mut batch).await;
-        metrics
-            .writer_busy_seconds
-            .inc_by(started.elapsed().as_secs_f64());
+        apply_batch(&mut conn, &mut batch, &metrics).await;
         if deliverable {
             wake.notify_one();
         }
@@ -176,10 +170,12 @@ async fn run_writer(
 }
 
 /// Applies a batch as one transaction; if that fails, each job gets its own try, so one
-/// bad job fails only its own caller.
-async fn apply_batch(conn: &mut SqliteConnection, batch: &mut Vec<Job>) {
-    let works: Vec<&Work> = batch.iter().map(|job| &job.work).collect();
+/// bad job fails only its own caller. The writer's metrics count the whole of it.
+async fn apply_batch(conn: &mut SqliteConnection, batch: &mut Vec<Job>, metrics: &Metrics) {
     let started = std::time::Instant::now();
+    metrics.writer_batches.inc();
+    metrics.writer_jobs.inc_by(batch.len() as u64);
+    let works: Vec<&Work> = batch.iter().map(|job| &job.work).collect();
     let applied = apply_all(conn, &works).await;
     tracing::debug!(
         target: "talk_relay::writer",
@@ -203,6 +199,9 @@ async fn apply_batch(conn: &mut SqliteConnection, batch: &mut Vec<Job>) {
             }
         }
     }
+    metrics
+        .writer_busy_seconds
+        .inc_by(started.elapsed().as_secs_f64());
 }
 
 async fn apply_all(conn: &mut SqliteConnection, works: &[&Work]) -> anyhow::Result<Vec<Done>> {

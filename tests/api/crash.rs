@@ -12,6 +12,23 @@ use std::time::{Duration, Instant};
 const SUBMISSIONS: usize = 200;
 const CONCURRENCY: usize = 4;
 
+/// The real binary's config for these tests: one worker, no inbound limits, short Ortto
+/// timeouts and leases; `ortto` and `delivery` add each test's own keys.
+fn write_config(dir: &Path, port: u16, ortto: &str, delivery: &str) -> std::path::PathBuf {
+    let config = dir.join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nport = {port}\nworkers = 1\n[log]\nfilter = \"warn\"\n[database]\npath = 'relay.db'\n\
+             [rate_limits.form_per_ip]\nenabled = false\n[rate_limits.form]\nenabled = false\n\
+             [ortto]\n{ortto}timeout_ms = 1000\nconnect_timeout_ms = 500\n\
+             [delivery]\nconcurrency = {CONCURRENCY}\nlease_ms = 2000\npoll_interval_ms = 50\n{delivery}"
+        ),
+    )
+    .unwrap();
+    config
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -106,18 +123,12 @@ async fn a_sigkill_mid_delivery_loses_nothing_and_duplicates_only_rows_in_flight
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let config = dir.path().join("relay.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nport = {port}\nworkers = 1\n[log]\nfilter = \"warn\"\n[database]\npath = 'relay.db'\n\
-             [rate_limits.form_per_ip]\nenabled = false\n[rate_limits.form]\nenabled = false\n\
-             [ortto]\nbase_url = '{}'\nlimit_outbound = false\ntimeout_ms = 1000\nconnect_timeout_ms = 500\n\
-             [delivery]\nconcurrency = {CONCURRENCY}\nlease_ms = 2000\npoll_interval_ms = 50\nbackoff_base_ms = 20\nbackoff_cap_ms = 200\n",
-            ortto.base_url
-        ),
-    )
-    .unwrap();
+    let config = write_config(
+        dir.path(),
+        port,
+        &format!("base_url = '{}'\nlimit_outbound = false\n", ortto.base_url),
+        "backoff_base_ms = 20\nbackoff_cap_ms = 200\n",
+    );
 
     let mut relay = start_relay(dir.path(), &config, 1);
     wait_healthy(&base).await;
@@ -225,18 +236,15 @@ async fn soak_under_faults_and_kills_loses_nothing_and_keeps_the_plan_limit() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let config = dir.path().join("relay.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nport = {port}\nworkers = 1\n[log]\nfilter = \"warn\"\n[database]\npath = 'relay.db'\n\
-             [rate_limits.form_per_ip]\nenabled = false\n[rate_limits.form]\nenabled = false\n\
-             [ortto]\nbase_url = '{}'\nrequests_per_10s = {per_10s}\nrequests_per_60s = 600\ntimeout_ms = 1000\nconnect_timeout_ms = 500\n\
-             [delivery]\nconcurrency = {CONCURRENCY}\nlease_ms = 2000\npoll_interval_ms = 50\nbackoff_base_ms = 50\nbackoff_cap_ms = 500\nmax_attempts = 1000\n",
+    let config = write_config(
+        dir.path(),
+        port,
+        &format!(
+            "base_url = '{}'\nrequests_per_10s = {per_10s}\nrequests_per_60s = 600\n",
             ortto.base_url
         ),
-    )
-    .unwrap();
+        "backoff_base_ms = 50\nbackoff_cap_ms = 500\nmax_attempts = 1000\n",
+    );
 
     let mut run = 1;
     let mut relay = start_relay(dir.path(), &config, run);

@@ -19,6 +19,9 @@ use sha2::Sha256;
 use std::time::Instant;
 use subtle::ConstantTimeEq;
 
+/// The log's `auth` until a site key or signature checks out.
+const UNAUTHENTICATED: &str = "none";
+
 /// The Ortto client for sessions: one per HTTP worker thread (awc is single-threaded).
 pub struct SessionClient(pub OrttoClient);
 
@@ -45,6 +48,8 @@ enum SessionError {
     RateLimited(u64),
     #[error("The request body is not a session request: {0}.")]
     BadRequest(String),
+    #[error(transparent)]
+    Body(body::BodyError),
     #[error("Not authorised: {0}.")]
     Unauthorized(&'static str),
     #[error("{1}")]
@@ -65,6 +70,9 @@ impl SessionError {
             Self::Disabled => StatusCode::NOT_FOUND,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Body(body::BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Body(body::BodyError::TimedOut { .. }) => StatusCode::REQUEST_TIMEOUT,
+            Self::Body(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Invalid(..) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NoKey | Self::Busy(_) | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
@@ -77,6 +85,9 @@ impl SessionError {
             Self::Disabled => "SESSIONS_DISABLED",
             Self::RateLimited(_) => "RATE_LIMITED",
             Self::BadRequest(_) => "MALFORMED_BODY",
+            Self::Body(body::BodyError::TooLarge { .. }) => "PAYLOAD_TOO_LARGE",
+            Self::Body(body::BodyError::TimedOut { .. }) => "REQUEST_TIMEOUT",
+            Self::Body(_) => "MALFORMED_BODY",
             Self::Unauthorized(_) => "UNAUTHORIZED",
             Self::Invalid(code, _) => code,
             Self::NoKey => "NOT_CONFIGURED",
@@ -89,7 +100,7 @@ impl SessionError {
         match self {
             Self::Disabled => "disabled",
             Self::RateLimited(_) => "rate_limited",
-            Self::BadRequest(_) | Self::Invalid(..) => "invalid",
+            Self::BadRequest(_) | Self::Body(_) | Self::Invalid(..) => "invalid",
             Self::Unauthorized(_) => "unauthorized",
             Self::NoKey => "no_key",
             Self::Busy(_) | Self::Timeout => "upstream_unavailable",
@@ -124,7 +135,7 @@ pub async fn mint_session(
     let sessions = &state.config.sessions;
     let mut log = SessionLog {
         requested_at: now_timestamp(),
-        auth: "none".to_owned(),
+        auth: UNAUTHENTICATED.to_owned(),
         email: None,
         outcome: "issued",
         http_status: 200,
@@ -178,7 +189,10 @@ pub async fn mint_session(
             outcome: log.outcome.to_owned(),
         })
         .inc();
-    if sessions.enabled() {
+    crate::intake::close_if_timed_out(&mut response);
+    // Only authenticated requests are logged: refusals are counted above, never written,
+    // so a flood of them cannot fill the disk (README, "Faults and what the relay does").
+    if sessions.enabled() && log.auth != UNAUTHENTICATED {
         if let Err(error) = state.writer.log_session(log).await {
             tracing::error!(error = %format!("{error:#}"), "could not log a session request");
         }
@@ -205,13 +219,11 @@ async fn mint(
             state.metrics.count_rate_limited(limited.scope);
             SessionError::RateLimited(limited.retry_after_secs)
         })?;
-    let limit = state.config.server.max_body_bytes;
-    let bytes = body::read_limited(payload, crate::intake::declared_length(req), limit)
+    let bytes = body::read_request_body(req, payload, &state.config.server)
         .await
-        .map_err(|e| SessionError::BadRequest(e.to_string()))?;
+        .map_err(SessionError::Body)?;
     let request: SessionRequest =
         serde_json::from_slice(&bytes).map_err(|e| SessionError::BadRequest(format!("{e}")))?;
-    log.email = Some(request.email.trim().to_owned());
     log.auth = authenticate(req, sessions, &request, (state.clock)().timestamp())?;
 
     let email = SubmitterEmail::parse("email", &request.email)

@@ -7,7 +7,8 @@ use crate::guard::RateLimits;
 use crate::ops::Metrics;
 use crate::ortto::OrttoClient;
 use crate::sessions::SessionClient;
-use crate::store::{LogWriter, Store};
+use crate::store::health::{HealthSettings, StorageHealth};
+use crate::store::{LogWriter, OpenSettings, Store};
 use crate::{intake, ops};
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
@@ -29,6 +30,7 @@ pub struct AppState {
     pub outbound: Option<Arc<OutboundLimiter>>,
     pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<Metrics>,
+    pub health: Arc<StorageHealth>,
     /// Now, for signature tolerances (tests fix it).
     pub clock: Clock,
 }
@@ -44,6 +46,7 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    health: Arc<StorageHealth>,
     worker: DeliveryWorker,
     rate_limits: Arc<RateLimits>,
     prune_every: Duration,
@@ -60,11 +63,19 @@ impl Application {
 
     /// As [`Application::build`], with the clock that checks webhook timestamps.
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let store = Store::open_with(&config.database.path, config.database.synchronous).await?;
+        let database = &config.database;
+        let store = Store::open_with(&database.path, OpenSettings::of(database)).await?;
         store.migrate().await?;
+        let health = Arc::new(StorageHealth::new(HealthSettings {
+            path: database.path.clone(),
+            min_free_bytes: database.min_free_mb * 1_000_000,
+            max_wal_bytes: database.max_wal_mb << 20,
+            probe_every: Duration::from_millis(database.readiness_probe_ms),
+        }));
+        health.watch_once();
         let wake = Arc::new(Notify::new());
         let metrics = Arc::new(Metrics::new());
-        let writer = LogWriter::start(&store, wake.clone(), metrics.clone()).await?;
+        let writer = LogWriter::start(&store, wake.clone(), metrics.clone(), health.clone()).await?;
         let deliveries = Arc::new(DeliveryState::new(config.ortto_api_key.is_none()));
         if deliveries.dry_run() {
             tracing::warn!(
@@ -107,6 +118,7 @@ impl Application {
             outbound,
             rate_limits: rate_limits.clone(),
             metrics,
+            health: health.clone(),
             clock,
         });
         let mut server = HttpServer::new(move || {
@@ -129,6 +141,7 @@ impl Application {
             port,
             server: server.run(),
             store,
+            health,
             worker,
             rate_limits,
             prune_every,
@@ -157,7 +170,7 @@ impl Application {
         ));
         let retention =
             actix_web::rt::spawn(purge_old_rows(self.store.clone(), self.retention, stop.clone()));
-        let checkpoints = actix_web::rt::spawn(checkpoint_wal(self.store.clone(), stop.clone()));
+        let upkeep = actix_web::rt::spawn(watch_storage(self.store.clone(), self.health, stop.clone()));
         let served = self.server.await.context("running the HTTP server");
         stop.cancel();
         if let Err(error) = worker.await {
@@ -165,7 +178,7 @@ impl Application {
         }
         let _ = pruner.await;
         let _ = retention.await;
-        let _ = checkpoints.await;
+        let _ = upkeep.await;
         served
     }
 }
@@ -179,11 +192,14 @@ async fn prune_rate_limits(limits: Arc<RateLimits>, every: Duration, stop: Cance
     }
 }
 
-/// Checkpoints the WAL every second from a pool connection, so the writer never stalls on one.
-async fn checkpoint_wal(store: Store, stop: CancellationToken) {
+/// Every second: looks at free space and the database file (intake refuses before writing
+/// when either is wrong), and checkpoints the WAL from a pool connection, so the writer
+/// never stalls on a routine checkpoint.
+async fn watch_storage(store: Store, health: Arc<StorageHealth>, stop: CancellationToken) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                health.watch_once();
                 if let Err(error) = store.checkpoint().await {
                     tracing::warn!(error = %format!("{error:#}"), "WAL checkpoint failed");
                 }

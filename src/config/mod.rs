@@ -42,6 +42,8 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// A request body that has not arrived in full within this long gets 408.
+    pub body_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +65,16 @@ pub struct DatabaseSettings {
     /// `full` (default): every commit survives power loss. `normal`: survives a crash of the
     /// relay, not of the machine; faster.
     pub synchronous: Durability,
+    /// Below this much free space on the database's filesystem, intake answers 503.
+    pub min_free_mb: u64,
+    /// The WAL is checkpointed and truncated whenever it grows past this.
+    pub max_wal_mb: u64,
+    /// How long a write waits for SQLite's lock (held by another process) before failing.
+    pub busy_timeout_ms: u64,
+    /// `/readyz` writes its heartbeat at most this often.
+    pub readiness_probe_ms: u64,
+    /// Fault injection for tests: caps the database at this many pages (0 = no cap).
+    pub max_page_count: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -468,6 +480,10 @@ impl Config {
         check_positive("limits.max_json_depth", raw.limits.max_json_depth as u64)?;
         check_positive("rate_limits.prune_interval_ms", raw.rate_limits.prune_interval_ms)?;
         check_positive("database.purge_interval_ms", raw.database.purge_interval_ms)?;
+        check_positive("database.max_wal_mb", raw.database.max_wal_mb)?;
+        check_positive("database.busy_timeout_ms", raw.database.busy_timeout_ms)?;
+        check_positive("database.readiness_probe_ms", raw.database.readiness_probe_ms)?;
+        check_positive("server.body_timeout_ms", raw.server.body_timeout_ms)?;
         for (key, limit) in [
             ("rate_limits.form_per_ip", &raw.rate_limits.form_per_ip),
             ("rate_limits.form", &raw.rate_limits.form),

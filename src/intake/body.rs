@@ -12,6 +12,8 @@ pub enum BodyError {
     TooLarge { limit: usize },
     #[error("The request body could not be read.")]
     Interrupted,
+    #[error("The request body did not arrive within {secs} seconds.")]
+    TimedOut { secs: u64 },
     #[error("Content type `{0}` is not accepted: send application/x-www-form-urlencoded, multipart/form-data or application/json.")]
     UnsupportedMediaType(String),
     #[error("Field `{field}` is not valid UTF-8.")]
@@ -30,9 +32,31 @@ pub enum BodyError {
     TooDeep { limit: usize },
 }
 
-/// Reads the body up to `limit` bytes; a declared or streamed size over the limit stops
-/// reading at once (chunked bodies included).
-pub async fn read_limited(
+/// Reads a request's body under `server.max_body_bytes` and `server.body_timeout_ms`: a
+/// declared or streamed size over the limit stops reading at once (chunked bodies included),
+/// and a body that trickles in too slowly is abandoned, freeing its connection.
+pub async fn read_request_body(
+    req: &actix_web::HttpRequest,
+    payload: Payload,
+    server: &crate::config::ServerSettings,
+) -> Result<Bytes, BodyError> {
+    let declared_len = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let deadline = std::time::Duration::from_millis(server.body_timeout_ms);
+    tokio::time::timeout(
+        deadline,
+        read_limited(payload, declared_len, server.max_body_bytes),
+    )
+    .await
+    .map_err(|_| BodyError::TimedOut {
+        secs: server.body_timeout_ms.div_ceil(1000),
+    })?
+}
+
+async fn read_limited(
     mut payload: Payload,
     declared_len: Option<usize>,
     limit: usize,

@@ -63,6 +63,7 @@ impl IntakeError {
             Self::FormNotFound(_) | Self::HookNotFound(_) => StatusCode::NOT_FOUND,
             Self::BadSignature(_) => StatusCode::UNAUTHORIZED,
             Self::Body(BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Body(BodyError::TimedOut { .. }) => StatusCode::REQUEST_TIMEOUT,
             Self::Body(BodyError::UnsupportedMediaType(_) | BodyError::FileUpload { .. }) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
@@ -100,6 +101,7 @@ impl IntakeError {
             Self::HookNotFound(_) => general("HOOK_NOT_FOUND"),
             Self::BadSignature(_) => general("BAD_SIGNATURE"),
             Self::Body(BodyError::TooLarge { .. }) => general("PAYLOAD_TOO_LARGE"),
+            Self::Body(BodyError::TimedOut { .. }) => general("REQUEST_TIMEOUT"),
             Self::Body(BodyError::UnsupportedMediaType(_)) => general("UNSUPPORTED_MEDIA_TYPE"),
             Self::Body(BodyError::InvalidUtf8 { field }) => for_field(field, "INVALID_ENCODING"),
             Self::Body(BodyError::FileUpload { field }) => for_field(field, "FILE_NOT_SUPPORTED"),

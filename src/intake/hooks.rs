@@ -4,7 +4,7 @@
 //! and 4xx is kept for what retrying cannot fix.
 
 use super::{accepted, refused, IntakeError, ResponseKind};
-use super::{body, declared_length, log_refusal, map_and_record, Receipt, RequestMeta, Source};
+use super::{body, log_refusal, map_and_record, Receipt, RequestMeta, Source};
 use crate::config::HookConfig;
 use crate::domain::SourceKind;
 use crate::mapping::{self, CAPTCHA_FIELDS};
@@ -59,7 +59,7 @@ async fn receive_hook(
             retry_after_secs: limited.retry_after_secs,
         });
     }
-    let bytes = body::read_limited(body, declared_length(req), state.config.server.max_body_bytes).await?;
+    let bytes = body::read_request_body(req, body, &state.config.server).await?;
     guard::authenticate(
         &hook.auth,
         req.headers(),

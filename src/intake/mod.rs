@@ -14,7 +14,7 @@ pub use error::{ErrorEntry, IntakeError};
 pub use fields::SubmittedFields;
 pub use hooks::receive_hook_request;
 pub use kind::ResponseKind;
-pub use respond::{accepted, escape, html as html_response, page, refused, Receipt};
+pub use respond::{accepted, close_if_timed_out, escape, html as html_response, page, refused, Receipt};
 
 use crate::config::{CaptchaUnreachable, FormConfig, WebOrigin};
 use crate::domain::{new_submission_id, utc_timestamp, SourceKind, Status};
@@ -159,7 +159,7 @@ async fn receive_form(
     }
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
     let format = body::BodyFormat::detect(content_type)?;
-    let bytes = body::read_limited(body, declared_length(req), state.config.server.max_body_bytes).await?;
+    let bytes = body::read_request_body(req, body, &state.config.server).await?;
     let fields = body::parse_fields(format, content_type, bytes, &state.config.limits).await?;
     // 3. Clean (text first, so mapping sees what will be kept; HTML is sanitised in map).
     let fields = fields.map_values(|v| clean::strip_control(&v).into_owned());
@@ -281,22 +281,17 @@ pub async fn map_and_record(
 }
 
 pub(crate) async fn record(state: &AppState, row: NewSubmission) -> Result<Recorded, IntakeError> {
+    if let Some(reason) = state.health.intake_refusal() {
+        return Err(IntakeError::Unavailable(crate::store::RecordError::Refused(
+            reason,
+        )));
+    }
     let status = row.status;
     let recorded = state.writer.record(row).await.map_err(IntakeError::Unavailable)?;
     if let Recorded::New(id) = &recorded {
         tracing::info!(submission_id = %id, status = status.as_str(), "submission recorded");
     }
     Ok(recorded)
-}
-
-pub(crate) fn declared_length(req: &HttpRequest) -> Option<usize> {
-    req.headers()
-        .get("content-length")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 pub(crate) fn log_refusal(error: &IntakeError) {

@@ -66,7 +66,17 @@ pub fn refused(kind: ResponseKind, error: &IntakeError, back_link: Option<&str>)
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
+    close_if_timed_out(&mut response);
     response
+}
+
+/// A body that timed out leaves the connection mid-request: close it rather than reuse it.
+pub fn close_if_timed_out(response: &mut HttpResponse) {
+    if response.status() == StatusCode::REQUEST_TIMEOUT {
+        response
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
 }
 
 pub fn html(status: StatusCode, page: &str) -> HttpResponse {

@@ -231,13 +231,24 @@ pub async fn status_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
         format!("<ul class=\"dead\">{items}</ul>")
     };
     let oldest = stats.oldest_waiting_received_at.as_deref().unwrap_or("—");
+    let storage = state.health.snapshot();
+    let database = match state.health.unready_reason() {
+        Some(reason) => format!("<strong class=\"bad\">not writable</strong>: {}", escape(&reason)),
+        None => "<strong class=\"ok\">writable</strong>".to_owned(),
+    };
+    let free = storage
+        .free_bytes
+        .map_or_else(|| "unknown".to_owned(), |b| format!("{} MB", b / 1_000_000));
     let body = format!(
         "<h1>talk-relay status</h1>\
+         <p>Database: {database}; <span id=\"free-space\">{free}</span> free; WAL {} MB (peak {} MB).</p>\
          <p>Deliveries: {deliveries}</p>\
          <p>Queue: <strong id=\"queue-depth\">{}</strong> waiting; oldest received {}; oldest due for {} s.</p>\
          <h2>Last 24 hours</h2><table><tbody>{status_rows}</tbody></table>\
          <h2>By source</h2><table><tbody>{source_rows}</tbody></table>\
          <h2>Latest dead rows</h2>{dead_rows}",
+        storage.wal_bytes / 1_000_000,
+        storage.wal_peak_bytes / 1_000_000,
         stats.queue_depth,
         escape(oldest),
         stats.oldest_due_age_seconds,

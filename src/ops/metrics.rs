@@ -49,6 +49,10 @@ pub struct Metrics {
     pub writer_batches: Counter,
     pub writer_jobs: Counter,
     pub writer_busy_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
+    pub database_free_bytes: Gauge,
+    pub wal_bytes: Gauge,
+    pub wal_peak_bytes: Gauge,
+    pub database_writable: Gauge,
 }
 
 impl Default for Metrics {
@@ -74,6 +78,10 @@ impl Metrics {
             writer_batches: Counter::default(),
             writer_jobs: Counter::default(),
             writer_busy_seconds: Counter::default(),
+            database_free_bytes: Gauge::default(),
+            wal_bytes: Gauge::default(),
+            wal_peak_bytes: Gauge::default(),
+            database_writable: Gauge::default(),
         };
         registry.register(
             "intake",
@@ -134,6 +142,26 @@ impl Metrics {
             "log_writer_busy_seconds",
             "Time the log writer spent applying and committing batches; its rate near 1 means the single writer is saturated",
             metrics.writer_busy_seconds.clone(),
+        );
+        registry.register(
+            "database_free_bytes",
+            "Free space on the database's filesystem (-1 when unknown); intake refuses below database.min_free_mb",
+            metrics.database_free_bytes.clone(),
+        );
+        registry.register(
+            "wal_bytes",
+            "Size of the SQLite WAL file now",
+            metrics.wal_bytes.clone(),
+        );
+        registry.register(
+            "wal_peak_bytes",
+            "Largest size of the SQLite WAL file since start (its high-water mark)",
+            metrics.wal_peak_bytes.clone(),
+        );
+        registry.register(
+            "database_writable",
+            "1 while the log takes writes and has disk to spare, 0 while intake answers 503",
+            metrics.database_writable.clone(),
         );
         let build = Family::<BuildLabels, Gauge>::default();
         build

@@ -14,29 +14,42 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "ok": true }))
 }
 
-/// `GET /readyz`: the database takes writes and Ortto has not rejected the key. A
-/// short rate-limit pause is reported but does not make the relay unready: intake works.
+/// `GET /readyz`: the database takes writes (proved by a heartbeat at most once per
+/// `database.readiness_probe_ms`, so a flood of probes cannot grow the log), there is disk
+/// to spare, and Ortto has not rejected the key. A short rate-limit pause is reported but
+/// does not make the relay unready: intake works.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    if let Err(error) = state.writer.heartbeat().await {
-        tracing::error!(error = %format!("{error:#}"), "readiness check: database not writable");
-        return HttpResponse::ServiceUnavailable()
-            .json(json!({ "ok": false, "reason": "the database is not writable" }));
+    if state.health.claim_probe() {
+        if let Err(error) = state.writer.heartbeat().await {
+            tracing::error!(error = %format!("{error:#}"), "readiness check: database not writable");
+        }
     }
+    let storage = state.health.snapshot();
+    let free_mb = storage.free_bytes.map(|b| b / 1_000_000);
     let mode = if state.deliveries.dry_run() {
         "dry_run"
     } else {
         "live"
     };
+    if let Some(reason) = state.health.unready_reason() {
+        return HttpResponse::ServiceUnavailable().json(json!({
+            "ok": false, "database": "not writable", "mode": mode, "reason": reason,
+            "free_mb": free_mb,
+        }));
+    }
     match state.deliveries.readiness() {
         Err(reason) => HttpResponse::ServiceUnavailable().json(json!({
             "ok": false, "database": "writable", "deliveries": "paused", "mode": mode, "reason": reason,
+            "free_mb": free_mb,
         })),
         Ok(Some((reason, until))) => HttpResponse::Ok().json(json!({
             "ok": true, "database": "writable", "deliveries": "paused", "mode": mode,
             "reason": reason.describe(), "paused_until": crate::domain::utc_timestamp(until),
+            "free_mb": free_mb,
         })),
         Ok(None) => HttpResponse::Ok().json(json!({
             "ok": true, "database": "writable", "deliveries": "running", "mode": mode,
+            "free_mb": free_mb,
         })),
     }
 }
@@ -59,6 +72,17 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             })
             .set(keys as i64);
     }
+    let storage = state.health.snapshot();
+    metrics.database_free_bytes.set(
+        storage
+            .free_bytes
+            .map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX)),
+    );
+    metrics.wal_bytes.set(storage.wal_bytes as i64);
+    metrics.wal_peak_bytes.set(storage.wal_peak_bytes as i64);
+    metrics
+        .database_writable
+        .set(i64::from(state.health.unready_reason().is_none()));
     let pause = state.deliveries.readiness();
     for reason in ["rate_limited", "key_rejected"] {
         let active = matches!(

@@ -3,6 +3,7 @@
 
 mod admin;
 mod deliveries;
+pub mod health;
 mod sessions;
 mod submissions;
 mod writer;
@@ -26,36 +27,82 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct Store {
     pool: SqlitePool,
     options: SqliteConnectOptions,
+    busy_timeout: Duration,
+}
+
+/// How the log's connections are opened (from `[database]`).
+#[derive(Debug, Clone, Copy)]
+pub struct OpenSettings {
+    pub durability: crate::config::Durability,
+    pub busy_timeout: Duration,
+    /// The WAL is truncated to this size whenever SQLite restarts it.
+    pub max_wal_bytes: u64,
+    /// Fault injection for tests (0 = no cap).
+    pub max_page_count: u64,
+}
+
+impl Default for OpenSettings {
+    fn default() -> Self {
+        Self {
+            durability: crate::config::Durability::Full,
+            busy_timeout: Duration::from_secs(5),
+            max_wal_bytes: 64 << 20,
+            max_page_count: 0,
+        }
+    }
+}
+
+impl OpenSettings {
+    pub fn of(database: &crate::config::DatabaseSettings) -> Self {
+        Self {
+            durability: database.synchronous,
+            busy_timeout: Duration::from_millis(database.busy_timeout_ms),
+            max_wal_bytes: database.max_wal_mb << 20,
+            max_page_count: database.max_page_count,
+        }
+    }
 }
 
 impl Store {
     /// Opens (creating if missing) the database file, with the pragmas the log relies on.
     pub async fn open(path: &Path) -> anyhow::Result<Self> {
-        Self::open_with(path, crate::config::Durability::Full).await
+        Self::open_with(path, OpenSettings::default()).await
     }
 
-    pub async fn open_with(path: &Path, durability: crate::config::Durability) -> anyhow::Result<Self> {
+    pub async fn open_with(path: &Path, settings: OpenSettings) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the database directory {}", dir.display()))?;
         }
-        let options = SqliteConnectOptions::new()
+        let mut options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match durability {
+            .synchronous(match settings.durability {
                 crate::config::Durability::Full => SqliteSynchronous::Full,
                 crate::config::Durability::Normal => SqliteSynchronous::Normal,
             })
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(settings.busy_timeout)
             .foreign_keys(true)
+            .pragma("journal_size_limit", settings.max_wal_bytes.to_string())
             .log_statements(tracing::log::LevelFilter::Trace);
+        if settings.max_page_count > 0 {
+            options = options.pragma("max_page_count", settings.max_page_count.to_string());
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone())
             .await
             .with_context(|| format!("opening the database {}", path.display()))?;
-        Ok(Self { pool, options })
+        Ok(Self {
+            pool,
+            options,
+            busy_timeout: settings.busy_timeout,
+        })
+    }
+
+    pub fn busy_timeout(&self) -> Duration {
+        self.busy_timeout
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -70,9 +117,15 @@ impl Store {
     }
 
     /// A connection of its own, outside the pool (the log writer owns one). It never
-    /// checkpoints the WAL itself, so commits never wait for one: [`Store::checkpoint`] does.
+    /// checkpoints the WAL on commit, so commits never wait for one: [`Store::checkpoint`]
+    /// does, and the writer truncates the WAL between batches. It never creates the file:
+    /// a database deleted under a running relay stays an error, not a new empty file.
     pub async fn dedicated_connection(&self) -> anyhow::Result<SqliteConnection> {
-        let options = self.options.clone().pragma("wal_autocheckpoint", "0");
+        let options = self
+            .options
+            .clone()
+            .create_if_missing(false)
+            .pragma("wal_autocheckpoint", "0");
         options
             .connect()
             .await
@@ -93,10 +146,12 @@ impl Store {
     }
 }
 
-/// Proves the database takes writes (for `/readyz`).
+/// Proves the database takes writes (for `/readyz`): a 64 KB probe, larger than any
+/// submission row, so a disk too full for submissions fails it too.
 async fn touch_heartbeat(conn: &mut SqliteConnection) -> anyhow::Result<()> {
     sqlx::query(
-        "INSERT INTO relay_heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+        "INSERT INTO relay_heartbeat (id, at, probe) VALUES (1, ?, randomblob(65536))
+         ON CONFLICT (id) DO UPDATE SET at = excluded.at, probe = excluded.probe",
     )
     .bind(crate::domain::now_timestamp())
     .execute(&mut *conn)

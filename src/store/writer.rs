@@ -6,6 +6,7 @@
 //! batch is one job, so a lone request waits for nothing but its own fsync.
 
 use super::deliveries::{self, AttemptRecord, ClaimedRow, RowUpdate};
+use super::health::StorageHealth;
 use super::sessions::{self, SessionLog};
 use super::submissions::{self, NewSubmission};
 use super::{touch_heartbeat, Store};
@@ -14,11 +15,15 @@ use crate::ops::Metrics;
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, SqliteConnection};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 const MAX_BATCH: usize = 64;
 const QUEUE_DEPTH: usize = 4096;
+/// With no job for this long the writer truncates the WAL, so an idle log shrinks.
+const IDLE: Duration = Duration::from_secs(1);
+/// After a truncating checkpoint that a reader blocked, wait this long before the next try.
+const TRUNCATE_RETRY: Duration = Duration::from_millis(250);
 
 /// How a record request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +40,9 @@ pub enum RecordError {
     Failed(#[source] anyhow::Error),
     #[error("the log writer has stopped")]
     Stopped,
+    /// Refused before writing: too little disk, or the database file is gone.
+    #[error("{0}")]
+    Refused(String),
 }
 
 enum Work {
@@ -75,11 +83,24 @@ pub struct LogWriter {
 
 impl LogWriter {
     /// Starts the writer on the current runtime with a connection of its own; `wake` is
-    /// notified whenever rows for delivery were committed.
-    pub async fn start(store: &Store, wake: Arc<Notify>, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+    /// notified whenever rows for delivery were committed, and `health` hears every outcome.
+    pub async fn start(
+        store: &Store,
+        wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
+        health: Arc<StorageHealth>,
+    ) -> anyhow::Result<Self> {
         let conn = store.dedicated_connection().await?;
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run_writer(conn, queue, wake, metrics));
+        let writer = Writer {
+            store: store.clone(),
+            conn: Some(conn),
+            metrics,
+            health,
+            last_blocked_truncate: None,
+            wal_seen: (0, Instant::now()),
+        };
+        tokio::spawn(writer.run(queue, wake));
         Ok(Self { jobs })
     }
 
@@ -148,62 +169,210 @@ impl LogWriter {
     }
 }
 
-async fn run_writer(
-    mut conn: SqliteConnection,
-    mut queue: mpsc::Receiver<Job>,
-    wake: Arc<Notify>,
+/// The writer task's own state: its connection (reopened after any failed write, so the
+/// next batch never starts inside a transaction SQLite rolled back on its own) and the
+/// health it reports to.
+struct Writer {
+    store: Store,
+    conn: Option<SqliteConnection>,
     metrics: Arc<Metrics>,
-) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let deliverable = batch.iter().any(|job| match &job.work {
-            Work::Record(row) => row.status == Status::Queued,
-            Work::Release { .. } => true,
-            _ => false,
-        });
-        apply_batch(&mut conn, &mut batch, &metrics).await;
-        if deliverable {
-            wake.notify_one();
-        }
-    }
-    tracing::debug!("log writer stopped: every sender is gone");
+    health: Arc<StorageHealth>,
+    /// When a reader last blocked a truncation (the next try waits a little).
+    last_blocked_truncate: Option<Instant>,
+    /// The WAL's size when last measured, and since when it has been that size.
+    wal_seen: (u64, Instant),
 }
 
-/// Applies a batch as one transaction; if that fails, each job gets its own try, so one
-/// bad job fails only its own caller. The writer's metrics count the whole of it.
-async fn apply_batch(conn: &mut SqliteConnection, batch: &mut Vec<Job>, metrics: &Metrics) {
-    let started = std::time::Instant::now();
-    metrics.writer_batches.inc();
-    metrics.writer_jobs.inc_by(batch.len() as u64);
-    let works: Vec<&Work> = batch.iter().map(|job| &job.work).collect();
-    let applied = apply_all(conn, &works).await;
-    tracing::debug!(
-        target: "talk_relay::writer",
-        jobs = works.len(),
-        records = works.iter().filter(|w| matches!(w, Work::Record(_))).count(),
-        finishes = works.iter().filter(|w| matches!(w, Work::Finish { .. })).count(),
-        micros = started.elapsed().as_micros() as u64,
-        "batch committed"
-    );
-    match applied {
-        Ok(done) => {
-            for (job, done) in batch.drain(..).zip(done) {
-                let _ = job.reply.send(Ok(done));
+impl Writer {
+    async fn run(mut self, mut queue: mpsc::Receiver<Job>, wake: Arc<Notify>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        loop {
+            match tokio::time::timeout(IDLE, queue.recv_many(&mut batch, MAX_BATCH)).await {
+                Err(_idle) => {
+                    self.bound_wal().await;
+                    continue;
+                }
+                Ok(0) => break,
+                Ok(_) => {}
             }
+            let deliverable = batch.iter().any(|job| match &job.work {
+                Work::Record(row) => row.status == Status::Queued,
+                Work::Release { .. } => true,
+                _ => false,
+            });
+            let committed = self.apply_batch(&mut batch).await;
+            if deliverable && committed {
+                wake.notify_one();
+            }
+            self.bound_wal().await;
         }
-        Err(batch_error) => {
-            tracing::warn!(error = %format!("{batch_error:#}"), jobs = batch.len(), "batch failed; retrying its jobs one by one");
-            for job in batch.drain(..) {
-                let single = apply_all(conn, &[&job.work]).await.map(|mut done| done.remove(0));
-                let _ = job.reply.send(single);
+        tracing::debug!("log writer stopped: every sender is gone");
+    }
+
+    /// The connection, reopened if a failure dropped it.
+    async fn connection(&mut self) -> anyhow::Result<&mut SqliteConnection> {
+        if self.conn.is_none() {
+            self.conn = Some(self.store.dedicated_connection().await?);
+        }
+        Ok(self.conn.as_mut().expect("just opened"))
+    }
+
+    async fn try_apply(&mut self, works: &[&Work]) -> anyhow::Result<Vec<Done>> {
+        if let Some(problem) = self.health.file_problem() {
+            anyhow::bail!(problem);
+        }
+        let result = match self.connection().await {
+            Ok(conn) => apply_all(conn, works).await,
+            Err(error) => Err(error),
+        };
+        match &result {
+            // Only a submission or the padded probe proves there is room for submissions.
+            Ok(_)
+                if works
+                    .iter()
+                    .any(|w| matches!(w, Work::Record(_) | Work::Heartbeat)) =>
+            {
+                self.health.write_succeeded()
             }
+            Ok(_) => {}
+            // Back to a known state: whatever SQLite did with the failed transaction, the
+            // next write starts on a fresh connection, outside any transaction.
+            Err(_) => self.conn = None,
+        }
+        result
+    }
+
+    /// Applies a batch as one transaction. If that fails because the database cannot take
+    /// writes (full, locked, I/O, gone), every job in it fails at once; otherwise each job
+    /// gets its own try, so one bad job fails only its own caller. Returns whether anything
+    /// was committed. The writer's metrics count the whole of it.
+    async fn apply_batch(&mut self, batch: &mut Vec<Job>) -> bool {
+        let started = Instant::now();
+        self.metrics.writer_batches.inc();
+        self.metrics.writer_jobs.inc_by(batch.len() as u64);
+        let works: Vec<&Work> = batch.iter().map(|job| &job.work).collect();
+        let applied = self.try_apply(&works).await;
+        tracing::debug!(
+            target: "talk_relay::writer",
+            jobs = works.len(),
+            records = works.iter().filter(|w| matches!(w, Work::Record(_))).count(),
+            finishes = works.iter().filter(|w| matches!(w, Work::Finish { .. })).count(),
+            micros = started.elapsed().as_micros() as u64,
+            "batch committed"
+        );
+        let committed = match applied {
+            Ok(done) => {
+                for (job, done) in batch.drain(..).zip(done) {
+                    let _ = job.reply.send(Ok(done));
+                }
+                true
+            }
+            Err(batch_error) if cannot_write(&batch_error) => {
+                let reason = format!("{batch_error:#}");
+                self.health.write_failed(&reason);
+                for job in batch.drain(..) {
+                    let _ = job
+                        .reply
+                        .send(Err(anyhow::anyhow!("the database cannot take writes: {reason}")));
+                }
+                false
+            }
+            Err(batch_error) => {
+                tracing::warn!(error = %format!("{batch_error:#}"), jobs = batch.len(), "batch failed; retrying its jobs one by one");
+                let mut any = false;
+                for job in batch.drain(..) {
+                    let single = self.try_apply(&[&job.work]).await.map(|mut done| done.remove(0));
+                    match (&single, &job.work) {
+                        (Ok(_), _) => any = true,
+                        (Err(error), Work::Heartbeat) => self.health.write_failed(&format!("{error:#}")),
+                        _ => {}
+                    }
+                    let _ = job.reply.send(single);
+                }
+                any
+            }
+        };
+        self.metrics
+            .writer_busy_seconds
+            .inc_by(started.elapsed().as_secs_f64());
+        committed
+    }
+
+    /// Keeps the WAL under `database.max_wal_mb`: once it has grown past the bound, or has
+    /// not changed for a second (idle), the writer (the only writer, between batches)
+    /// checkpoints and truncates it.
+    async fn bound_wal(&mut self) {
+        let size = self.health.measure_wal();
+        if size != self.wal_seen.0 {
+            self.wal_seen = (size, Instant::now());
+        }
+        let idle = size > 0 && self.wal_seen.1.elapsed() >= IDLE;
+        let due = idle || size > self.health.settings().max_wal_bytes;
+        let may_retry = self
+            .last_blocked_truncate
+            .is_none_or(|at| at.elapsed() >= TRUNCATE_RETRY);
+        if due && may_retry {
+            self.truncate_wal().await;
         }
     }
-    metrics
-        .writer_busy_seconds
-        .inc_by(started.elapsed().as_secs_f64());
+
+    /// A TRUNCATE checkpoint that never waits for readers: a dashboard holding a read
+    /// transaction makes it give up at once (and the writer tries again later), instead of
+    /// stalling intake behind the reader.
+    async fn truncate_wal(&mut self) {
+        self.last_blocked_truncate = None;
+        let busy_ms = self.store.busy_timeout().as_millis();
+        let Ok(conn) = self.connection().await else {
+            return;
+        };
+        let outcome: anyhow::Result<(i64, i64, i64)> = async {
+            sqlx::query("PRAGMA busy_timeout = 0").execute(&mut *conn).await?;
+            let counts = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut *conn)
+                .await;
+            sqlx::query(&format!("PRAGMA busy_timeout = {busy_ms}"))
+                .execute(&mut *conn)
+                .await?;
+            Ok(counts?)
+        }
+        .await;
+        match outcome {
+            Ok((0, _, _)) => tracing::debug!(target: "talk_relay::writer", "WAL truncated"),
+            Ok((_, frames, done)) => {
+                self.last_blocked_truncate = Some(Instant::now());
+                tracing::debug!(
+                    target: "talk_relay::writer",
+                    frames,
+                    done,
+                    "WAL not truncated: a reader still uses it"
+                )
+            }
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "WAL checkpoint failed");
+                self.conn = None;
+            }
+        }
+        self.wal_seen = (self.health.measure_wal(), Instant::now());
+    }
 }
 
+/// Whether an error says the database cannot take writes at all (rather than refusing one
+/// job's data): busy or locked past the busy timeout, full, I/O, read-only, gone, corrupt.
+fn cannot_write(error: &anyhow::Error) -> bool {
+    match error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<sqlx::Error>())
+    {
+        // Not from SQLite: the file is missing or was replaced.
+        None => true,
+        Some(sqlx::Error::Database(db)) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 26)),
+        Some(sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed | sqlx::Error::PoolTimedOut) => true,
+        Some(_) => false,
+    }
+}
 async fn apply_all(conn: &mut SqliteConnection, works: &[&Work]) -> anyhow::Result<Vec<Done>> {
     let mut tx = conn.begin().await?;
     let rows: Vec<&NewSubmission> = works

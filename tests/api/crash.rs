@@ -29,7 +29,7 @@ fn write_config(dir: &Path, port: u16, ortto: &str, delivery: &str) -> std::path
     config
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -38,7 +38,7 @@ fn free_port() -> u16 {
 }
 
 /// A relay process that is killed when the test ends, even by a panic.
-struct Relay(Child);
+pub(crate) struct Relay(Child);
 
 impl std::ops::Deref for Relay {
     type Target = Child;
@@ -60,7 +60,7 @@ impl Drop for Relay {
     }
 }
 
-fn start_relay(dir: &Path, config: &Path, run: usize) -> Relay {
+pub(crate) fn start_relay(dir: &Path, config: &Path, run: usize) -> Relay {
     let log = std::fs::File::create(dir.join(format!("relay-{run}.log"))).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_talk-relay"))
         .args(["--config", config.to_str().unwrap(), "serve"])
@@ -74,7 +74,7 @@ fn start_relay(dir: &Path, config: &Path, run: usize) -> Relay {
     Relay(child)
 }
 
-async fn wait_healthy(base: &str) {
+pub(crate) async fn wait_healthy(base: &str) {
     let client = test_client();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {

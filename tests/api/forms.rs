@@ -435,7 +435,7 @@ async fn a_failed_write_fails_only_its_own_request_with_a_clear_503() {
 
 #[actix_web::test]
 async fn readiness_fails_when_the_database_refuses_writes() {
-    let app = spawn_app("").await;
+    let app = spawn_app("[database]\nreadiness_probe_ms = 1\n").await;
     assert_eq!(app.readyz().await.0, 200);
     let mut command = std::process::Command::new("sqlite3");
     command.arg(&app.db_path).arg(
@@ -444,5 +444,12 @@ async fn readiness_fails_when_the_database_refuses_writes() {
     assert!(crate::helpers::run_command(command).await.status.success());
     let (status, body) = app.readyz().await;
     assert_eq!(status, 503, "{body}");
-    assert_eq!(body["reason"], "the database is not writable");
+    assert_eq!(body["database"], "not writable");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("the database is not writable"),
+        "{body}"
+    );
 }

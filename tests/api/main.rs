@@ -7,6 +7,7 @@ mod cleaning;
 mod cli;
 mod crash;
 mod delivery;
+mod faults;
 mod forms;
 mod guard;
 mod hooks;

@@ -1,0 +1,512 @@
+//! Faults and what the relay does (README): a full disk, low free space, a runaway WAL, a
+//! flood of probes and unauthenticated requests, a slow body, a held lock, a deleted file.
+//! Each promise: no 2xx without its committed row, refusals say so clearly, nothing lost.
+
+use crate::crash::{free_port, start_relay, wait_healthy, Relay};
+use crate::helpers::{body_text, closed_port, spawn_app, sqlite3_json, test_client, TestApp};
+use serde_json::{json, Value};
+use sqlx::Connection;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A message big enough that every row needs fresh pages.
+fn big_message(n: usize) -> String {
+    format!("fault test {n} {}", "x".repeat(15_000))
+}
+
+/// Posts one JSON submission; (status, id when accepted).
+async fn post(client: &awc::Client, base: &str, n: usize) -> (u16, Option<String>) {
+    let mut response = client
+        .post(format!("{base}/f/demo"))
+        .insert_header(("Accept", "application/json"))
+        .send_json(&json!({"email": format!("p{n}@example.com"), "message": big_message(n)}))
+        .await
+        .expect("the relay answers");
+    let status = response.status().as_u16();
+    if status == 503 {
+        assert!(
+            response.headers().contains_key("retry-after"),
+            "503 carries Retry-After"
+        );
+    }
+    let body: Value = response.json().await.expect("JSON");
+    (status, body["id"].as_str().map(str::to_owned))
+}
+
+async fn readyz(base: &str) -> (u16, Value) {
+    let mut response = test_client()
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .expect("readyz answers");
+    (response.status().as_u16(), response.json().await.expect("JSON"))
+}
+
+fn sh(command: &str) -> std::process::Output {
+    Command::new("sh")
+        .args(["-c", command])
+        .output()
+        .expect("sh runs")
+}
+
+/// How a test makes the disk full and frees it again.
+struct DiskFault {
+    database: PathBuf,
+    /// Extra `[database]` keys.
+    settings: String,
+    fill: String,
+    free: String,
+}
+
+/// Posts before, during and after the fault, then SIGKILLs and restarts the real binary:
+/// every 2xx has its row, requests during the fault got 503, and nothing else was kept.
+async fn run_disk_full(dir: &Path, fault: DiskFault) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = dir.join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nport = {port}\nworkers = 1\n[log]\nfilter = \"warn\"\n\
+             [database]\npath = '{}'\nmin_free_mb = 0\nreadiness_probe_ms = 100\n{}\n\
+             [rate_limits.form_per_ip]\nenabled = false\n[rate_limits.form]\nenabled = false\n\
+             [ortto]\nbase_url = 'http://127.0.0.1:{}'\n",
+            fault.database.display(),
+            fault.settings,
+            closed_port()
+        ),
+    )
+    .unwrap();
+    let mut relay: Relay = start_relay(dir, &config, 1);
+    wait_healthy(&base).await;
+    let client = test_client();
+    let mut acknowledged = Vec::new();
+    let mut refused_during_fault = 0;
+
+    for n in 0..3 {
+        let (status, id) = post(&client, &base, n).await;
+        assert_eq!(status, 202, "before the fault");
+        acknowledged.push(id.unwrap());
+    }
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    let filled = sh(&fault.fill);
+    eprintln!("fill: {}", String::from_utf8_lossy(&filled.stderr).trim());
+
+    for n in 3..15 {
+        match post(&client, &base, n).await {
+            (202, Some(id)) => acknowledged.push(id),
+            (503, _) => refused_during_fault += 1,
+            other => panic!("during the fault: {other:?}"),
+        }
+    }
+    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    let (status, ready) = readyz(&base).await;
+    assert_eq!(status, 503, "readyz during the fault: {ready}");
+    assert_eq!(ready["database"], "not writable", "{ready}");
+    assert!(
+        refused_during_fault >= 10,
+        "only {refused_during_fault} of 12 posts were refused"
+    );
+
+    let freed = sh(&fault.free);
+    assert!(
+        freed.status.success(),
+        "freeing space: {}",
+        String::from_utf8_lossy(&freed.stderr)
+    );
+    for n in 15..18 {
+        let (status, id) = post(&client, &base, n).await;
+        assert_eq!(status, 202, "after the space is freed");
+        acknowledged.push(id.unwrap());
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while readyz(&base).await.0 != 200 {
+        assert!(Instant::now() < deadline, "readyz did not recover by itself");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    relay.kill().unwrap();
+    relay.wait().unwrap();
+    let _relay = start_relay(dir, &config, 2);
+    wait_healthy(&base).await;
+    let rows = sqlite3_json(&fault.database, "SELECT id FROM submissions").await;
+    let rows: Vec<Value> = serde_json::from_slice(&rows.stdout).unwrap_or_default();
+    let ids: Vec<&str> = rows.iter().filter_map(|r| r["id"].as_str()).collect();
+    for id in &acknowledged {
+        assert!(
+            ids.contains(&id.as_str()),
+            "{id} was acknowledged but is not in the log"
+        );
+    }
+    assert_eq!(
+        ids.len(),
+        acknowledged.len(),
+        "only acknowledged submissions were kept"
+    );
+    eprintln!(
+        "disk full: {} acknowledged, {} rows after SIGKILL and restart, {refused_during_fault} refused with 503 during the fault",
+        acknowledged.len(),
+        ids.len()
+    );
+}
+
+#[actix_web::test]
+async fn a_full_database_fails_only_the_writes_it_hits_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("relay.db");
+    // The relay's connections may not grow the file past 5,000 pages; a filler table written
+    // by another process takes it past that, and dropping it frees the pages again.
+    let fault = DiskFault {
+        settings: "max_page_count = 5000\n".to_owned(),
+        fill: format!(
+            "sqlite3 -cmd '.timeout 5000' '{0}' 'CREATE TABLE filler (b BLOB); INSERT INTO filler VALUES (zeroblob(24000000));'",
+            database.display()
+        ),
+        free: format!("sqlite3 -cmd '.timeout 5000' '{}' 'DROP TABLE filler;'", database.display()),
+        database,
+    };
+    run_disk_full(dir.path(), fault).await;
+}
+
+/// Unmounts the tmpfs when the test ends, even by a panic.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[actix_web::test]
+async fn a_full_filesystem_fails_only_the_writes_it_hits_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small-disk");
+    std::fs::create_dir(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=20m", "tmpfs"])
+        .arg(&small)
+        .output();
+    if !mounted.is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "SKIPPED the tmpfs disk-full test: mounting a tmpfs needs root (the max_page_count variant ran)"
+        );
+        return;
+    }
+    let _mount = Mount(small.clone());
+    let fault = DiskFault {
+        database: small.join("f.db"),
+        settings: String::new(),
+        fill: format!("dd if=/dev/zero of='{}' bs=1M", small.join("filler").display()),
+        free: format!("rm '{}'", small.join("filler").display()),
+    };
+    run_disk_full(dir.path(), fault).await;
+}
+
+#[actix_web::test]
+async fn below_min_free_space_intake_answers_503_before_writing_and_says_why() {
+    let app =
+        spawn_app("[database]\nmin_free_mb = 1000000000\n[admin]\ntoken_env = 'TEST_ADMIN_TOKEN'\n").await;
+    let mut response = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header(("Accept", "application/json"))
+        .send_json(&json!({"email": "jo@example.com", "message": "hello"}))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "UNAVAILABLE");
+    assert!(app.submissions().await.is_empty(), "nothing was written");
+
+    let (status, ready) = app.readyz().await;
+    assert_eq!(status, 503);
+    assert!(
+        ready["reason"].as_str().unwrap().contains("min_free_mb"),
+        "{ready}"
+    );
+    assert!(ready["free_mb"].as_u64().is_some(), "{ready}");
+
+    let mut metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = body_text(&mut metrics).await;
+    assert!(text.contains("talk_relay_database_writable 0"), "{text}");
+    assert!(text.contains("talk_relay_database_free_bytes "), "{text}");
+    let mut page = app
+        .client
+        .get(app.url("/admin/"))
+        .insert_header(("Authorization", "Bearer admin-token-not-real"))
+        .send()
+        .await
+        .unwrap();
+    let page = body_text(&mut page).await;
+    assert!(page.contains("id=\"free-space\""), "{page}");
+    assert!(page.contains("not writable"), "{page}");
+}
+
+fn wal_size(db: &Path) -> u64 {
+    std::fs::metadata(talk_relay::store::health::wal_path(db)).map_or(0, |m| m.len())
+}
+
+/// Posts from `clients` concurrent clients until `stop` says so; counts what was accepted.
+async fn load(app: &TestApp, clients: usize, run_for: Duration, min_posts: usize) -> usize {
+    let started = Instant::now();
+    let accepted = std::cell::Cell::new(0usize);
+    let one = |n: usize| {
+        let accepted = &accepted;
+        async move {
+            let mut k = 0;
+            while started.elapsed() < run_for || accepted.get() < min_posts {
+                let (status, _) = app
+                    .post_json(
+                        "demo",
+                        &json!({"email": format!("w{n}-{k}@example.com"), "message": "y".repeat(4000)}),
+                    )
+                    .await;
+                assert_eq!(status, 202);
+                accepted.set(accepted.get() + 1);
+                k += 1;
+            }
+        }
+    };
+    futures_util::future::join_all((0..clients).map(one)).await;
+    accepted.get()
+}
+
+/// Samples the WAL's size every 20 ms while `work` runs; returns the largest.
+async fn peak_wal_during<F: std::future::Future>(db: &Path, work: F) -> (u64, F::Output) {
+    let peak = std::cell::Cell::new(0u64);
+    let done = std::cell::Cell::new(false);
+    let sampler = async {
+        while !done.get() {
+            peak.set(peak.get().max(wal_size(db)));
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let work = async {
+        let output = work.await;
+        done.set(true);
+        output
+    };
+    let ((), output) = futures_util::future::join(sampler, work).await;
+    (peak.get().max(wal_size(db)), output)
+}
+
+#[actix_web::test]
+async fn the_wal_stays_bounded_under_load_returns_under_after_a_long_reader_and_shrinks_when_idle() {
+    const BOUND: u64 = 1 << 20;
+    const SLACK: u64 = 2 << 20;
+    let app = spawn_app("[database]\nmax_wal_mb = 1\n").await;
+    let db = app.db_path.clone();
+
+    let (peak, posted) = peak_wal_during(&db, load(&app, 8, Duration::from_secs(2), 600)).await;
+    eprintln!("WAL high-water mark without a reader: {peak} bytes over {posted} posts");
+    assert!(
+        peak <= BOUND + SLACK,
+        "the WAL reached {peak} bytes; the bound is {BOUND}"
+    );
+
+    // A dashboard holds a read transaction for two seconds while the load goes on.
+    let mut reader = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let (peak_with_reader, _) = peak_wal_during(&db, async {
+        sqlx::query("BEGIN").execute(&mut reader).await.unwrap();
+        let _: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM submissions")
+            .fetch_one(&mut reader)
+            .await
+            .unwrap();
+        load(&app, 8, Duration::from_secs(2), 200).await;
+        sqlx::query("COMMIT").execute(&mut reader).await.unwrap();
+    })
+    .await;
+    eprintln!("WAL high-water mark with a 2 s reader: {peak_with_reader} bytes");
+    reader.close().await.unwrap();
+
+    // Once the reader is gone the next crossing truncates it, load or not.
+    load(&app, 8, Duration::from_millis(800), 100).await;
+    assert!(
+        wal_size(&db) <= BOUND + SLACK,
+        "after the reader ended the WAL is still {} bytes",
+        wal_size(&db)
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while wal_size(&db) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "idle, the WAL stayed at {} bytes",
+            wal_size(&db)
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn heartbeat_at(db: &Path) -> String {
+    let out = sqlite3_json(db, "SELECT at FROM relay_heartbeat").await;
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[actix_web::test]
+async fn a_flood_of_readiness_probes_writes_at_most_once_per_probe_interval() {
+    let app = spawn_app("[database]\nreadiness_probe_ms = 60000\n").await;
+    assert_eq!(app.readyz().await.0, 200);
+    let first = heartbeat_at(&app.db_path).await;
+    assert!(
+        first.contains("\"at\""),
+        "the first probe wrote the heartbeat: {first}"
+    );
+    for _ in 0..50 {
+        assert_eq!(app.readyz().await.0, 200);
+    }
+    assert_eq!(
+        heartbeat_at(&app.db_path).await,
+        first,
+        "later probes wrote nothing"
+    );
+}
+
+#[actix_web::test]
+async fn refused_session_requests_write_nothing_and_stored_inputs_are_bounded() {
+    let app = spawn_app(
+        "[sessions]\nsite_keys_env = ['TEST_SITE_KEY_A']\nsigning_secret_env = 'TEST_SESSION_SIGNING'\n",
+    )
+    .await;
+    let send = |bearer: Option<&'static str>, body: Value| {
+        let mut request = app.client.post(app.url("/talk/session"));
+        if let Some(key) = bearer {
+            request = request.insert_header(("Authorization", format!("Bearer {key}")));
+        }
+        async move { request.send_json(&body).await.unwrap().status().as_u16() }
+    };
+    // Authenticated, with a 60,000-byte email: refused as invalid, logged without it.
+    let long = format!("{}@example.com", "a".repeat(60_000));
+    assert_eq!(
+        send(Some("site-key-a-not-real"), json!({"email": long, "name": "Jo"})).await,
+        422
+    );
+    let mut statuses = Vec::new();
+    for n in 0..30 {
+        let body =
+            json!({"email": format!("x{n}@example.com"), "name": "X", "expires": 1, "signature": "00"});
+        statuses.push(send(if n % 2 == 0 { Some("wrong-key") } else { None }, body).await);
+    }
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    assert!(
+        statuses.contains(&429),
+        "the per-IP session limit refused some: {statuses:?}"
+    );
+
+    let out = sqlite3_json(&app.db_path, "SELECT auth, outcome, email FROM talk_sessions").await;
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(
+        rows.len(),
+        1,
+        "only the authenticated request was logged: {rows:?}"
+    );
+    assert_eq!(rows[0]["auth"], "TEST_SITE_KEY_A");
+    assert_eq!(
+        rows[0]["email"],
+        Value::Null,
+        "an unchecked email is never stored"
+    );
+
+    let mut metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = body_text(&mut metrics).await;
+    assert!(
+        text.contains("talk_relay_sessions_total{outcome=\"unauthorized\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("talk_relay_sessions_total{outcome=\"rate_limited\"}"),
+        "{text}"
+    );
+}
+
+#[actix_web::test]
+async fn a_body_that_trickles_in_gets_408_and_its_connection_closed() {
+    use actix_web::rt::net::TcpStream;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app("[server]\nbody_timeout_ms = 500\n").await;
+    let mut stream = TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream
+        .write_all(
+            b"POST /f/demo HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n\
+              Accept: application/json\r\nContent-Length: 100\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let read = actix_web::rt::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection stayed open for 10 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("REQUEST_TIMEOUT"), "{answer}");
+    eprintln!("slow body answered 408 and closed after {:?}", started.elapsed());
+    assert!(app.submissions().await.is_empty());
+}
+
+#[actix_web::test]
+async fn a_write_lock_held_by_another_process_gets_503_after_the_busy_timeout_and_loses_nothing() {
+    let app = spawn_app("[database]\nbusy_timeout_ms = 300\n").await;
+    let (status, _) = app
+        .post_json("demo", &json!({"email": "a@example.com", "message": "before"}))
+        .await;
+    assert_eq!(status, 202);
+    let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db_path.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut holder).await.unwrap();
+    let started = Instant::now();
+    let (status, body) = app
+        .post_json("demo", &json!({"email": "b@example.com", "message": "held"}))
+        .await;
+    let waited = started.elapsed();
+    assert_eq!(status, 503, "{body}");
+    assert!(waited < Duration::from_secs(10), "intake hung for {waited:?}");
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let (status, _) = app
+        .post_json("demo", &json!({"email": "c@example.com", "message": "after"}))
+        .await;
+    assert_eq!(status, 202, "the writer recovered once the lock was released");
+    let emails: Vec<String> = app
+        .submissions()
+        .await
+        .into_iter()
+        .filter_map(|r| r.email)
+        .collect();
+    assert_eq!(emails, ["a@example.com", "c@example.com"]);
+    eprintln!("held lock: 503 after {waited:?}");
+}
+
+#[actix_web::test]
+async fn a_deleted_or_replaced_database_file_makes_readyz_fail_and_intake_refuse() {
+    let app = spawn_app("[database]\nreadiness_probe_ms = 1\n").await;
+    let (status, _) = app
+        .post_json("demo", &json!({"email": "a@example.com", "message": "hi"}))
+        .await;
+    assert_eq!(status, 202);
+    std::fs::remove_file(&app.db_path).unwrap();
+
+    let (status, body) = app
+        .post_json("demo", &json!({"email": "b@example.com", "message": "hi"}))
+        .await;
+    assert_eq!(
+        status, 503,
+        "nothing is acknowledged into an unlinked file: {body}"
+    );
+    let (status, ready) = app.readyz().await;
+    assert_eq!(status, 503);
+    assert!(ready["reason"].as_str().unwrap().contains("missing"), "{ready}");
+
+    std::fs::write(&app.db_path, b"not the relay's database").unwrap();
+    let (status, _) = app
+        .post_json("demo", &json!({"email": "c@example.com", "message": "hi"}))
+        .await;
+    assert_eq!(status, 503);
+    let (status, ready) = app.readyz().await;
+    assert_eq!(status, 503);
+    assert!(ready["reason"].as_str().unwrap().contains("replaced"), "{ready}");
+}

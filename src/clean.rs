@@ -158,9 +158,34 @@ pub fn strip_control(text: &str) -> Cow<'_, str> {
     )
 }
 
+/// For names, subjects and labels, which are one line: control characters go, and line
+/// breaks and tabs become a space. Ortto refuses control characters, and a CR/LF in a name
+/// would forge a line of the message.
+pub fn single_line(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .filter_map(|c| match c {
+                '\n' | '\r' | '\t' => Some(' '),
+                c if c.is_control() => None,
+                c => Some(c),
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn single_lines_lose_controls_and_breaks() {
+        assert_eq!(single_line("we\u{1}ird"), "weird");
+        assert_eq!(single_line("a\r\nInjected: yes"), "a  Injected: yes");
+        assert_eq!(single_line("plain"), "plain");
+    }
 
     #[test]
     fn control_characters_go_newlines_and_tabs_stay() {

@@ -304,6 +304,8 @@ struct RawForm {
     consent: Option<RawConsent>,
     #[serde(default)]
     require_origin: bool,
+    #[serde(default)]
+    allow_null_origin: bool,
     captcha: Option<RawCaptcha>,
 }
 
@@ -387,6 +389,9 @@ pub struct FormConfig {
     pub allowed_origins: Vec<WebOrigin>,
     /// Refuse posts that name no origin at all (neither `Origin` nor `Referer`).
     pub require_origin: bool,
+    /// Accept `Origin: null` (sandboxed frames, `Referrer-Policy: no-referrer` sites) even
+    /// with a list; off by default, since any site can send it.
+    pub allow_null_origin: bool,
     pub redirect: Option<url::Url>,
     pub honeypot: String,
     pub captcha: Option<CaptchaConfig>,
@@ -811,6 +816,7 @@ fn check_form(
         name: name.to_owned(),
         allowed_origins,
         require_origin: raw.require_origin,
+        allow_null_origin: raw.allow_null_origin,
         redirect,
         honeypot: raw.honeypot,
         captcha,

@@ -9,7 +9,7 @@ mod signature;
 
 pub use captcha::{verify as verify_captcha, CaptchaVerdict};
 pub use client_ip::client_ip;
-pub use origin::{origin_allowed, request_origin};
+pub use origin::{origin_allowed, request_origin, sent_null_origin};
 pub use rate_limit::{RateLimited, RateLimits};
 pub use signature::{authenticate, AuthFailure};
 

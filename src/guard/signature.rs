@@ -28,15 +28,18 @@ pub enum AuthFailure {
     Stale(u64),
 }
 
+/// Checks a hook call. For a signed call, answers a digest of the signed bytes (the body,
+/// plus the timestamp where the scheme has one): the same call replayed has the same digest,
+/// so it can stand in for an idempotency key the payload lacks.
 pub fn authenticate(
     auth: &HookAuth,
     headers: &HeaderMap,
     query: &str,
     body: &[u8],
     now: DateTime<Utc>,
-) -> Result<(), AuthFailure> {
+) -> Result<Option<String>, AuthFailure> {
     match auth {
-        HookAuth::None => Ok(()),
+        HookAuth::None => Ok(None),
         HookAuth::Token { secret, header } => {
             let from_header = header
                 .as_deref()
@@ -51,9 +54,9 @@ pub fn authenticate(
             };
             let given = from_header.or_else(from_query).ok_or(AuthFailure::MissingToken)?;
             let same: bool = given.as_bytes().ct_eq(secret.expose_secret().as_bytes()).into();
-            same.then_some(()).ok_or(AuthFailure::WrongToken)
+            same.then_some(None).ok_or(AuthFailure::WrongToken)
         }
-        HookAuth::Hmac(hmac) => verify_hmac(hmac, headers, body, now),
+        HookAuth::Hmac(hmac) => verify_hmac(hmac, headers, body, now).map(Some),
     }
 }
 
@@ -70,7 +73,7 @@ fn verify_hmac(
     headers: &HeaderMap,
     body: &[u8],
     now: DateTime<Utc>,
-) -> Result<(), AuthFailure> {
+) -> Result<String, AuthFailure> {
     let signature =
         header_value(headers, &auth.header).ok_or_else(|| AuthFailure::MissingHeader(auth.header.clone()))?;
     match auth.format {
@@ -81,7 +84,7 @@ fn verify_hmac(
                     .ok_or(AuthFailure::Malformed)?,
                 None => signature,
             };
-            check(auth, &[body], encoded)
+            check(auth, &[body], encoded).map(|()| digest(&[body]))
         }
         HmacFormat::Timestamped => {
             let mut timestamp = None;
@@ -100,7 +103,7 @@ fn verify_hmac(
             candidates
                 .iter()
                 .find(|sig| check(auth, &signed, sig).is_ok())
-                .map(|_| ())
+                .map(|_| digest(&signed))
                 .ok_or(AuthFailure::Mismatch)
         }
         HmacFormat::Webflow => {
@@ -109,7 +112,8 @@ fn verify_hmac(
                 header_value(headers, header).ok_or_else(|| AuthFailure::MissingHeader(header.to_owned()))?;
             let millis: i64 = t.parse().map_err(|_| AuthFailure::Malformed)?;
             within_tolerance(millis, now, auth.tolerance_secs)?;
-            check(auth, &[t.as_bytes(), b":", body], signature)
+            let signed = [t.as_bytes(), b":", body];
+            check(auth, &signed, signature).map(|()| digest(&signed))
         }
     }
 }
@@ -119,6 +123,15 @@ fn within_tolerance(millis: i64, now: DateTime<Utc>, tolerance_secs: u64) -> Res
     (skew <= tolerance_secs.saturating_mul(1000))
         .then_some(())
         .ok_or(AuthFailure::Stale(tolerance_secs))
+}
+
+fn digest(parts: &[&[u8]]) -> String {
+    use sha2::Digest;
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    format!("signed-sha256:{}", hex::encode(hasher.finalize()))
 }
 
 /// Decodes the given signature and compares it with the HMAC of `parts`, in constant time.

@@ -50,11 +50,20 @@ impl SubmittedFields {
     }
 
     /// Applies `f` to every value (the clean step uses it).
-    pub fn map_values(self, f: impl Fn(String) -> String) -> Self {
+    /// The clean step for text: names become one line without control characters, values
+    /// lose control characters but keep newlines and tabs (HTML is sanitised in map).
+    pub fn cleaned(self) -> Self {
         let entries = self
             .entries
             .into_iter()
-            .map(|(n, values)| (n, values.into_iter().map(&f).collect()))
+            .map(|(name, values)| {
+                let name = crate::clean::single_line(&name).into_owned();
+                let values = values
+                    .into_iter()
+                    .map(|v| crate::clean::strip_control(&v).into_owned())
+                    .collect();
+                (name, values)
+            })
             .collect();
         Self { entries }
     }

@@ -7,10 +7,10 @@ use super::{accepted, refused, IntakeError, ResponseKind};
 use super::{body, log_refusal, map_and_record, Receipt, RequestMeta, Source};
 use crate::config::HookConfig;
 use crate::domain::SourceKind;
+use crate::guard;
 use crate::mapping::{self, CAPTCHA_FIELDS};
 use crate::startup::AppState;
 use crate::store::Recorded;
-use crate::{clean, guard};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 pub async fn receive_hook_request(
@@ -60,7 +60,7 @@ async fn receive_hook(
         });
     }
     let bytes = body::read_request_body(req, body, &state.config.server).await?;
-    guard::authenticate(
+    let signed_digest = guard::authenticate(
         &hook.auth,
         req.headers(),
         req.query_string(),
@@ -72,14 +72,14 @@ async fn receive_hook(
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
     let normalised = mapping::normalise(hook, content_type, bytes, &state.config.limits).await?;
     // 3. Clean text before mapping (HTML is sanitised in map).
-    let fields = normalised
-        .fields
-        .map_values(|v| clean::strip_control(&v).into_owned());
-    // The vendor's own event id dedupes its retries; an Idempotency-Key header otherwise.
+    let fields = normalised.fields.cleaned();
+    // The vendor's own event id dedupes its retries; an Idempotency-Key header otherwise;
+    // for a signed call with neither, the digest of the signed bytes (a replay is a duplicate).
     meta.idempotency_key = normalised
         .event_id
         .map(|id| id.chars().take(255).collect())
-        .or(meta.idempotency_key);
+        .or(meta.idempotency_key)
+        .or(signed_digest);
     meta.page_url = None;
 
     // 2 and 4. Map and record, as for forms.

@@ -18,10 +18,10 @@ pub use respond::{accepted, close_if_timed_out, escape, html as html_response, p
 
 use crate::config::{CaptchaUnreachable, FormConfig, WebOrigin};
 use crate::domain::{new_submission_id, utc_timestamp, SourceKind, Status};
+use crate::guard;
 use crate::mapping::{self, MappingContext, CAPTCHA_FIELDS};
 use crate::startup::AppState;
 use crate::store::{NewSubmission, Recorded};
-use crate::{clean, guard};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -154,7 +154,7 @@ async fn receive_form(
             retry_after_secs: limited.retry_after_secs,
         });
     }
-    if !guard::origin_allowed(form, meta.origin.as_ref()) {
+    if !guard::origin_allowed(form, meta.origin.as_ref(), guard::sent_null_origin(req)) {
         return Err(IntakeError::OriginNotAllowed);
     }
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
@@ -162,7 +162,7 @@ async fn receive_form(
     let bytes = body::read_request_body(req, body, &state.config.server).await?;
     let fields = body::parse_fields(format, content_type, bytes, &state.config.limits).await?;
     // 3. Clean (text first, so mapping sees what will be kept; HTML is sanitised in map).
-    let fields = fields.map_values(|v| clean::strip_control(&v).into_owned());
+    let fields = fields.cleaned();
     let recorded_fields = fields.to_json(CAPTCHA_FIELDS);
     let next = redirect::allowed_next(
         form,
@@ -183,8 +183,11 @@ async fn receive_form(
             outcome,
         }
     };
+    // Spam rows keep a valid email too (worked out only for them; real rows get it in map).
+    let spam_email = || mapping::draft_from_fields(&form.rules, Some(&form.honeypot), &fields).email();
     if guard::honeypot_tripped(form, &fields) {
         let mut row = meta.new_row(SourceKind::Form, &form.name, Status::Spam, recorded_fields);
+        row.email = spam_email();
         row.last_error = Some("honeypot field was filled".to_owned());
         // Bots learn nothing: the answer is the same as for a real submission.
         return record(state, row).await.map(|r| Receipt {
@@ -202,6 +205,7 @@ async fn receive_form(
                 guard::CaptchaVerdict::Passed => Some("passed"),
                 guard::CaptchaVerdict::Failed(reason) => {
                     let mut row = meta.new_row(SourceKind::Form, &form.name, Status::Spam, recorded_fields);
+                    row.email = spam_email();
                     row.last_error = Some(reason);
                     row.captcha = Some("failed");
                     record(state, row).await?;
@@ -248,6 +252,7 @@ pub async fn map_and_record(
     captcha: Option<&'static str>,
 ) -> Result<Recorded, IntakeError> {
     let draft = mapping::draft_from_fields(source.rules, source.honeypot, fields);
+    let email = draft.email();
     let context = MappingContext {
         page_url: meta.page_url.clone(),
         received_at: meta.received_at,
@@ -266,6 +271,7 @@ pub async fn map_and_record(
         }
         Err(problems) => {
             let mut row = meta.new_row(source.kind, source.name, Status::Invalid, recorded_fields);
+            row.email = email;
             row.captcha = captcha;
             row.last_error = Some(
                 problems

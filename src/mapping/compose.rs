@@ -86,7 +86,7 @@ pub fn compose(
     }
     let subject = match &draft.subject {
         Some(answer) if !answer.value.trim().is_empty() => {
-            let subject = answer.value.trim().to_owned();
+            let subject = crate::clean::single_line(answer.value.trim()).trim().to_owned();
             if subject.chars().count() > SUBJECT_MAX_CHARS {
                 problems.push(too_long(&answer.field, SUBJECT_MAX_CHARS));
             }

@@ -14,6 +14,21 @@ pub use values::is_checked;
 
 use crate::domain::PersonFieldId;
 
+impl Draft {
+    /// The submitted email, when it is a syntactically valid address: spam and invalid
+    /// rows keep it too, so dashboards and the admin API can tell who it was.
+    pub fn email(&self) -> Option<String> {
+        let bound = self
+            .person_fields
+            .iter()
+            .find(|b| b.id.as_str() == "str::email")?;
+        let raw = bound.values.first()?;
+        crate::domain::SubmitterEmail::parse(&bound.field, raw)
+            .ok()
+            .map(|email| email.as_str().to_owned())
+    }
+}
+
 /// A submitter's answers, classified but not yet shaped or checked.
 #[derive(Debug, Clone, Default)]
 pub struct Draft {

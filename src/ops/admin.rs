@@ -13,6 +13,39 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+/// How a request may change state: reads pass with the token either way; a change sent
+/// with HTTP Basic (credentials a browser caches and sends cross-site by itself) must also
+/// come from the relay's own origin, so another site cannot forge it (CSRF).
+fn refusal_to_change(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    if let Some(refusal) = refusal(req, state) {
+        return Some(refusal);
+    }
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
+    let own_host = req.connection_info().host().to_owned();
+    let same_origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|o| url::Url::parse(o).ok())
+        .is_some_and(|o| {
+            let authority = match o.port() {
+                Some(port) => format!("{}:{port}", o.host_str().unwrap_or("")),
+                None => o.host_str().unwrap_or("").to_owned(),
+            };
+            authority.eq_ignore_ascii_case(&own_host)
+        });
+    (!bearer && !same_origin).then(|| {
+        HttpResponse::Forbidden().json(json!({
+            "ok": false,
+            "error": "Changes need the bearer token, or a same-origin request from the admin page.",
+        }))
+    })
+}
+
 /// `None` lets the request through; otherwise the answer that says why not.
 fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
     let Some(token) = &state.config.admin_token else {
@@ -101,7 +134,7 @@ pub struct ReplayRequest {
 
 /// `POST /admin/submissions/{id}/replay`
 pub async fn replay_one(req: HttpRequest, id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(refusal) = refusal(&req, &state) {
+    if let Some(refusal) = refusal_to_change(&req, &state) {
         return refusal;
     }
     match state.store.replay(&[id.into_inner()], None).await {
@@ -116,7 +149,7 @@ pub async fn replay(
     body: web::Json<ReplayRequest>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Some(refusal) = refusal(&req, &state) {
+    if let Some(refusal) = refusal_to_change(&req, &state) {
         return refusal;
     }
     let status = match body.status.as_deref().map(|s| (s, Status::parse(s))) {

@@ -203,3 +203,46 @@ impl Metrics {
         out
     }
 }
+
+/// The Prometheus text format 0.0.4 from OpenMetrics text: a counter's `HELP` and `TYPE`
+/// lines name its `_total` samples, and there is no `# EOF` or `# UNIT`.
+pub fn openmetrics_to_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|prefix| line.strip_prefix(prefix).map(|rest| (prefix, rest)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let suffix = if counters.contains(name) { "_total" } else { "" };
+                out.push_str(&format!("{prefix}{name}{suffix} {tail}"));
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counters_are_named_by_their_samples_in_the_text_format() {
+        let text = super::openmetrics_to_text(
+            "# HELP a_x Things.\n# TYPE a_x counter\na_x_total 3\n# HELP a_g Now.\n# TYPE a_g gauge\na_g 1\n# EOF\n",
+        );
+        assert_eq!(
+            text,
+            "# HELP a_x_total Things.\n# TYPE a_x_total counter\na_x_total 3\n# HELP a_g Now.\n# TYPE a_g gauge\na_g 1\n"
+        );
+    }
+}

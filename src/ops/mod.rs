@@ -54,8 +54,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// `GET /metrics`: Prometheus text. Gauges that come from the database are read now.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+/// `GET /metrics`: OpenMetrics to a scraper that asks for it in `Accept` (Prometheus does),
+/// the Prometheus text format 0.0.4 otherwise. Gauges that come from the database are read
+/// now. Unauthenticated by design: it carries counts and states, never personal data or
+/// secrets (README, "Operating it").
+pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let metrics = &state.metrics;
     match state.store.queue_stats().await {
         Ok((depth, oldest_due)) => {
@@ -100,7 +103,25 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             })
             .set(i64::from(active));
     }
-    HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(metrics.render())
+    let wants_openmetrics = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            accept.split(',').any(|range| {
+                let mut parts = range.split(';').map(str::trim);
+                let media = parts.next().unwrap_or("");
+                let refused = parts.any(|p| p.replace(' ', "") == "q=0");
+                media.eq_ignore_ascii_case("application/openmetrics-text") && !refused
+            })
+        });
+    if wants_openmetrics {
+        HttpResponse::Ok()
+            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+            .body(metrics.render())
+    } else {
+        HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(self::metrics::openmetrics_to_text(&metrics.render()))
+    }
 }

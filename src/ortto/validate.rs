@@ -14,6 +14,14 @@ pub fn check_compose_payload(payload: &str) -> Result<(), String> {
         ));
     }
     let json: Value = serde_json::from_str(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    if let Some(path) = control_character(&json, &mut String::new()) {
+        return Err(format!("`{path}` holds a control character Ortto refuses"));
+    }
+    if let Some(subject) = json.pointer("/conversation/subject").and_then(Value::as_str) {
+        if subject.contains(['\n', '\r']) {
+            return Err("the conversation subject is more than one line".to_owned());
+        }
+    }
     let fields = json
         .get("fields")
         .and_then(Value::as_object)
@@ -52,6 +60,30 @@ pub fn check_compose_payload(payload: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The path of the first string (or key) holding a control character other than a line
+/// break or tab, which Ortto answers with 400.
+fn control_character(value: &Value, path: &mut String) -> Option<String> {
+    let bad = |text: &str| {
+        text.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+    };
+    match value {
+        Value::String(text) => bad(text).then(|| path.clone()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let mut inner = format!("{path}/{i}");
+            control_character(item, &mut inner)
+        }),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let mut inner = format!("{path}/{key}");
+            if bad(key) {
+                return Some(inner);
+            }
+            control_character(item, &mut inner)
+        }),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +98,11 @@ mod tests {
         assert!(check_compose_payload(&bad_id).is_err());
         let no_merge_value = ok.replace(r#"["str::email"]"#, r#"["phn::phone"]"#);
         assert!(check_compose_payload(&no_merge_value).is_err());
+        let control = ok.replace(r#""body":"b""#, r#""body":"we\u0001ird: b""#);
+        assert!(check_compose_payload(&control)
+            .unwrap_err()
+            .contains("control character"));
+        let two_lines = ok.replace(r#""subject":"s""#, r#""subject":"s\nBcc: x""#);
+        assert!(check_compose_payload(&two_lines).is_err());
     }
 }

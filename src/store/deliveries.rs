@@ -199,11 +199,14 @@ pub async fn release(conn: &mut SqliteConnection, ids: &[String], at: DateTime<U
 
 impl Store {
     /// Re-queues rows for delivery with a fresh attempt budget: by id (any row that has
-    /// a payload and is not delivered) or by status (`dead`, `dry_run`). Returns how many.
+    /// a payload, is not delivered and is not in flight) or by status (`dead`, `dry_run`).
+    /// Returns how many.
     pub async fn replay(&self, ids: &[String], status: Option<Status>) -> anyhow::Result<u64> {
         let now = now_timestamp();
         let mut requeued = 0;
-        let replayable = "payload IS NOT NULL AND status IN ('dead', 'dry_run', 'retrying', 'queued')";
+        // A row a worker holds under a live lease is in flight: replaying it could send it twice.
+        let replayable = "payload IS NOT NULL AND status IN ('dead', 'dry_run', 'retrying', 'queued')
+                          AND (leased_until IS NULL OR leased_until <= ?2)";
         for id in ids {
             requeued += sqlx::query(&format!(
                 "UPDATE submissions SET status = 'queued', attempts = 0, next_attempt_at = ?2, leased_until = NULL

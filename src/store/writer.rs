@@ -23,7 +23,7 @@ const QUEUE_DEPTH: usize = 4096;
 /// With no job for this long the writer truncates the WAL, so an idle log shrinks.
 const IDLE: Duration = Duration::from_secs(1);
 /// After a truncating checkpoint that a reader blocked, wait this long before the next try.
-const TRUNCATE_RETRY: Duration = Duration::from_millis(250);
+const TRUNCATE_RETRY: Duration = Duration::from_millis(50);
 
 /// How a record request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -295,7 +295,8 @@ async fn peak_wal_during<F: std::future::Future>(db: &Path, work: F) -> (u64, F:
 #[actix_web::test]
 async fn the_wal_stays_bounded_under_load_returns_under_after_a_long_reader_and_shrinks_when_idle() {
     const BOUND: u64 = 1 << 20;
-    const SLACK: u64 = 2 << 20;
+    // Without the bound this load grows the WAL by tens of MB; the slack absorbs a busy machine.
+    const SLACK: u64 = 6 << 20;
     let app = spawn_app("[database]\nmax_wal_mb = 1\n").await;
     let db = app.db_path.clone();
 

@@ -10,6 +10,7 @@ mod delivery;
 mod faults;
 mod forms;
 mod guard;
+mod hardening;
 mod hooks;
 mod mapping;
 mod ops;

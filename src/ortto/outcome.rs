@@ -8,14 +8,16 @@ const EXCERPT_CHARS: usize = 500;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ComposeOutcome {
-    /// 2xx: the conversation exists.
+    /// 2xx with a compose answer: the conversation exists.
     Delivered {
         status: u16,
         conversation_id: Option<String>,
         person_id: Option<String>,
         person_status: Option<String>,
     },
-    /// Worth trying again later: network errors, timeouts, 408, 425, 5xx.
+    /// Worth trying again later: network errors, timeouts, 408, 425, 5xx, and a 2xx that is
+    /// not a compose answer (a captive proxy, a wrong `base_url`): no conversation, so not
+    /// delivered.
     Retry {
         status: Option<u16>,
         kind: &'static str,
@@ -50,11 +52,21 @@ pub fn classify_compose(result: &Result<OrttoReply, TransportError>) -> ComposeO
     };
     let status = reply.status;
     match status {
-        200..=299 => ComposeOutcome::Delivered {
-            status,
-            conversation_id: text("conversation_id"),
-            person_id: text("person_id"),
-            person_status: text("person_status"),
+        200..=299 => match text("conversation_id").filter(|id| !id.trim().is_empty()) {
+            Some(conversation_id) => ComposeOutcome::Delivered {
+                status,
+                conversation_id: Some(conversation_id),
+                person_id: text("person_id"),
+                person_status: text("person_status"),
+            },
+            None => ComposeOutcome::Retry {
+                status: Some(status),
+                kind: "unexpected_response",
+                error: format!(
+                    "HTTP {status} without a compose answer (no conversation_id): {}",
+                    response_excerpt(&reply.body)
+                ),
+            },
         },
         429 => {
             let hinted = json

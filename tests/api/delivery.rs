@@ -270,3 +270,33 @@ async fn never_more_sends_at_once_than_delivery_concurrency_allows() {
         "three slots, all of them used, never a fourth send at once"
     );
 }
+
+#[actix_web::test]
+async fn a_2xx_that_is_not_a_compose_answer_is_retried_then_dead_with_an_excerpt_and_replayable() {
+    let ortto = FakeOrtto::start().await;
+    // A captive proxy or a wrong base_url: 200, but a login page, not a conversation.
+    ortto.set_default(Reply::json(200, "<html>Login required</html>"));
+    let app = spawn_app_with_ortto(&ortto, "[delivery]\nmax_attempts = 2\n").await;
+    let id = submit(&app, "hi").await;
+    let row = app.wait_for_status(&id, &["dead"], WAIT).await;
+    assert_eq!(row.status, "dead", "never counted as delivered");
+    let last_error = row.last_error.clone().unwrap_or_default();
+    assert!(last_error.contains("Login required"), "{last_error}");
+    let attempts = app.attempts(&id).await;
+    assert_eq!(attempts.len(), 2);
+    assert!(attempts
+        .iter()
+        .all(|(_, status, kind)| *status == Some(200) && kind.as_deref() == Some("unexpected_response")));
+
+    ortto.set_default(Reply::ok());
+    assert_eq!(
+        app.store()
+            .await
+            .replay(std::slice::from_ref(&id), None)
+            .await
+            .unwrap(),
+        1
+    );
+    let row = app.wait_for_status(&id, &["delivered"], WAIT).await;
+    assert_eq!(row.status, "delivered", "replayable once Ortto answers properly");
+}

@@ -48,7 +48,12 @@ impl tracing_actix_web::RootSpanBuilder for RelayRootSpan {
         let client_ip = request
             .app_data::<actix_web::web::Data<crate::startup::AppState>>()
             .and_then(|state| {
-                crate::guard::client_ip(request.request(), &state.config.server.trusted_proxies)
+                let server = &state.config.server;
+                crate::guard::client_ip(
+                    request.request(),
+                    &server.trusted_proxies,
+                    &server.client_ip_header,
+                )
             })
             .map(|ip| ip.to_string())
             .unwrap_or_default();

@@ -40,6 +40,9 @@ pub struct ServerSettings {
     pub port: u16,
     pub max_body_bytes: usize,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header trusted proxies name the client in: `x-forwarded-for`, `forwarded`,
+    /// `x-real-ip`, or a CDN's own (`cf-connecting-ip`, `true-client-ip`, …).
+    pub client_ip_header: String,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
     /// A request body that has not arrived in full within this long gets 408.
@@ -195,6 +198,8 @@ pub struct RateLimitSettings {
     pub form: RateLimit,
     pub session_per_ip: RateLimit,
     pub hook_per_ip: RateLimit,
+    /// IPv6 clients are rate-limited per network of this prefix length.
+    pub ipv6_prefix: u8,
 }
 
 /// Which CAPTCHA service a form uses; each has its own token field and siteverify URL.
@@ -489,6 +494,14 @@ impl Config {
         check_positive("database.busy_timeout_ms", raw.database.busy_timeout_ms)?;
         check_positive("database.readiness_probe_ms", raw.database.readiness_probe_ms)?;
         check_positive("server.body_timeout_ms", raw.server.body_timeout_ms)?;
+        anyhow::ensure!(
+            (1..=128).contains(&raw.rate_limits.ipv6_prefix),
+            "rate_limits.ipv6_prefix: a prefix length from 1 to 128"
+        );
+        anyhow::ensure!(
+            actix_web::http::header::HeaderName::from_bytes(raw.server.client_ip_header.as_bytes()).is_ok(),
+            "server.client_ip_header: not a header name"
+        );
         for (key, limit) in [
             ("rate_limits.form_per_ip", &raw.rate_limits.form_per_ip),
             ("rate_limits.form", &raw.rate_limits.form),

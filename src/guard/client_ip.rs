@@ -2,44 +2,46 @@ use actix_web::HttpRequest;
 use ipnet::IpNet;
 use std::net::IpAddr;
 
-/// The client's IP: the socket peer, unless the peer is a trusted proxy, in which case
-/// the right-most hop of `X-Forwarded-For` (or `Forwarded`) that is not itself trusted.
-pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
+/// The client's IP: the socket peer, unless the peer is a trusted proxy. Then the one
+/// configured header (`server.client_ip_header`) is read, right to left: trusted proxies are
+/// passed over, and the first hop that is not one is the client. A hop that cannot be read
+/// ends the walk, never skipped, and the last trusted address stands for the client, so
+/// garbage a client wrote can neither pick its own key nor slip past a limit.
+pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpNet], header: &str) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
     if !trusted(&peer) {
         return Some(peer);
     }
-    let hops = forwarded_hops(req);
-    hops.iter()
-        .rev()
-        .find(|ip| !trusted(ip))
-        .or_else(|| hops.first())
-        .copied()
-        .or(Some(peer))
-}
-
-/// Every hop the proxies reported, oldest first; unparseable entries end the chain.
-fn forwarded_hops(req: &HttpRequest) -> Vec<IpAddr> {
-    let headers = req.headers();
-    let mut hops = Vec::new();
-    for value in headers.get_all("forwarded") {
-        let Ok(text) = value.to_str() else { continue };
-        for element in text.split(',') {
-            for pair in element.split(';') {
-                let Some((key, value)) = pair.trim().split_once('=') else {
-                    continue;
-                };
-                if key.eq_ignore_ascii_case("for") {
-                    hops.extend(parse_hop(value.trim_matches('"')));
-                }
-            }
+    let mut client = peer;
+    for hop in forwarded_hops(req, header).iter().rev() {
+        match hop {
+            Some(ip) if trusted(ip) => client = *ip,
+            Some(ip) => return Some(*ip),
+            None => break,
         }
     }
-    if hops.is_empty() {
-        for value in headers.get_all("x-forwarded-for") {
-            let Ok(text) = value.to_str() else { continue };
-            hops.extend(text.split(',').filter_map(|hop| parse_hop(hop.trim())));
+    Some(client)
+}
+
+/// Every hop the header reports, oldest first; `None` for one that cannot be read.
+fn forwarded_hops(req: &HttpRequest, header: &str) -> Vec<Option<IpAddr>> {
+    let mut hops = Vec::new();
+    for value in req.headers().get_all(header) {
+        let Ok(text) = value.to_str() else {
+            hops.push(None);
+            continue;
+        };
+        for element in text.split(',') {
+            if header.eq_ignore_ascii_case("forwarded") {
+                let node = element.split(';').find_map(|pair| {
+                    let (key, value) = pair.trim().split_once('=')?;
+                    key.eq_ignore_ascii_case("for").then_some(value)
+                });
+                hops.push(node.and_then(|v| parse_hop(v.trim().trim_matches('"'))));
+            } else {
+                hops.push(parse_hop(element.trim()));
+            }
         }
     }
     hops
@@ -56,9 +58,20 @@ fn parse_hop(raw: &str) -> Option<IpAddr> {
     raw.rsplit_once(':')?.0.parse().ok()
 }
 
+/// The rate-limit key for a client: IPv4 as is, IPv6 by its `/prefix` network, since one
+/// host commonly holds a whole /64 and could rotate through it.
+pub fn limit_key(ip: IpAddr, ipv6_prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            ipnet::Ipv6Net::new(v6, ipv6_prefix.min(128)).map_or(ip, |net| IpAddr::V6(net.network()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_hop;
+    use super::{limit_key, parse_hop};
 
     #[test]
     fn hops_with_ports_and_brackets() {
@@ -66,5 +79,13 @@ mod tests {
         assert_eq!(parse_hop("[2001:db8::1]:80").unwrap().to_string(), "2001:db8::1");
         assert_eq!(parse_hop("2001:db8::1").unwrap().to_string(), "2001:db8::1");
         assert!(parse_hop("unknown").is_none());
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_prefix() {
+        let key = |s: &str| limit_key(s.parse().unwrap(), 64).to_string();
+        assert_eq!(key("2001:db8::1"), key("2001:db8::ffff:1"));
+        assert_ne!(key("2001:db8::1"), key("2001:db8:0:1::1"));
+        assert_eq!(key("198.51.100.7"), "198.51.100.7");
     }
 }

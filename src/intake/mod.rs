@@ -53,10 +53,14 @@ impl RequestMeta {
         };
         let page_url = header("referer")
             .filter(|r| url::Url::parse(r).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
-        let client = guard::client_ip(req, &state.config.server.trusted_proxies);
+        let server = &state.config.server;
+        let client = guard::client_ip(req, &server.trusted_proxies, &server.client_ip_header);
         Self {
             received_at: Utc::now(),
-            client_addr: client.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            client_addr: guard::limit_key(
+                client.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+                state.config.rate_limits.ipv6_prefix,
+            ),
             client_ip: client.map(|ip| ip.to_string()),
             user_agent: header("user-agent"),
             origin: guard::request_origin(req),

@@ -154,6 +154,9 @@ async fn a_trusted_proxys_header_names_the_client() {
         Some("198.51.100.7")
     );
 
+    // With `client_ip_header = "forwarded"`, the RFC 7239 header is the one read.
+    let app =
+        spawn_app("[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\nclient_ip_header = \"forwarded\"\n").await;
     let mut response = app
         .client
         .post(app.url("/f/demo"))
@@ -413,5 +416,100 @@ async fn posts_naming_no_origin_follow_the_forms_setting() {
         403,
         "{}",
         body_text(&mut look_alike).await
+    );
+}
+
+/// Posts with extra headers as a client behind the trusted proxy at 127.0.0.1.
+async fn post_with(app: &TestApp, headers: &[(&str, String)]) -> (u16, Value) {
+    let mut request = app
+        .client
+        .post(app.url("/f/demo"))
+        .insert_header(("Accept", "application/json"));
+    for (name, value) in headers {
+        request = request.insert_header((*name, value.clone()));
+    }
+    let mut response = request.send_json(&message()).await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+const BEHIND_A_PROXY: &str = "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n\
+    [rate_limits.form_per_ip]\nenabled = true\nburst = 5\nper_minute = 1\n";
+
+#[actix_web::test]
+async fn a_client_cannot_pick_its_ip_with_a_second_header_or_an_unreadable_hop() {
+    let app = spawn_app(BEHIND_A_PROXY).await;
+    // The proxy says 7.7.7.7; the client adds its own Forwarded header, a new one each time.
+    let mut statuses = Vec::new();
+    for n in 0..10 {
+        let (status, body) = post_with(
+            &app,
+            &[
+                ("Forwarded", format!("for=9.9.9.{n}")),
+                ("X-Forwarded-For", "7.7.7.7".to_owned()),
+            ],
+        )
+        .await;
+        if status == 202 {
+            let row = app.submission(body["id"].as_str().unwrap()).await;
+            assert_eq!(row.client_ip.as_deref(), Some("7.7.7.7"));
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 202).count(), 5, "{statuses:?}");
+
+    // An unreadable hop ends the walk: the trusted proxy stands for the client, never the
+    // forged hop to its left.
+    let app = spawn_app(BEHIND_A_PROXY).await;
+    let mut statuses = Vec::new();
+    for n in 0..10 {
+        let (status, body) = post_with(&app, &[("X-Forwarded-For", format!("7.7.7.{n}, unknown"))]).await;
+        if status == 202 {
+            let row = app.submission(body["id"].as_str().unwrap()).await;
+            assert_eq!(row.client_ip.as_deref(), Some("127.0.0.1"));
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 202).count(), 5, "{statuses:?}");
+}
+
+#[actix_web::test]
+async fn a_cdn_header_can_name_the_client_instead() {
+    let app = spawn_app(
+        "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\nclient_ip_header = \"cf-connecting-ip\"\n",
+    )
+    .await;
+    let (status, body) = post_with(
+        &app,
+        &[
+            ("CF-Connecting-IP", "203.0.113.9".to_owned()),
+            ("X-Forwarded-For", "198.51.100.1".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 202);
+    let row = app.submission(body["id"].as_str().unwrap()).await;
+    assert_eq!(row.client_ip.as_deref(), Some("203.0.113.9"));
+}
+
+#[actix_web::test]
+async fn ipv6_clients_share_a_limit_per_slash_64() {
+    let app = spawn_app(
+        "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n\
+         [rate_limits.form_per_ip]\nenabled = true\nburst = 1\nper_minute = 1\n",
+    )
+    .await;
+    let from = |ip: &'static str| {
+        let app = &app;
+        async move { post_with(app, &[("X-Forwarded-For", ip.to_owned())]).await }
+    };
+    assert_eq!(from("2001:db8::1").await.0, 202);
+    assert_eq!(from("2001:db8::2").await.0, 429, "same /64, same limit");
+    let (status, body) = from("2001:db8:0:1::1").await;
+    assert_eq!(status, 202, "another /64");
+    let row = app.submission(body["id"].as_str().unwrap()).await;
+    assert_eq!(
+        row.client_ip.as_deref(),
+        Some("2001:db8:0:1::1"),
+        "the full address is recorded"
     );
 }

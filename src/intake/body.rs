@@ -110,8 +110,8 @@ pub async fn parse_fields(
     limits: &LimitSettings,
 ) -> Result<SubmittedFields, BodyError> {
     let fields = match format {
-        BodyFormat::UrlEncoded => parse_urlencoded(&body)?,
-        BodyFormat::Json => parse_json(&body, limits.max_json_depth)?,
+        BodyFormat::UrlEncoded => parse_urlencoded(&body, limits)?,
+        BodyFormat::Json => parse_json(&body, limits)?,
         BodyFormat::Multipart => parse_multipart(content_type.unwrap_or(""), body, limits.max_fields).await?,
     };
     check_limits(&fields, limits)?;
@@ -144,8 +144,58 @@ pub fn check_limits(fields: &SubmittedFields, limits: &LimitSettings) -> Result<
 
 /// Strict urlencoded parsing: unlike the lossy decoders, invalid UTF-8 is an error that
 /// names the field instead of turning into U+FFFD.
-pub fn parse_urlencoded(body: &[u8]) -> Result<SubmittedFields, BodyError> {
-    let mut fields = SubmittedFields::default();
+/// Collects fields under the input limits, failing at the first one crossed, so a body
+/// built to be expensive stops costing as soon as it is over a limit: parsing stays linear
+/// in the body's size.
+pub struct LimitedFields<'a> {
+    fields: SubmittedFields,
+    limits: &'a LimitSettings,
+    values: usize,
+}
+
+impl<'a> LimitedFields<'a> {
+    pub fn new(limits: &'a LimitSettings) -> Self {
+        Self {
+            fields: SubmittedFields::default(),
+            limits,
+            values: 0,
+        }
+    }
+
+    pub fn push(&mut self, name: String, value: String) -> Result<(), BodyError> {
+        self.values += 1;
+        if self.values > self.limits.max_fields {
+            return Err(BodyError::TooManyFields {
+                limit: self.limits.max_fields,
+            });
+        }
+        if exceeds(&name, self.limits.max_field_name_chars) {
+            return Err(BodyError::FieldNameTooLong {
+                limit: self.limits.max_field_name_chars,
+            });
+        }
+        if exceeds(&value, self.limits.max_value_chars) {
+            return Err(BodyError::ValueTooLong {
+                field: name,
+                limit: self.limits.max_value_chars,
+            });
+        }
+        self.fields.push(name, value);
+        Ok(())
+    }
+
+    pub fn finish(self) -> SubmittedFields {
+        self.fields
+    }
+}
+
+/// Whether `text` has more than `limit` characters, counting no further than needed.
+fn exceeds(text: &str, limit: usize) -> bool {
+    text.len() > limit && text.chars().nth(limit).is_some()
+}
+
+pub fn parse_urlencoded(body: &[u8], limits: &LimitSettings) -> Result<SubmittedFields, BodyError> {
+    let mut fields = LimitedFields::new(limits);
     for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
         let (raw_name, raw_value) = match pair.iter().position(|&b| b == b'=') {
             Some(at) => (&pair[..at], &pair[at + 1..]),
@@ -157,9 +207,9 @@ pub fn parse_urlencoded(body: &[u8]) -> Result<SubmittedFields, BodyError> {
         })?;
         let value = String::from_utf8(decode_component(raw_value))
             .map_err(|_| BodyError::InvalidUtf8 { field: name.clone() })?;
-        fields.push(name, value);
+        fields.push(name, value)?;
     }
-    Ok(fields)
+    Ok(fields.finish())
 }
 
 fn decode_component(raw: &[u8]) -> Vec<u8> {
@@ -169,15 +219,15 @@ fn decode_component(raw: &[u8]) -> Vec<u8> {
 
 /// A JSON object of fields. Scalars become text, arrays keep every value, nested
 /// objects flatten to `parent.child` names.
-pub fn parse_json(body: &[u8], max_depth: usize) -> Result<SubmittedFields, BodyError> {
-    let serde_json::Value::Object(object) = parse_json_value(body, max_depth)? else {
+pub fn parse_json(body: &[u8], limits: &LimitSettings) -> Result<SubmittedFields, BodyError> {
+    let serde_json::Value::Object(object) = parse_json_value(body, limits.max_json_depth)? else {
         return Err(BodyError::Malformed(
             "the JSON body must be an object of fields".to_owned(),
         ));
     };
-    let mut fields = SubmittedFields::default();
-    flatten_json("", object, &mut fields);
-    Ok(fields)
+    let mut fields = LimitedFields::new(limits);
+    flatten_json("", object, &mut |name, value| fields.push(name, value))?;
+    Ok(fields.finish())
 }
 
 /// Any JSON document, checked for UTF-8 (naming the field that breaks it) and depth.
@@ -203,7 +253,11 @@ fn depth(value: &serde_json::Value) -> usize {
     }
 }
 
-fn flatten_json(prefix: &str, object: serde_json::Map<String, serde_json::Value>, out: &mut SubmittedFields) {
+fn flatten_json(
+    prefix: &str,
+    object: serde_json::Map<String, serde_json::Value>,
+    out: &mut impl FnMut(String, String) -> Result<(), BodyError>,
+) -> Result<(), BodyError> {
     use serde_json::Value;
     for (key, value) in object {
         let name = if prefix.is_empty() {
@@ -213,23 +267,24 @@ fn flatten_json(prefix: &str, object: serde_json::Map<String, serde_json::Value>
         };
         match value {
             Value::Null => {}
-            Value::Object(inner) => flatten_json(&name, inner, out),
+            Value::Object(inner) => flatten_json(&name, inner, out)?,
             Value::Array(items) => {
                 for item in items {
                     if let Some(text) = scalar_text(&item) {
-                        out.push(name.clone(), text);
+                        out(name.clone(), text)?;
                     } else if !item.is_null() {
-                        out.push(name.clone(), item.to_string());
+                        out(name.clone(), item.to_string())?;
                     }
                 }
             }
             scalar => {
                 if let Some(text) = scalar_text(&scalar) {
-                    out.push(name, text);
+                    out(name, text)?;
                 }
             }
         }
     }
+    Ok(())
 }
 
 fn scalar_text(value: &serde_json::Value) -> Option<String> {
@@ -250,7 +305,10 @@ fn name_invalid_json_field(body: &[u8]) -> BodyError {
         .and_then(|value| match value {
             serde_json::Value::Object(object) => {
                 let mut fields = SubmittedFields::default();
-                flatten_json("", object, &mut fields);
+                let _ = flatten_json("", object, &mut |name, value| {
+                    fields.push(name, value);
+                    Ok(())
+                });
                 let culprit = fields
                     .iter()
                     .find(|(name, values)| {
@@ -308,8 +366,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn limits_stop_parsing_at_the_first_crossing_and_many_names_stay_distinct() {
+        let flood: String = (0..13_000).map(|i| format!("f{i}=v&")).collect();
+        let err = parse_urlencoded(flood.as_bytes(), &limits()).unwrap_err();
+        assert!(matches!(err, BodyError::TooManyFields { limit: 100 }), "{err:?}");
+        let roomy = LimitSettings {
+            max_fields: 20_000,
+            ..limits()
+        };
+        let fields = parse_urlencoded(flood.as_bytes(), &roomy).unwrap();
+        assert_eq!(fields.len(), 13_000);
+        assert_eq!(fields.first("f12999"), Some("v"));
+        let long_name = format!("{}=v", "n".repeat(101));
+        let err = parse_urlencoded(long_name.as_bytes(), &limits()).unwrap_err();
+        assert!(matches!(err, BodyError::FieldNameTooLong { .. }));
+        let json = format!(r#"{{"a":[{}]}}"#, vec!["1"; 101].join(","));
+        let err = parse_json(json.as_bytes(), &limits()).unwrap_err();
+        assert!(matches!(err, BodyError::TooManyFields { .. }), "{err:?}");
+    }
+
+    fn limits() -> LimitSettings {
+        LimitSettings {
+            max_message_chars: 20_000,
+            max_fields: 100,
+            max_field_name_chars: 100,
+            max_value_chars: 20_000,
+            max_json_depth: 8,
+        }
+    }
+
+    #[test]
     fn urlencoded_keeps_repeated_keys_and_decodes_plus() {
-        let fields = parse_urlencoded(b"topic=a&name=Jo+Smith&topic=b&empty=").unwrap();
+        let fields = parse_urlencoded(b"topic=a&name=Jo+Smith&topic=b&empty=", &limits()).unwrap();
         assert_eq!(fields.values("topic").unwrap(), ["a", "b"]);
         assert_eq!(fields.first("name"), Some("Jo Smith"));
         assert_eq!(fields.values("empty").unwrap(), [""]);
@@ -317,7 +405,7 @@ mod tests {
 
     #[test]
     fn urlencoded_invalid_utf8_names_the_field() {
-        let err = parse_urlencoded(b"name=ok&message=%FF%FE").unwrap_err();
+        let err = parse_urlencoded(b"name=ok&message=%FF%FE", &limits()).unwrap_err();
         assert!(matches!(err, BodyError::InvalidUtf8 { field } if field == "message"));
     }
 
@@ -325,7 +413,7 @@ mod tests {
     fn json_flattens_and_keeps_arrays() {
         let fields = parse_json(
             br#"{"email":"a@b.co","tags":["x","y"],"n":3,"who":{"first":"Jo"},"skip":null}"#,
-            8,
+            &limits(),
         )
         .unwrap();
         assert_eq!(fields.values("tags").unwrap(), ["x", "y"]);
@@ -339,15 +427,19 @@ mod tests {
         let mut body = br#"{"name":"Jo","message":""#.to_vec();
         body.extend_from_slice(&[0xff, 0xfe]);
         body.extend_from_slice(br#""}"#);
-        let err = parse_json(&body, 8).unwrap_err();
+        let err = parse_json(&body, &limits()).unwrap_err();
         assert!(matches!(err, BodyError::InvalidUtf8 { field } if field == "message"));
     }
 
     #[test]
     fn json_depth_is_limited() {
-        assert!(parse_json(br#"{"a":{"b":{"c":"d"}}}"#, 3).is_ok());
+        let shallow = LimitSettings {
+            max_json_depth: 3,
+            ..limits()
+        };
+        assert!(parse_json(br#"{"a":{"b":{"c":"d"}}}"#, &shallow).is_ok());
         assert!(matches!(
-            parse_json(br#"{"a":{"b":{"c":["d"]}}}"#, 3),
+            parse_json(br#"{"a":{"b":{"c":["d"]}}}"#, &shallow),
             Err(BodyError::TooDeep { limit: 3 })
         ));
     }

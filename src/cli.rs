@@ -128,11 +128,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Erase { email } => {
             let store = open_store(&config).await?;
-            let removed = store.erase_email(&email).await?;
+            let erased = store.erase_email(&email).await?;
+            let removed = erased.removed;
             println!(
                 "erased {} submissions, {} delivery attempts, {} session logs",
                 removed.submissions, removed.delivery_attempts, removed.talk_sessions
             );
+            if erased.wal_truncated {
+                println!(
+                    "deleted with secure_delete; the WAL was truncated, so the bytes are gone from disk"
+                );
+            } else {
+                println!(
+                    "warning: a reader kept the WAL open; the erased bytes stay in it until the next truncation \
+                     (a running relay truncates it within a second of being idle)"
+                );
+            }
             Ok(())
         }
         Command::CheckConfig => {

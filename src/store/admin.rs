@@ -73,6 +73,14 @@ pub struct Removed {
     pub talk_sessions: u64,
 }
 
+/// What an erasure removed, and whether the WAL (which still held the old bytes) was
+/// truncated afterwards.
+#[derive(Debug, Clone)]
+pub struct Erased {
+    pub removed: Removed,
+    pub wal_truncated: bool,
+}
+
 const MAX_LIST: i64 = 500;
 
 impl Store {
@@ -197,37 +205,104 @@ impl Store {
     }
 
     /// Removes every row of one person (a GDPR erasure request): submissions whose email
-    /// matches or whose submitted fields mention the address, their attempts, and session logs.
-    pub async fn erase_email(&self, email: &str) -> anyhow::Result<Removed> {
-        let email = email.trim().to_lowercase();
-        anyhow::ensure!(email.contains('@'), "`{email}` is not an email address");
-        let mut tx = self.pool().begin().await?;
-        let matching = "SELECT id FROM submissions WHERE lower(email) = ?1 OR instr(lower(fields), ?1) > 0";
-        let delivery_attempts = sqlx::query(&format!(
-            "DELETE FROM delivery_attempts WHERE submission_id IN ({matching})"
-        ))
-        .bind(&email)
-        .execute(&mut *tx)
+    /// matches or whose submitted fields mention the address, their attempts, and session
+    /// logs. Addresses match as intake normalises them, non-ASCII ones included. The deletes
+    /// run with `secure_delete` and the WAL is then truncated, so the bytes leave the files
+    /// (README, "Operating it").
+    pub async fn erase_email(&self, email: &str) -> anyhow::Result<Erased> {
+        let needle = email.trim().to_lowercase();
+        let (_, domain) = needle
+            .rsplit_once('@')
+            .with_context(|| format!("`{}` is not an email address", email.trim()))?;
+        // SQLite's lower() folds ASCII only: an ASCII domain narrows the scan in SQL, and
+        // Rust's Unicode lowercasing decides.
+        let narrow = if domain.is_ascii() {
+            format!("@{domain}")
+        } else {
+            String::new()
+        };
+        let candidates: Vec<(String, Option<String>, String)> = sqlx::query_as(
+            "SELECT id, email, fields FROM submissions
+              WHERE ?1 = '' OR instr(lower(coalesce(email, '')), ?1) > 0 OR instr(lower(fields), ?1) > 0",
+        )
+        .bind(&narrow)
+        .fetch_all(self.pool())
         .await
-        .context("erasing delivery attempts")?
-        .rows_affected();
-        let submissions = sqlx::query(&format!("DELETE FROM submissions WHERE id IN ({matching})"))
-            .bind(&email)
-            .execute(&mut *tx)
-            .await
-            .context("erasing submissions")?
-            .rows_affected();
-        let talk_sessions = sqlx::query("DELETE FROM talk_sessions WHERE lower(email) = ?")
-            .bind(&email)
-            .execute(&mut *tx)
-            .await
-            .context("erasing session logs")?
-            .rows_affected();
+        .context("finding the person's submissions")?;
+        let submission_ids: Vec<String> = candidates
+            .into_iter()
+            .filter(|(_, row_email, fields)| {
+                row_email.as_deref().is_some_and(|e| e.to_lowercase() == needle)
+                    || fields.to_lowercase().contains(&needle)
+            })
+            .map(|(id, _, _)| id)
+            .collect();
+        let sessions: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, email FROM talk_sessions WHERE email IS NOT NULL AND (?1 = '' OR instr(lower(email), ?1) > 0)",
+        )
+        .bind(&narrow)
+        .fetch_all(self.pool())
+        .await
+        .context("finding the person's session logs")?;
+        let session_ids: Vec<String> = sessions
+            .into_iter()
+            .filter(|(_, e)| e.to_lowercase() == needle)
+            .map(|(id, _)| id)
+            .collect();
+
+        let mut conn = self.pool().acquire().await?;
+        sqlx::query("PRAGMA secure_delete = ON")
+            .execute(&mut *conn)
+            .await?;
+        let mut removed = Removed {
+            submissions: 0,
+            delivery_attempts: 0,
+            talk_sessions: 0,
+        };
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        for id in &submission_ids {
+            removed.delivery_attempts += sqlx::query("DELETE FROM delivery_attempts WHERE submission_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .context("erasing delivery attempts")?
+                .rows_affected();
+            removed.submissions += sqlx::query("DELETE FROM submissions WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .context("erasing submissions")?
+                .rows_affected();
+        }
+        for id in &session_ids {
+            removed.talk_sessions += sqlx::query("DELETE FROM talk_sessions WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .context("erasing session logs")?
+                .rows_affected();
+        }
         tx.commit().await.context("committing the erasure")?;
-        Ok(Removed {
-            submissions,
-            delivery_attempts,
-            talk_sessions,
+        sqlx::query("PRAGMA secure_delete = OFF")
+            .execute(&mut *conn)
+            .await?;
+        // The old page images live on in the WAL until it is truncated; a reader (a running
+        // relay's dashboard) may hold it for a moment, so try for a few seconds.
+        let mut wal_truncated = false;
+        for _ in 0..50 {
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut *conn)
+                .await
+                .context("truncating the WAL")?;
+            if busy == 0 {
+                wal_truncated = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Ok(Erased {
+            removed,
+            wal_truncated,
         })
     }
 

@@ -8,7 +8,7 @@ mod sessions;
 mod submissions;
 mod writer;
 
-pub use admin::{AttemptRow, Removed, Stats, SubmissionFilter, SubmissionSummary};
+pub use admin::{AttemptRow, Erased, Removed, Stats, SubmissionFilter, SubmissionSummary};
 pub use deliveries::{AttemptRecord, ClaimedRow, RowUpdate};
 pub use sessions::SessionLog;
 pub use submissions::{NewSubmission, SubmissionRow};

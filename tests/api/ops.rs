@@ -430,3 +430,37 @@ async fn every_dashboard_query_runs_read_only_while_the_relay_writes() {
     assert!(!result("volume_per_form_per_hour").as_array().unwrap().is_empty());
     assert!(!result("daily_counts").as_array().unwrap().is_empty());
 }
+
+#[actix_web::test]
+async fn erase_matches_non_ascii_addresses_and_leaves_no_bytes_in_the_files() {
+    let mut app = spawn_app("").await;
+    submit(&app, "demo", "Ödön.Müller@example.com", json!({})).await;
+    let kept = submit(&app, "demo", "keep@example.com", json!({})).await;
+    // Spam keeps the address in its fields only.
+    submit(&app, "demo", "ÖDÖN.MÜLLER@example.com", json!({"_gotcha": "x"})).await;
+    app.stop().await;
+
+    let output = relay_cli(&["erase", "--email", "Ödön.Müller@Example.com"], &app.db_path).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("erased 2 submissions"), "{stdout}");
+    assert!(stdout.contains("WAL was truncated"), "{stdout}");
+    let ids: Vec<String> = app.submissions().await.into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, [kept]);
+    assert_rollup_matches(&app).await;
+    // Not in any page of the file, free pages included, nor in the WAL.
+    let wal = talk_relay::store::health::wal_path(&app.db_path);
+    for file in [app.db_path.clone(), wal] {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).to_lowercase();
+        assert!(
+            !text.contains("müller"),
+            "{} still holds the address",
+            file.display()
+        );
+    }
+}

@@ -304,7 +304,7 @@ fn session_body(
 ) -> Result<Value, SessionError> {
     let text = |field: &str, value: &str| -> Result<String, SessionError> {
         let value = crate::clean::strip_control(value.trim()).into_owned();
-        if value.chars().count() > 255 {
+        if value.chars().count() > crate::ortto::STR_MAX_CHARS {
             return Err(SessionError::Invalid(
                 "FIELD_TOO_LONG",
                 format!("{field}: longer than 255 characters"),

@@ -142,6 +142,13 @@ fn row_update(row: &ClaimedRow, outcome: ComposeOutcome, ctx: &AttemptContext) -
         }
         ComposeOutcome::Rejected { error, .. } => {
             tracing::error!(%error, "Ortto refused the payload; the row is dead");
+            if let Some(until) = ctx.state.payload_refused() {
+                ctx.count("paused_for_refusals");
+                tracing::error!(
+                    until = %crate::domain::utc_timestamp(until),
+                    "Ortto refused several payloads in a row: every delivery is paused before Ortto bans this IP"
+                );
+            }
             RowUpdate::Dead { error }
         }
     }

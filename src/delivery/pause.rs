@@ -1,8 +1,14 @@
 //! Whether deliveries may go out now. Shared by every delivery and by `/readyz`.
 
 use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Ortto bans an IP for 15 s after 15 bad requests in 15 s. The relay stops well short:
+/// this many refusals within the window pause every delivery for the window.
+pub const REFUSALS_BEFORE_PAUSE: usize = 3;
+pub const REFUSAL_WINDOW: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PauseReason {
@@ -10,6 +16,8 @@ pub enum PauseReason {
     RateLimited,
     /// Ortto answered 401/403: the key is wrong (or the account expired) for every row.
     KeyRejected { status: u16 },
+    /// Ortto refused several payloads in a row: stop before its bad-request ban.
+    Refusals,
 }
 
 impl PauseReason {
@@ -19,6 +27,10 @@ impl PauseReason {
             Self::KeyRejected { status } => {
                 format!("Ortto rejected the API key (HTTP {status}); check the key and the account")
             }
+            Self::Refusals => format!(
+                "Ortto refused {REFUSALS_BEFORE_PAUSE} payloads within {} s; paused before it bans the relay's IP",
+                REFUSAL_WINDOW.as_secs()
+            ),
         }
     }
 }
@@ -29,6 +41,8 @@ struct Inner {
     reason: Option<PauseReason>,
     /// Set by a 401/403 and cleared only by a successful delivery.
     key_rejected: Option<u16>,
+    /// When Ortto last refused payloads (4xx other than 401/403/429), within the window.
+    refusals: VecDeque<Instant>,
 }
 
 #[derive(Debug)]
@@ -78,6 +92,25 @@ impl DeliveryState {
     pub fn remaining(&self) -> Option<Duration> {
         self.paused_until()
             .and_then(|until| (until - Utc::now()).to_std().ok())
+    }
+
+    /// Notes that Ortto refused a payload. Returns when deliveries resume if this refusal
+    /// is one too many for the window, having paused them.
+    pub fn payload_refused(&self) -> Option<DateTime<Utc>> {
+        let now = Instant::now();
+        let crowded = {
+            let mut inner = self.lock();
+            inner
+                .refusals
+                .retain(|at| now.duration_since(*at) < REFUSAL_WINDOW);
+            inner.refusals.push_back(now);
+            let crowded = inner.refusals.len() >= REFUSALS_BEFORE_PAUSE;
+            if crowded {
+                inner.refusals.clear();
+            }
+            crowded
+        };
+        crowded.then(|| self.pause(REFUSAL_WINDOW, PauseReason::Refusals))
     }
 
     pub fn delivery_succeeded(&self) {

@@ -7,7 +7,7 @@ use crate::ortto::{ComposeRequest, Conversation, Message};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-const SUBJECT_MAX_CHARS: usize = 255;
+use crate::ortto::STR_MAX_CHARS as SUBJECT_MAX_CHARS;
 const AUTO_SUBJECT_SNIPPET_CHARS: usize = 60;
 
 /// Facts about the request that mapping needs but the submitter did not type.

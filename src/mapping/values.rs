@@ -3,8 +3,7 @@
 use crate::domain::{FieldKind, FieldProblem, PersonFieldId, ProblemCode};
 use serde_json::{json, Value};
 
-const STR_MAX_CHARS: usize = 255;
-const TXT_MAX_CHARS: usize = 4000;
+use crate::ortto::{STR_MAX_CHARS, TXT_MAX_CHARS};
 
 /// Whether a checkbox value means "ticked": `on`, `true`, `1`, `yes`, `checked`.
 pub fn is_checked(value: &str) -> bool {

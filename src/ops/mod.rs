@@ -87,14 +87,13 @@ pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) ->
         .database_writable
         .set(i64::from(state.health.unready_reason().is_none()));
     let pause = state.deliveries.readiness();
-    for reason in ["rate_limited", "key_rejected"] {
+    for reason in ["rate_limited", "key_rejected", "refusals"] {
+        use crate::delivery::PauseReason;
         let active = matches!(
             (&pause, reason),
             (Err(_), "key_rejected")
-                | (
-                    Ok(Some((crate::delivery::PauseReason::RateLimited, _))),
-                    "rate_limited"
-                )
+                | (Ok(Some((PauseReason::RateLimited, _))), "rate_limited")
+                | (Ok(Some((PauseReason::Refusals, _))), "refusals")
         );
         metrics
             .paused

@@ -9,3 +9,8 @@ pub use client::{OrttoClient, OrttoReply, TransportError};
 pub use compose::{ComposeRequest, Conversation, Message};
 pub use outcome::{classify_compose, response_excerpt, ComposeOutcome};
 pub use validate::check_compose_payload;
+
+/// Ortto's longest `str` value (and subject, and `geo` name), in characters.
+pub const STR_MAX_CHARS: usize = 255;
+/// Ortto's longest `txt` value, in characters.
+pub const TXT_MAX_CHARS: usize = 4000;

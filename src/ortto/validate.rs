@@ -1,6 +1,7 @@
 //! Checks a compose payload against Ortto's documented limits before it is sent, so the
 //! relay never spends one of the 15 bad requests that get its IP banned.
 
+use super::{STR_MAX_CHARS, TXT_MAX_CHARS};
 use crate::domain::{FieldKind, PersonFieldId};
 use serde_json::Value;
 
@@ -17,27 +18,16 @@ pub fn check_compose_payload(payload: &str) -> Result<(), String> {
     if let Some(path) = control_character(&json, &mut String::new()) {
         return Err(format!("`{path}` holds a control character Ortto refuses"));
     }
-    if let Some(subject) = json.pointer("/conversation/subject").and_then(Value::as_str) {
-        if subject.contains(['\n', '\r']) {
-            return Err("the conversation subject is more than one line".to_owned());
-        }
-    }
     let fields = json
         .get("fields")
         .and_then(Value::as_object)
         .ok_or("payload has no `fields` object")?;
     for (id, value) in fields {
-        let parsed = PersonFieldId::parse(id)?;
-        let limit = match parsed.kind() {
-            FieldKind::Str => Some(255),
-            FieldKind::Txt => Some(4000),
-            _ => None,
-        };
-        if let (Some(limit), Some(text)) = (limit, value.as_str()) {
-            if text.chars().count() > limit {
-                return Err(format!("`{id}` is longer than {limit} characters"));
-            }
-        }
+        check_field(&PersonFieldId::parse(id)?, id, value)?;
+    }
+    // Consent is never sent without saying where it came from (README, "Consent").
+    if fields.contains_key("bol::p") && !fields.get("str::s-ctx").is_some_and(Value::is_string) {
+        return Err("`bol::p` is sent without `str::s-ctx`".to_owned());
     }
     let merge_by = json
         .get("merge_by")
@@ -46,9 +36,24 @@ pub fn check_compose_payload(payload: &str) -> Result<(), String> {
     if merge_by.is_empty() || merge_by.len() > 2 {
         return Err("`merge_by` must hold one or two field ids".to_owned());
     }
+    for id in merge_by {
+        PersonFieldId::parse(id.as_str().ok_or("`merge_by` holds a non-string")?)?;
+    }
     let main = merge_by[0].as_str().ok_or("`merge_by` holds a non-string")?;
     if !fields.contains_key(main) {
         return Err(format!("the main merge field `{main}` has no value"));
+    }
+    let subject = json
+        .pointer("/conversation/subject")
+        .and_then(Value::as_str)
+        .ok_or("the conversation has no subject")?;
+    if subject.trim().is_empty() || subject.contains(['\n', '\r']) {
+        return Err("the conversation subject must be one non-blank line".to_owned());
+    }
+    if subject.chars().count() > STR_MAX_CHARS {
+        return Err(format!(
+            "the conversation subject is longer than {STR_MAX_CHARS} characters"
+        ));
     }
     let messages = json
         .pointer("/conversation/messages")
@@ -57,7 +62,52 @@ pub fn check_compose_payload(payload: &str) -> Result<(), String> {
     if messages.is_empty() {
         return Err("the conversation has no messages".to_owned());
     }
+    for message in messages {
+        let kind = message.get("type").and_then(Value::as_str);
+        let body = message.get("body").and_then(Value::as_str);
+        match (kind, body) {
+            (Some("text" | "html"), Some(body)) if !body.trim().is_empty() => {}
+            _ => return Err("a message is not a non-blank text or html body".to_owned()),
+        }
+    }
     Ok(())
+}
+
+/// A person field's value in the shape its type takes.
+fn check_field(parsed: &PersonFieldId, id: &str, value: &Value) -> Result<(), String> {
+    let text_within = |limit: usize| match value.as_str() {
+        Some(text) if text.chars().count() > limit => {
+            Err(format!("`{id}` is longer than {limit} characters"))
+        }
+        Some(_) => Ok(()),
+        None => Err(format!("`{id}` must be a string")),
+    };
+    match parsed.kind() {
+        FieldKind::Str => text_within(STR_MAX_CHARS),
+        FieldKind::Txt => text_within(TXT_MAX_CHARS),
+        FieldKind::Int if value.is_i64() => Ok(()),
+        FieldKind::Int => Err(format!("`{id}` must be a whole number")),
+        FieldKind::Bol if value.is_boolean() => Ok(()),
+        FieldKind::Bol => Err(format!("`{id}` must be true or false")),
+        FieldKind::Phn => {
+            let digits = |key: &str| {
+                value
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
+            };
+            let whole = digits("phone") && value.get("parse_with_country_code") == Some(&Value::Bool(true));
+            (whole || (digits("c") && digits("n")))
+                .then_some(())
+                .ok_or_else(|| format!("`{id}` is not a phone number Ortto parses"))
+        }
+        FieldKind::Geo => match value.get("name").and_then(Value::as_str) {
+            Some(name) if name.chars().count() <= STR_MAX_CHARS => Ok(()),
+            _ => Err(format!(
+                "`{id}` must be {{\"name\": …}} of at most {STR_MAX_CHARS} characters"
+            )),
+        },
+    }
 }
 
 /// The path of the first string (or key) holding a control character other than a line
@@ -104,5 +154,19 @@ mod tests {
             .contains("control character"));
         let two_lines = ok.replace(r#""subject":"s""#, r#""subject":"s\nBcc: x""#);
         assert!(check_compose_payload(&two_lines).is_err());
+        let consent_alone = ok.replace(
+            r#""str::email":"a@b.co""#,
+            r#""str::email":"a@b.co","bol::p":true"#,
+        );
+        assert!(check_compose_payload(&consent_alone)
+            .unwrap_err()
+            .contains("s-ctx"));
+        let int_as_text = ok.replace(
+            r#""str::email":"a@b.co""#,
+            r#""str::email":"a@b.co","int:cm:age":"old""#,
+        );
+        assert!(check_compose_payload(&int_as_text).is_err());
+        let blank_body = ok.replace(r#""body":"b""#, r#""body":"  ""#);
+        assert!(check_compose_payload(&blank_body).is_err());
     }
 }

@@ -300,3 +300,54 @@ async fn a_2xx_that_is_not_a_compose_answer_is_retried_then_dead_with_an_excerpt
     let row = app.wait_for_status(&id, &["delivered"], WAIT).await;
     assert_eq!(row.status, "delivered", "replayable once Ortto answers properly");
 }
+
+#[actix_web::test]
+async fn several_refused_payloads_pause_every_delivery_before_ortto_bans_the_ip() {
+    let ortto = FakeOrtto::start().await;
+    ortto.set_default(Reply::json(400, r#"{"error":{"message":"invalid field"}}"#));
+    let app = spawn_app_with_ortto(&ortto, "[delivery]\nconcurrency = 1\n").await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(submit(&app, &format!("refused {n}")).await);
+    }
+    ortto.wait_for_requests(3, WAIT).await;
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        ortto.requests().len(),
+        3,
+        "the fourth request waits out the pause"
+    );
+
+    let (status, ready) = app.readyz().await;
+    assert_eq!(status, 200, "intake still works: {ready}");
+    assert_eq!(ready["deliveries"], "paused");
+    assert!(
+        ready["reason"].as_str().unwrap().contains("refused 3 payloads"),
+        "{ready}"
+    );
+    let mut metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = crate::helpers::body_text(&mut metrics).await;
+    assert!(
+        text.contains("talk_relay_deliveries_paused{reason=\"refusals\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("talk_relay_deliveries_total{outcome=\"paused_for_refusals\"} 1"),
+        "{text}"
+    );
+
+    let mut statuses = Vec::new();
+    for id in &ids {
+        statuses.push(app.submission(id).await.status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "dead").count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "queued").count(),
+        2,
+        "{statuses:?}"
+    );
+}

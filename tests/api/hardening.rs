@@ -43,7 +43,12 @@ async fn control_characters_and_line_breaks_never_reach_a_message_or_subject() {
     );
     let subject = payload["conversation"]["subject"].as_str().unwrap();
     assert_eq!(subject, "Hello Bcc: x");
-    assert_eq!(row.status, "queued");
+    // Taken, not refused (the dry-run worker may already have moved it on).
+    assert!(
+        ["queued", "dry_run"].contains(&row.status.as_str()),
+        "{}",
+        row.status
+    );
 }
 
 #[actix_web::test]

@@ -464,3 +464,112 @@ async fn random_requests_never_get_a_server_error() {
         );
     }
 }
+
+/// Field names a real form sends, and the ones this property's form maps to every type.
+fn field_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "email",
+            "name",
+            "first_name",
+            "last_name",
+            "phone",
+            "message",
+            "subject",
+            "age",
+            "agree",
+            "city",
+            "html",
+            "company",
+            "_next",
+            "_gotcha",
+        ])
+        .prop_map(str::to_owned),
+        "\\PC{0,12}",
+        "[\\x00-\\x1f a-z\\r\\n]{1,8}",
+    ]
+}
+
+/// Values from the shapes attacks and accidents take: control characters, line breaks,
+/// HTML, numbers, phone-ish text, long runs, emails, ticked and unticked words.
+fn field_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "\\PC{0,40}",
+        "[\\x00-\\x1f\\x7f-\\x9f a-z<>&\"'\\r\\n]{0,40}",
+        prop::sample::select(vec![
+            "jo@example.com",
+            "Ödön.Müller@Example.com",
+            "+61 401 234 567",
+            "0401 234 567",
+            "on",
+            "off",
+            "yes",
+            "no",
+            "42",
+            "-7",
+            "4.5",
+            "<b>hi</b><script>x</script>",
+            "https://example.com",
+            "",
+            " ",
+        ])
+        .prop_map(str::to_owned),
+        (1usize..5000).prop_map(|n| "é".repeat(n)),
+        ("[a-z]{1,8}", "[a-z]{1,8}").prop_map(|(l, d)| format!("{l}@{d}.co\r\nBcc: x")),
+    ]
+}
+
+#[test]
+fn every_payload_the_relay_builds_passes_the_pre_send_check() {
+    let config = config(
+        "[forms.all]\ntitle = 'All types'\nhtml_field = 'html'\ndefault_country_code = '61'\n\
+         [forms.all.fields]\nage = 'int:cm:age'\nagree = 'bol:cm:agree'\ncity = 'geo::city'\ncompany = 'str:cm:company'\n\
+         [forms.all.consent]\nfield = 'subscribe'\nunchecked = 'opt_out'\n",
+    );
+    let form = config.form("all").unwrap();
+    let cleaner = HtmlCleaner::new();
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(cases()));
+    let email = prop::sample::select(vec![
+        "jo@example.com",
+        "Ödön.Müller@Example.com",
+        " Lee@Example.CO ",
+    ]);
+    let inputs = (
+        email,
+        field_value(),
+        prop::collection::vec((field_name(), field_value()), 0..12),
+    );
+    let built = std::cell::Cell::new(0u32);
+    runner
+        .run(&inputs, |(email, message, pairs)| {
+            let mut fields = talk_relay::intake::SubmittedFields::default();
+            fields.push("email".to_owned(), email.to_owned());
+            fields.push("message".to_owned(), format!("hello {message}"));
+            for (name, value) in pairs {
+                fields.push(name, value);
+            }
+            let fields = fields.cleaned();
+            let draft = talk_relay::mapping::draft_from_fields(&form.rules, Some(&form.honeypot), &fields);
+            let context = talk_relay::mapping::MappingContext {
+                page_url: Some("https://www.example.com/contact".to_owned()),
+                received_at: chrono::Utc::now(),
+            };
+            if let Ok(mapped) = talk_relay::mapping::compose(draft, &form.rules, &cleaner, &context) {
+                built.set(built.get() + 1);
+                let payload = serde_json::to_string(&mapped.compose).unwrap();
+                prop_assert!(
+                    talk_relay::ortto::check_compose_payload(&payload).is_ok(),
+                    "the relay built a payload its own check refuses: {:?}\n{payload}",
+                    talk_relay::ortto::check_compose_payload(&payload)
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+    let built = built.get();
+    eprintln!(
+        "pre-send property: {built} of {} generated submissions built a payload",
+        cases()
+    );
+    assert!(built > 0, "no input built a payload; the property proved nothing");
+}

@@ -239,3 +239,22 @@ async fn metrics_answer_in_the_format_the_scraper_asks_for() {
     assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
     assert!(text.trim_end().ends_with("# EOF"));
 }
+
+#[actix_web::test]
+async fn a_body_of_thousands_of_distinct_names_is_refused_at_the_field_limit() {
+    let app = spawn_app("[server]\nmax_body_bytes = 131072\n").await;
+    // 13,000 distinct names in about 60 KB, as in the report.
+    let flood: String = (0..13_000).map(|i| format!("{i:x}=&")).collect();
+    assert!(
+        flood.len() < 65_536,
+        "under the body limit, so the field limit is what refuses it"
+    );
+    let (status, body) = post_urlencoded(&app, "demo", &flood, None).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["code"], "TOO_MANY_FIELDS");
+    let object: serde_json::Map<String, Value> = (0..5_000).map(|i| (format!("f{i}"), json!(""))).collect();
+    let (status, body) = app.post_json("demo", &Value::Object(object)).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["code"], "TOO_MANY_FIELDS");
+    assert!(app.submissions().await.is_empty());
+}

@@ -84,6 +84,7 @@ pub(crate) struct RawHook {
     fields: BTreeMap<String, String>,
     merge_by: Option<Vec<String>>,
     default_country_code: Option<String>,
+    default_message: Option<String>,
     consent: Option<RawConsent>,
     pointers: Option<GenericPointers>,
 }
@@ -262,6 +263,7 @@ pub(crate) fn check_hook(
         max_message_chars,
     )?;
     rules.html_field = Some(crate::mapping::HTML_FIELD.to_owned());
+    rules.default_message = super::check_default_message(&key("default_message"), raw.default_message)?;
     Ok(HookConfig {
         name: name.to_owned(),
         preset: raw.preset,

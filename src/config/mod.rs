@@ -284,6 +284,12 @@ pub enum UncheckedConsent {
 pub(crate) struct RawConsent {
     field: String,
     unchecked: Option<UncheckedConsent>,
+    /// More values that mean a ticked box (a vendor's option text, say), on top of the defaults.
+    #[serde(default)]
+    ticked: Vec<String>,
+    /// More values that mean an unticked box.
+    #[serde(default)]
+    unticked: Vec<String>,
     opted_in_context: Option<String>,
     opted_out_context: Option<String>,
 }
@@ -306,6 +312,7 @@ struct RawForm {
     conventional_names: bool,
     merge_by: Option<Vec<String>>,
     default_country_code: Option<String>,
+    default_message: Option<String>,
     consent: Option<RawConsent>,
     #[serde(default)]
     require_origin: bool,
@@ -345,9 +352,55 @@ struct RawSettings {
 pub struct ConsentPolicy {
     pub field: String,
     pub unchecked: UncheckedConsent,
+    /// Extra words for a ticked and an unticked box, trimmed and lower-cased.
+    pub ticked: Vec<String>,
+    pub unticked: Vec<String>,
     /// Templates with `{form}`, `{page}` and `{time}` placeholders.
     pub opted_in_context: String,
     pub opted_out_context: String,
+}
+
+/// What a consent answer says, read against the defaults and the policy's own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentWord {
+    Ticked,
+    Unticked,
+    /// A non-empty value in neither list: never taken as a no.
+    Unrecognised,
+}
+
+pub const DEFAULT_TICKED: [&str; 5] = ["on", "true", "1", "yes", "checked"];
+pub const DEFAULT_UNTICKED: [&str; 6] = ["off", "false", "0", "no", "unchecked", ""];
+
+impl ConsentPolicy {
+    pub fn reads(&self, value: &str) -> ConsentWord {
+        let value = value.trim().to_lowercase();
+        let listed = |defaults: &[&str], extra: &[String]| {
+            defaults.contains(&value.as_str()) || extra.contains(&value)
+        };
+        if listed(&DEFAULT_TICKED, &self.ticked) {
+            ConsentWord::Ticked
+        } else if listed(&DEFAULT_UNTICKED, &self.unticked) {
+            ConsentWord::Unticked
+        } else {
+            ConsentWord::Unrecognised
+        }
+    }
+
+    /// Every word this policy reads as ticked, then as unticked (for `check-config`).
+    pub fn words(&self) -> (Vec<String>, Vec<String>) {
+        let all = |defaults: &[&str], extra: &[String]| {
+            defaults
+                .iter()
+                .map(|w| w.to_string())
+                .chain(extra.iter().cloned())
+                .collect()
+        };
+        (
+            all(&DEFAULT_TICKED, &self.ticked),
+            all(&DEFAULT_UNTICKED, &self.unticked),
+        )
+    }
 }
 
 pub const DEFAULT_OPTED_IN_CONTEXT: &str = "Opted in via the {form} form on {page} at {time}";
@@ -385,6 +438,8 @@ pub struct MappingRules {
     pub default_country_code: Option<String>,
     pub consent: Option<ConsentPolicy>,
     pub max_message_chars: usize,
+    /// The message written when a submission brings none (`{title}`, `{fields}`).
+    pub default_message: Option<String>,
 }
 
 /// One `[forms.NAME]` table, checked.
@@ -609,14 +664,7 @@ impl Config {
             for (field, id) in &form.rules.field_map {
                 let _ = writeln!(out, "  field {field} → {id}");
             }
-            match &form.rules.consent {
-                Some(c) => {
-                    let _ = writeln!(out, "  consent: field {} (unchecked: {:?})", c.field, c.unchecked);
-                }
-                None => {
-                    let _ = writeln!(out, "  consent: none (no permission field sent)");
-                }
-            }
+            describe_consent(&mut out, &form.rules);
         }
         for hook in self.hooks.values() {
             let _ = writeln!(
@@ -627,9 +675,31 @@ impl Config {
                 hook.name,
                 hook.auth.describe()
             );
+            describe_consent(&mut out, &hook.rules);
         }
         out
     }
+}
+
+/// The consent field and the exact words read as yes and as no, for `check-config`.
+fn describe_consent(out: &mut String, rules: &MappingRules) {
+    use std::fmt::Write;
+    let Some(c) = &rules.consent else {
+        let _ = writeln!(out, "  consent: none (no permission field sent)");
+        return;
+    };
+    let (ticked, unticked) = c.words();
+    let quoted = |words: Vec<String>| {
+        words
+            .iter()
+            .map(|w| format!("\"{w}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(out, "  consent: field {} (unchecked: {:?})", c.field, c.unchecked);
+    let _ = writeln!(out, "    ticked words: {}", quoted(ticked));
+    let _ = writeln!(out, "    unticked words: {}", quoted(unticked));
+    let _ = writeln!(out, "    anything else: no permission sent, noted on the row");
 }
 
 /// Where secrets come from: the process environment, or (tests) explicit values.
@@ -718,9 +788,19 @@ pub(crate) fn check_mapping(
                 "{}: names the checkbox field",
                 key("consent.field")
             );
+            let words = |list: Vec<String>| list.iter().map(|w| w.trim().to_lowercase()).collect::<Vec<_>>();
+            let (ticked, unticked) = (words(c.ticked), words(c.unticked));
+            if let Some(both) = ticked.iter().find(|w| unticked.contains(w)) {
+                anyhow::bail!(
+                    "{}: `{both}` is listed as both ticked and unticked",
+                    key("consent")
+                );
+            }
             Ok(ConsentPolicy {
                 field: c.field,
                 unchecked,
+                ticked,
+                unticked,
                 opted_in_context: c
                     .opted_in_context
                     .unwrap_or_else(|| DEFAULT_OPTED_IN_CONTEXT.to_owned()),
@@ -741,10 +821,25 @@ pub(crate) fn check_mapping(
         default_country_code,
         consent,
         max_message_chars,
+        default_message: None,
     })
 }
 
 /// Form and hook names appear in URLs: letters, digits, `-` and `_` only.
+/// A `default_message` template: non-blank, and only the placeholders it knows.
+pub(crate) fn check_default_message(key: &str, template: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(template) = template else {
+        return Ok(None);
+    };
+    anyhow::ensure!(!template.trim().is_empty(), "{key}: the template is blank");
+    let unknown = template
+        .replace("{title}", "")
+        .replace("{fields}", "")
+        .contains(['{', '}']);
+    anyhow::ensure!(!unknown, "{key}: only {{title}} and {{fields}} can be filled in");
+    Ok(Some(template))
+}
+
 pub(crate) fn check_url_name(table: &str, name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name
@@ -800,6 +895,7 @@ fn check_form(
     rules.message_field = raw.message_field;
     rules.html_field = raw.html_field;
     rules.conventional_names = raw.conventional_names;
+    rules.default_message = check_default_message(&key("default_message"), raw.default_message)?;
     let captcha = raw
         .captcha
         .map(|c| {

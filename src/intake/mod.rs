@@ -92,6 +92,7 @@ impl RequestMeta {
             email: None,
             subject: None,
             consent: None,
+            consent_note: None,
             client_ip: self.client_ip.clone(),
             user_agent: self.user_agent.clone(),
             origin: self.origin.as_ref().map(|o| o.as_str().to_owned()),
@@ -269,6 +270,13 @@ pub async fn map_and_record(
             row.email = mapped.email;
             row.subject = Some(mapped.subject);
             row.consent = mapped.consent;
+            if let Some(note) = &mapped.consent_note {
+                tracing::warn!(source = source.name, "{note}");
+                state
+                    .metrics
+                    .count_consent_unrecognised(source.kind.as_str(), source.name);
+            }
+            row.consent_note = mapped.consent_note;
             row.payload = Some(serde_json::to_string(&mapped.compose).expect("compose requests serialise"));
             row.captcha = captcha;
             record(state, row).await

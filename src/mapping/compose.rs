@@ -1,7 +1,7 @@
 use super::values::{shape, Shaped};
-use super::{is_checked, Draft};
+use super::Draft;
 use crate::clean::HtmlCleaner;
-use crate::config::{MappingRules, UncheckedConsent};
+use crate::config::{ConsentWord, MappingRules, UncheckedConsent};
 use crate::domain::{FieldProblem, PersonFieldId, ProblemCode, SubmitterEmail};
 use crate::ortto::{ComposeRequest, Conversation, Message};
 use chrono::{DateTime, Utc};
@@ -24,6 +24,9 @@ pub struct MappedSubmission {
     pub email: Option<String>,
     pub subject: String,
     pub consent: Option<bool>,
+    /// Why no permission was sent although the source has a consent field, if it was
+    /// because the answer was a word the relay does not read as yes or no.
+    pub consent_note: Option<String>,
 }
 
 /// Shapes a draft into Ortto's compose request, collecting every problem at once so
@@ -113,14 +116,12 @@ pub fn compose(
         messages.push(Message::html(html));
     }
     if messages.is_empty() {
-        problems.push(FieldProblem::new(
-            draft.message.as_ref().map_or("message", |m| m.field.as_str()),
-            ProblemCode::Empty,
-            "The submission has no message.",
-        ));
+        // A newsletter sign-up, a booking with no questions, a CRM contact event: real
+        // submissions that should reach a person, so the relay writes the message itself.
+        messages.push(Message::text(default_message(&draft, rules)));
     }
 
-    let consent = consent_answer(&draft, rules);
+    let (consent, consent_note) = consent_answer(&draft, rules);
     if let Some(opted_in) = consent {
         fields.insert("bol::p".to_owned(), Value::Bool(opted_in));
         fields.insert(
@@ -144,6 +145,7 @@ pub fn compose(
         email,
         subject,
         consent,
+        consent_note,
     })
 }
 
@@ -234,6 +236,29 @@ fn shorten(text: &str, max_chars: usize) -> String {
     format!("{}…", at_word.trim_end())
 }
 
+/// The message written for a submission that brought none: `default_message` (or the
+/// built-in one) with `{title}` and `{fields}`, every submitted field as `label: value`.
+fn default_message(draft: &Draft, rules: &MappingRules) -> String {
+    const BUILT_IN: &str = "A submission to {title}, with no message.\n\n{fields}";
+    let fields = draft
+        .person_fields
+        .iter()
+        .map(|bound| (bound.field.as_str(), bound.values.join(", ")))
+        .chain(draft.consent.iter().map(|a| (a.field.as_str(), a.value.clone())))
+        .chain(draft.subject.iter().map(|a| (a.field.as_str(), a.value.clone())))
+        .filter(|(_, value)| !value.trim().is_empty())
+        .map(|(label, value)| format!("{label}: {}", value.trim()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = rules
+        .default_message
+        .as_deref()
+        .unwrap_or(BUILT_IN)
+        .replace("{title}", &rules.title)
+        .replace("{fields}", &fields);
+    shorten(text.trim(), rules.max_message_chars)
+}
+
 /// The message, then every other field as `label: value`, so agents see everything.
 fn text_message(message: Option<&str>, extras: &[(String, String)]) -> Option<String> {
     let block = extras
@@ -250,16 +275,34 @@ fn text_message(message: Option<&str>, extras: &[(String, String)]) -> Option<St
     }
 }
 
-fn consent_answer(draft: &Draft, rules: &MappingRules) -> Option<bool> {
-    let policy = rules.consent.as_ref()?;
-    let ticked = draft
+/// `bol::p` from the consent answer: a ticked word is yes; an unticked word, or no answer
+/// at all (browsers do not send an unticked box), follows `unchecked`. Any other non-empty
+/// value is never taken as a no: nothing is sent, and the note says why (README, "Consent").
+fn consent_answer(draft: &Draft, rules: &MappingRules) -> (Option<bool>, Option<String>) {
+    let Some(policy) = rules.consent.as_ref() else {
+        return (None, None);
+    };
+    let word = draft
         .consent
         .as_ref()
-        .is_some_and(|answer| is_checked(&answer.value));
-    match (ticked, policy.unchecked) {
-        (true, _) => Some(true),
-        (false, UncheckedConsent::OptOut) => Some(false),
-        (false, UncheckedConsent::Leave) => None,
+        .map_or(ConsentWord::Unticked, |answer| policy.reads(&answer.value));
+    match (word, policy.unchecked) {
+        (ConsentWord::Ticked, _) => (Some(true), None),
+        (ConsentWord::Unticked, UncheckedConsent::OptOut) => (Some(false), None),
+        (ConsentWord::Unticked, UncheckedConsent::Leave) => (None, None),
+        (ConsentWord::Unrecognised, _) => {
+            let answer = draft
+                .consent
+                .as_ref()
+                .expect("an unrecognised word was submitted");
+            let note = format!(
+                "the consent answer `{}` in `{}` is neither a ticked nor an unticked word \
+                 (consent.ticked, consent.unticked), so no permission was sent",
+                shorten(answer.value.trim(), 60),
+                answer.field
+            );
+            (None, Some(note))
+        }
     }
 }
 

@@ -48,7 +48,14 @@ pub fn draft_from_fields(rules: &MappingRules, honeypot: Option<&str>, fields: &
         }
         if Some(name) == consent_field {
             // A checkbox group may repeat the key; any ticked value counts.
-            let ticked = values.iter().find(|v| super::is_checked(v)).cloned();
+            let policy = rules
+                .consent
+                .as_ref()
+                .expect("a consent field comes with its policy");
+            let ticked = values
+                .iter()
+                .find(|v| policy.reads(v) == crate::config::ConsentWord::Ticked)
+                .cloned();
             draft.consent = Some(Answer {
                 field: name.to_owned(),
                 value: ticked.unwrap_or_else(|| values.first().cloned().unwrap_or_default()),

@@ -53,6 +53,7 @@ pub struct Metrics {
     pub wal_bytes: Gauge,
     pub wal_peak_bytes: Gauge,
     pub database_writable: Gauge,
+    pub consent_unrecognised: Family<IntakeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -82,6 +83,7 @@ impl Metrics {
             wal_bytes: Gauge::default(),
             wal_peak_bytes: Gauge::default(),
             database_writable: Gauge::default(),
+            consent_unrecognised: Family::default(),
         };
         registry.register(
             "intake",
@@ -163,6 +165,11 @@ impl Metrics {
             "1 while the log takes writes and has disk to spare, 0 while intake answers 503",
             metrics.database_writable.clone(),
         );
+        registry.register(
+            "consent_unrecognised",
+            "Submissions whose consent answer was neither a ticked nor an unticked word, so no permission was sent",
+            metrics.consent_unrecognised.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -180,6 +187,16 @@ impl Metrics {
                 source_kind: source_kind.to_owned(),
                 source: source.to_owned(),
                 outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn count_consent_unrecognised(&self, source_kind: &str, source: &str) {
+        self.consent_unrecognised
+            .get_or_create(&IntakeLabels {
+                source_kind: source_kind.to_owned(),
+                source: source.to_owned(),
+                outcome: "unrecognised".to_owned(),
             })
             .inc();
     }

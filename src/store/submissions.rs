@@ -16,6 +16,7 @@ pub struct NewSubmission {
     pub email: Option<String>,
     pub subject: Option<String>,
     pub consent: Option<bool>,
+    pub consent_note: Option<String>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
     pub origin: Option<String>,
@@ -44,6 +45,7 @@ pub struct SubmissionRow {
     pub email: Option<String>,
     pub subject: Option<String>,
     pub consent: Option<i64>,
+    pub consent_note: Option<String>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
     pub origin: Option<String>,
@@ -66,7 +68,7 @@ pub async fn insert_many(
 ) -> anyhow::Result<Vec<(String, bool)>> {
     let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at,
-             last_error, email, subject, consent, client_ip, user_agent, origin, page_url,
+             last_error, email, subject, consent, consent_note, client_ip, user_agent, origin, page_url,
              idempotency_key, payload, fields, request_id, captcha) ",
     );
     query.push_values(rows, |mut values, row| {
@@ -81,6 +83,7 @@ pub async fn insert_many(
             .push_bind(&row.email)
             .push_bind(&row.subject)
             .push_bind(row.consent)
+            .push_bind(&row.consent_note)
             .push_bind(&row.client_ip)
             .push_bind(&row.user_agent)
             .push_bind(&row.origin)
@@ -126,7 +129,7 @@ pub async fn by_id(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<Submiss
     sqlx::query_as::<_, SubmissionRow>(
         "SELECT id, received_at, source_kind, source, status, attempts, next_attempt_at,
                 last_attempt_at, delivered_at, last_http_status, last_error, email, subject,
-                consent, client_ip, user_agent, origin, page_url, idempotency_key,
+                consent, consent_note, client_ip, user_agent, origin, page_url, idempotency_key,
                 conversation_id, person_id, person_status, payload, fields, captcha
          FROM submissions WHERE id = ?",
     )

@@ -46,7 +46,7 @@ pub enum RecordError {
 }
 
 enum Work {
-    Record(NewSubmission),
+    Record(Box<NewSubmission>),
     Finish {
         id: String,
         attempt: Option<AttemptRecord>,
@@ -119,7 +119,7 @@ impl LogWriter {
     pub async fn record(&self, row: NewSubmission) -> Result<Recorded, RecordError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            work: Work::Record(row),
+            work: Work::Record(Box::new(row)),
             reply,
         };
         self.jobs.send(job).await.map_err(|_| RecordError::Stopped)?;
@@ -379,7 +379,7 @@ async fn apply_all(conn: &mut SqliteConnection, works: &[&Work]) -> anyhow::Resu
         .iter()
         .filter_map(|work| {
             if let Work::Record(row) = work {
-                Some(row)
+                Some(row.as_ref())
             } else {
                 None
             }

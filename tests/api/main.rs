@@ -18,4 +18,5 @@ mod properties;
 mod redirects;
 mod responses;
 mod secrets;
+mod senders;
 mod sessions;

@@ -63,6 +63,35 @@ pub struct GenericPointers {
     pub extras: Vec<String>,
 }
 
+impl GenericPointers {
+    /// No pointer at all: the payload is read by conventional names, as a form is.
+    pub fn is_empty(&self) -> bool {
+        [
+            &self.email,
+            &self.first_name,
+            &self.last_name,
+            &self.full_name,
+            &self.phone,
+            &self.subject,
+            &self.message,
+            &self.html_message,
+            &self.consent,
+            &self.idempotency_key,
+        ]
+        .iter()
+        .all(|p| p.is_none())
+            && self.extras.is_empty()
+    }
+}
+
+/// `batch = true` (the body is the array) or a pointer to the array inside it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawBatch {
+    Whole(bool),
+    At(String),
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHook {
@@ -87,6 +116,10 @@ pub(crate) struct RawHook {
     default_message: Option<String>,
     consent: Option<RawConsent>,
     pointers: Option<GenericPointers>,
+    /// Events to take: pointer (or field) → the values that pass; others are ignored.
+    #[serde(default)]
+    accept: BTreeMap<String, Vec<String>>,
+    batch: Option<RawBatch>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +165,10 @@ pub struct HookConfig {
     pub message: Option<String>,
     pub pointers: GenericPointers,
     pub rules: MappingRules,
+    /// `[hooks.NAME.accept]`: pointer (or field) → the values that pass.
+    pub accept: BTreeMap<String, Vec<String>>,
+    /// Where the batch array is (`""` for the whole body); `None` for one event per call.
+    pub batch: Option<String>,
 }
 
 /// The vendor's documented signature, when the hook does not say otherwise.
@@ -245,11 +282,23 @@ pub(crate) fn check_hook(
         }
     };
     let pointers = raw.pointers.unwrap_or_default();
-    if raw.preset == Preset::Generic {
+    let batch = match raw.batch {
+        None | Some(RawBatch::Whole(false)) => None,
+        Some(RawBatch::Whole(true)) => Some(String::new()),
+        Some(RawBatch::At(pointer)) => {
+            anyhow::ensure!(
+                pointer.is_empty() || pointer.starts_with('/'),
+                "{}: a JSON pointer such as \"/events\", or true for a body that is the array",
+                key("batch")
+            );
+            Some(pointer)
+        }
+    };
+    for (pointer, values) in &raw.accept {
         anyhow::ensure!(
-            pointers.email.is_some() || raw.merge_by.is_some(),
-            "{}: a generic hook needs at least the email pointer (or another merge_by field)",
-            key("pointers.email")
+            !values.is_empty(),
+            "{}: lists the values to take",
+            key(&format!("accept.\"{pointer}\""))
         );
     }
     let mut rules = check_mapping(
@@ -271,5 +320,7 @@ pub(crate) fn check_hook(
         message: raw.message,
         pointers,
         rules,
+        accept: raw.accept,
+        batch,
     })
 }

@@ -3,6 +3,7 @@
 //! Vendors retry on anything but 2xx, so everything accepted (or already seen) is 2xx,
 //! and 4xx is kept for what retrying cannot fix.
 
+use super::SubmittedFields;
 use super::{accepted, refused, IntakeError, ResponseKind};
 use super::{body, log_refusal, map_and_record, Receipt, RequestMeta, Source};
 use crate::config::HookConfig;
@@ -12,6 +13,20 @@ use crate::mapping::{self, CAPTCHA_FIELDS};
 use crate::startup::AppState;
 use crate::store::Recorded;
 use actix_web::{web, HttpRequest, HttpResponse};
+
+/// What a hook call came to: one submission, an event the `accept` filter ignores, or a
+/// batch of them.
+enum HookAnswer {
+    One(Receipt),
+    Ignored,
+    Batch {
+        ids: Vec<String>,
+        new: usize,
+        duplicates: usize,
+        ignored: usize,
+        invalid: usize,
+    },
+}
 
 pub async fn receive_hook_request(
     req: HttpRequest,
@@ -26,33 +41,65 @@ pub async fn receive_hook_request(
         None => Err(IntakeError::HookNotFound(hook_name.into_inner())),
     };
     let source = hook.map_or("unknown", |h| h.name.as_str());
-    match &outcome {
-        Ok(receipt) => {
+    match outcome {
+        Ok(HookAnswer::One(receipt)) => {
             let outcome = if receipt.duplicate {
                 "duplicate"
             } else {
                 receipt.outcome
             };
             state.metrics.count_intake("hook", source, outcome);
-            accepted(ResponseKind::Api, receipt)
+            accepted(ResponseKind::Api, &receipt)
+        }
+        Ok(HookAnswer::Ignored) => {
+            state.metrics.count_intake("hook", source, "ignored");
+            HttpResponse::Ok().json(serde_json::json!({ "ok": true, "ignored": true }))
+        }
+        Ok(HookAnswer::Batch {
+            ids,
+            new,
+            duplicates,
+            ignored,
+            invalid,
+        }) => {
+            for (outcome, n) in [
+                ("accepted", new),
+                ("duplicate", duplicates),
+                ("ignored", ignored),
+                ("invalid", invalid),
+            ] {
+                for _ in 0..n {
+                    state.metrics.count_intake("hook", source, outcome);
+                }
+            }
+            let body = serde_json::json!({
+                "ok": true, "ids": ids, "new": new, "duplicates": duplicates,
+                "ignored": ignored, "invalid": invalid,
+            });
+            // Vendors retry anything but 2xx; a batch that brought nothing new is a 200.
+            if new > 0 {
+                HttpResponse::Accepted().json(body)
+            } else {
+                HttpResponse::Ok().json(body)
+            }
         }
         Err(error) => {
             state.metrics.count_intake("hook", source, error.outcome());
-            log_refusal(error);
-            refused(ResponseKind::Api, error, None)
+            log_refusal(&error);
+            refused(ResponseKind::Api, &error, None)
         }
     }
 }
 
-/// The pipeline for one webhook delivery, step by step.
+/// The pipeline for one webhook call, step by step.
 async fn receive_hook(
     hook: &HookConfig,
     req: &HttpRequest,
     body: web::Payload,
     state: &AppState,
     mut meta: RequestMeta,
-) -> Result<Receipt, IntakeError> {
-    // 1. Guard: rate limit and size before reading, then the signature over the raw bytes.
+) -> Result<HookAnswer, IntakeError> {
+    // Guard: rate limit and size before reading, then the signature over the raw bytes.
     if let Err(limited) = state.rate_limits.check_hook(meta.client_addr) {
         state.metrics.count_rate_limited(limited.scope);
         return Err(IntakeError::RateLimited {
@@ -68,45 +115,87 @@ async fn receive_hook(
         (state.clock)(),
     )?;
 
-    // The vendor's payload, as the fields a form would have sent.
+    // Parse: the vendor's payload, as the fields a form would have sent, one set per event.
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
-    let normalised = mapping::normalise(hook, content_type, bytes, &state.config.limits).await?;
-    // 3. Clean text before mapping (HTML is sanitised in map).
-    let fields = normalised.fields.cleaned();
-    // The vendor's own event id dedupes its retries; an Idempotency-Key header otherwise;
-    // for a signed call with neither, the digest of the signed bytes (a replay is a duplicate).
-    meta.idempotency_key = normalised
-        .event_id
-        .map(|id| id.chars().take(255).collect())
-        .or(meta.idempotency_key)
-        .or(signed_digest);
+    let events = mapping::normalise(hook, content_type, bytes, &state.config.limits).await?;
     meta.page_url = None;
-
-    // 2 and 4. Map and record, as for forms.
+    let header_key = meta.idempotency_key.take();
     let source = Source {
         kind: SourceKind::Hook,
         name: &hook.name,
         rules: &hook.rules,
         honeypot: None,
     };
-    let recorded = map_and_record(
-        state,
-        &meta,
-        &source,
-        &fields,
-        fields.to_json(CAPTCHA_FIELDS),
-        None,
-    )
-    .await?;
+    let single = hook.batch.is_none();
+    // Clean each event, then map and record it, as for forms. The vendor's own event id
+    // dedupes its retries; for a single event an Idempotency-Key header, then the digest of
+    // the signed bytes, stand in (a replay is a duplicate).
+    let prepared: Vec<Option<(RequestMeta, SubmittedFields)>> = events
+        .into_iter()
+        .map(|event| {
+            (!event.ignored).then(|| {
+                let mut event_meta = meta.clone();
+                event_meta.idempotency_key = event
+                    .event_id
+                    .map(|id| id.chars().take(255).collect())
+                    .or_else(|| single.then(|| header_key.clone()).flatten())
+                    .or_else(|| single.then(|| signed_digest.clone()).flatten());
+                (event_meta, event.fields.cleaned())
+            })
+        })
+        .collect();
+    // All of a batch's events go to the writer together, so they share one commit.
+    let mut answers = futures_util::future::join_all(prepared.iter().map(|event| async {
+        match event {
+            None => None,
+            Some((event_meta, fields)) => {
+                let recorded_fields = fields.to_json(CAPTCHA_FIELDS);
+                Some(map_and_record(state, event_meta, &source, fields, recorded_fields, None).await)
+            }
+        }
+    }))
+    .await;
+    if single {
+        return match answers.pop().flatten() {
+            None => Ok(HookAnswer::Ignored),
+            Some(recorded) => Ok(HookAnswer::One(receipt(hook, recorded?))),
+        };
+    }
+    let (mut ids, mut new, mut duplicates, mut ignored, mut invalid) = (Vec::new(), 0, 0, 0, 0);
+    for answer in answers {
+        match answer {
+            None => ignored += 1,
+            Some(Ok(Recorded::New(id))) => {
+                new += 1;
+                ids.push(id);
+            }
+            Some(Ok(Recorded::Duplicate(id))) => {
+                duplicates += 1;
+                ids.push(id);
+            }
+            Some(Err(IntakeError::Invalid(_))) => invalid += 1,
+            Some(Err(other)) => return Err(other),
+        }
+    }
+    Ok(HookAnswer::Batch {
+        ids,
+        new,
+        duplicates,
+        ignored,
+        invalid,
+    })
+}
+
+fn receipt(hook: &HookConfig, recorded: Recorded) -> Receipt {
     let (id, duplicate) = match recorded {
         Recorded::New(id) => (id, false),
         Recorded::Duplicate(id) => (id, true),
     };
-    Ok(Receipt {
+    Receipt {
         id,
         duplicate,
         next: None,
         source: hook.name.clone(),
         outcome: "accepted",
-    })
+    }
 }

@@ -12,39 +12,74 @@ use serde_json::Value;
 /// Where a hook's HTML message goes among the normalised fields.
 pub const HTML_FIELD: &str = "message_html";
 
-/// A vendor payload, normalised: the fields to map and the vendor's event id.
+/// One event of a vendor payload, normalised: the fields to map, the vendor's event id, and
+/// whether the hook's `accept` filter lets it through.
 #[derive(Debug, Default)]
 pub struct Normalised {
     pub fields: SubmittedFields,
     pub event_id: Option<String>,
+    /// Refused by `[hooks.NAME.accept]`: answered, counted, never recorded.
+    pub ignored: bool,
 }
 
+/// Events one batched call may carry (`batch`); more is refused as too large.
+pub const MAX_BATCH_EVENTS: usize = 100;
+
+/// A hook call's body as events: one, or each element of the batch array (`batch`).
 pub async fn normalise(
     hook: &HookConfig,
     content_type: Option<&str>,
     bytes: actix_web::web::Bytes,
     limits: &crate::config::LimitSettings,
-) -> Result<Normalised, BodyError> {
+) -> Result<Vec<Normalised>, BodyError> {
     let format = BodyFormat::detect(content_type)?;
     let namer = Namer::new(hook);
-    let normalised = match (hook.preset, format) {
-        (Preset::Jotform, BodyFormat::Multipart | BodyFormat::UrlEncoded) => jotform(
-            &namer,
-            &body::parse_fields(format, content_type, bytes, limits).await?,
-        )?,
-        (Preset::Generic, BodyFormat::UrlEncoded | BodyFormat::Multipart) => generic_fields(
-            hook,
-            &body::parse_fields(format, content_type, bytes, limits).await?,
-        ),
+    let mut events = match (hook.preset, format) {
         (preset, BodyFormat::Json) => {
             let value = body::parse_json_value(&bytes, limits.max_json_depth)?;
-            match preset {
-                Preset::Typeform => typeform(&namer, &value)?,
-                Preset::Tally => tally(&namer, &value)?,
-                Preset::Webflow => webflow(&namer, &value)?,
-                Preset::Generic => generic_json(hook, &value),
-                Preset::Jotform => return Err(unexpected("Jotform posts multipart/form-data")),
+            let elements: Vec<&Value> = match &hook.batch {
+                None => vec![&value],
+                Some(pointer) => value
+                    .pointer(pointer)
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| unexpected(&format!("no array at the batch pointer `{pointer}`")))?
+                    .iter()
+                    .collect(),
+            };
+            if elements.len() > MAX_BATCH_EVENTS {
+                return Err(BodyError::TooManyFields {
+                    limit: MAX_BATCH_EVENTS,
+                });
             }
+            let mut events = Vec::with_capacity(elements.len());
+            for element in elements {
+                let mut event = match preset {
+                    Preset::Typeform => typeform(&namer, element)?,
+                    Preset::Tally => tally(&namer, element)?,
+                    Preset::Webflow => webflow(&namer, element)?,
+                    Preset::Generic => generic_json(hook, element),
+                    Preset::Jotform => return Err(unexpected("Jotform posts multipart/form-data")),
+                };
+                event.ignored = !accepts(hook, |pointer| element.pointer(pointer).and_then(text));
+                // Each element of a batch is its own submission: without an event id, the
+                // element's own bytes are its idempotency key.
+                if hook.batch.is_some() && event.event_id.is_none() {
+                    event.event_id = Some(element_digest(element));
+                }
+                events.push(event);
+            }
+            events
+        }
+        (Preset::Jotform | Preset::Generic, BodyFormat::UrlEncoded | BodyFormat::Multipart) => {
+            let submitted = body::parse_fields(format, content_type, bytes, limits).await?;
+            let mut event = match hook.preset {
+                Preset::Jotform => jotform(&namer, &submitted)?,
+                _ => generic_fields(hook, &submitted),
+            };
+            event.ignored = !accepts(hook, |name| {
+                submitted.first(name.trim_start_matches('/')).map(str::to_owned)
+            });
+            vec![event]
         }
         (_, other) => {
             return Err(BodyError::UnsupportedMediaType(format!(
@@ -52,8 +87,25 @@ pub async fn normalise(
             )))
         }
     };
-    body::check_limits(&normalised.fields, limits)?;
-    Ok(normalised)
+    for event in &mut events {
+        body::check_limits(&event.fields, limits)?;
+    }
+    Ok(events)
+}
+
+/// `[hooks.NAME.accept]`: every listed pointer (or field) must hold one of its values.
+fn accepts(hook: &HookConfig, value_at: impl Fn(&str) -> Option<String>) -> bool {
+    hook.accept.iter().all(|(pointer, allowed)| {
+        value_at(pointer).is_some_and(|found| allowed.iter().any(|a| a == found.trim()))
+    })
+}
+
+fn element_digest(element: &Value) -> String {
+    use sha2::Digest;
+    format!(
+        "event-sha256:{}",
+        hex::encode(sha2::Sha256::digest(element.to_string()))
+    )
 }
 
 fn unexpected(what: &str) -> BodyError {
@@ -202,6 +254,7 @@ fn typeform(namer: &Namer<'_>, payload: &Value) -> Result<Normalised, BodyError>
     Ok(Normalised {
         fields,
         event_id: payload["event_id"].as_str().map(str::to_owned),
+        ignored: false,
     })
 }
 
@@ -255,6 +308,7 @@ fn tally(namer: &Namer<'_>, payload: &Value) -> Result<Normalised, BodyError> {
     Ok(Normalised {
         fields,
         event_id: payload["eventId"].as_str().map(str::to_owned),
+        ignored: false,
     })
 }
 
@@ -270,6 +324,7 @@ fn webflow(namer: &Namer<'_>, payload: &Value) -> Result<Normalised, BodyError> 
     Ok(Normalised {
         fields,
         event_id: payload["payload"]["id"].as_str().map(str::to_owned),
+        ignored: false,
     })
 }
 
@@ -311,6 +366,7 @@ fn jotform(namer: &Namer<'_>, parts: &SubmittedFields) -> Result<Normalised, Bod
     Ok(Normalised {
         fields,
         event_id: parts.first("submissionID").map(str::to_owned),
+        ignored: false,
     })
 }
 
@@ -346,9 +402,27 @@ fn generic_targets(hook: &HookConfig) -> Vec<(String, String)> {
 
 fn generic_json(hook: &HookConfig, payload: &Value) -> Normalised {
     let mut fields = SubmittedFields::default();
-    for (pointer, name) in generic_targets(hook) {
-        if let Some(value) = payload.pointer(&pointer) {
-            push_all(&mut fields, name, values(value));
+    let targets = generic_targets(hook);
+    for (pointer, name) in &targets {
+        if let Some(value) = payload.pointer(pointer) {
+            push_all(&mut fields, name.clone(), values(value));
+        }
+    }
+    // Without pointers the payload is read as a form would be: conventional names at the
+    // top level and one level under `data`. Pointers, where set, override them.
+    let zero_config = hook.pointers.is_empty();
+    let levels = [Some(payload), payload.get("data")];
+    for object in levels.into_iter().flatten().filter_map(Value::as_object) {
+        for (key, value) in object {
+            let name = snake(key);
+            let known = is_known_name(&name) || is_known_name(key);
+            if fields.values(key).is_some() || (!known && !zero_config) || value.is_object() {
+                continue;
+            }
+            if known && targets.iter().any(|(_, taken)| *taken == name) {
+                continue;
+            }
+            push_all(&mut fields, key.clone(), values(value));
         }
     }
     let event_id = hook
@@ -356,11 +430,29 @@ fn generic_json(hook: &HookConfig, payload: &Value) -> Normalised {
         .idempotency_key
         .as_deref()
         .and_then(|p| payload.pointer(p))
-        .and_then(text);
-    Normalised { fields, event_id }
+        .and_then(text)
+        .or_else(|| {
+            ["/id", "/event_id", "/eventId", "/data/id"]
+                .iter()
+                .filter(|_| zero_config)
+                .find_map(|p| payload.pointer(p).and_then(text))
+        });
+    Normalised {
+        fields,
+        event_id,
+        ignored: false,
+    }
 }
 
 fn generic_fields(hook: &HookConfig, submitted: &SubmittedFields) -> Normalised {
+    if hook.pointers.is_empty() {
+        // Without pointers a urlencoded call is read exactly as a form post.
+        return Normalised {
+            fields: submitted.clone(),
+            event_id: submitted.first("id").map(str::to_owned),
+            ignored: false,
+        };
+    }
     let mut fields = SubmittedFields::default();
     let by_name = |pointer: &str| {
         submitted
@@ -377,7 +469,11 @@ fn generic_fields(hook: &HookConfig, submitted: &SubmittedFields) -> Normalised 
         .idempotency_key
         .as_deref()
         .and_then(|p| submitted.first(p.trim_start_matches('/')).map(str::to_owned));
-    Normalised { fields, event_id }
+    Normalised {
+        fields,
+        event_id,
+        ignored: false,
+    }
 }
 
 #[cfg(test)]

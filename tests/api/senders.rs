@@ -135,3 +135,181 @@ async fn a_submission_without_a_message_gets_one_written_from_its_fields() {
     assert_eq!(status, 422, "{answer}");
     assert_eq!(answer["errors"][0]["field"], "email");
 }
+
+/// A signed call the way Calendly signs it: `t=<unix>,v1=<hex HMAC of "t.body">`.
+async fn post_timestamped(app: &TestApp, path: &str, header: &str, body: &[u8]) -> (u16, Value) {
+    use hmac::{Hmac, Mac};
+    let t = chrono::Utc::now().timestamp();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"whsec_test_only_not_a_real_secret").unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    let signature = format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()));
+    let mut response = app
+        .client
+        .post(app.url(path))
+        .insert_header(("Content-Type", "application/json"))
+        .insert_header((header, signature))
+        .send_body(body.to_vec())
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+fn raw_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/vendors/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+const CALENDLY: &str = r#"
+[hooks.calendly]
+preset = "generic"
+auth = "hmac"
+secret_env = "TEST_HOOK_SECRET"
+signature_header = "Calendly-Webhook-Signature"
+signature_format = "timestamped"
+title = "Calendly booking"
+[hooks.calendly.pointers]
+email = "/payload/email"
+full_name = "/payload/name"
+idempotency_key = "/payload/uri"
+[hooks.calendly.accept]
+"/event" = ["invitee.created"]
+"#;
+
+#[actix_web::test]
+async fn a_booking_tool_s_cancellation_is_ignored_and_a_booking_without_questions_gets_a_message() {
+    let app = spawn_app(CALENDLY).await;
+    let header = "Calendly-Webhook-Signature";
+    let (status, created) = post_timestamped(
+        &app,
+        "/hooks/calendly",
+        header,
+        &raw_fixture("calendly-created.json"),
+    )
+    .await;
+    assert_eq!(status, 202, "{created}");
+    let payload = TestApp::payload(&app.submission(created["id"].as_str().unwrap()).await);
+    assert_eq!(payload["fields"]["str::email"], "pat.lee@example.com");
+    assert_eq!(payload["fields"]["str::first"], "Pat");
+    let message = payload["conversation"]["messages"][0]["body"].as_str().unwrap();
+    assert!(
+        message.starts_with("A submission to Calendly booking"),
+        "{message}"
+    );
+
+    let (status, canceled) = post_timestamped(
+        &app,
+        "/hooks/calendly",
+        header,
+        &raw_fixture("calendly-canceled.json"),
+    )
+    .await;
+    assert_eq!((status, &canceled), (200, &json!({"ok": true, "ignored": true})));
+    assert_eq!(
+        app.submissions().await.len(),
+        1,
+        "the cancellation made no second conversation"
+    );
+
+    // Still authenticated first: an unsigned cancellation is a 401, not an "ignored".
+    let mut unsigned = app
+        .client
+        .post(app.url("/hooks/calendly"))
+        .insert_header(("Content-Type", "application/json"))
+        .send_body(raw_fixture("calendly-canceled.json"))
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401);
+    let _ = unsigned.body().await;
+    let mut metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = crate::helpers::body_text(&mut metrics).await;
+    assert!(
+        text.contains(
+            "talk_relay_intake_total{source_kind=\"hook\",source=\"calendly\",outcome=\"ignored\"} 1"
+        ),
+        "{text}"
+    );
+}
+
+async fn post_with_token(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
+    let mut response = app
+        .client
+        .post(app.url(path))
+        .insert_header(("Authorization", "Bearer hook-token-not-real"))
+        .send_json(body)
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[actix_web::test]
+async fn a_batch_of_events_becomes_one_submission_each_and_a_resend_is_all_duplicates() {
+    let app = spawn_app(
+        "[hooks.crm]\npreset = 'generic'\nauth = 'token'\nsecret_env = 'TEST_HOOK_TOKEN'\n\
+         token_header = 'Authorization'\ntitle = 'CRM'\nbatch = '/events'\n\
+         [hooks.crm.accept]\n'/type' = ['contact.created', 'contact.updated']\n",
+    )
+    .await;
+    let batch = json!({"events": [
+        {"id": "evt_1", "type": "contact.created", "data": {"email": "a@example.com", "first_name": "Ann", "company": "Acme"}},
+        {"id": "evt_2", "type": "contact.updated", "data": {"email": "b@example.com", "message": "Call me"}},
+        {"id": "evt_3", "type": "contact.deleted", "data": {"email": "c@example.com"}},
+        {"id": "evt_4", "type": "contact.created", "data": {"name": "No Email"}}
+    ]});
+    let (status, answer) = post_with_token(&app, "/hooks/crm", &batch).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        (
+            &answer["new"],
+            &answer["duplicates"],
+            &answer["ignored"],
+            &answer["invalid"]
+        ),
+        (&json!(2), &json!(0), &json!(1), &json!(1))
+    );
+    let (status, again) = post_with_token(&app, "/hooks/crm", &batch).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!((&again["new"], &again["duplicates"]), (&json!(0), &json!(2)));
+    assert_eq!(again["ids"], answer["ids"]);
+
+    let rows = app.submissions().await;
+    let queued: Vec<_> = rows.iter().filter(|r| r.status != "invalid").collect();
+    assert_eq!(queued.len(), 2);
+    let first = TestApp::payload(
+        queued
+            .iter()
+            .find(|r| r.email.as_deref() == Some("a@example.com"))
+            .unwrap(),
+    );
+    assert_eq!(first["fields"]["str::first"], "Ann");
+    let body = first["conversation"]["messages"][0]["body"].as_str().unwrap();
+    assert!(body.contains("company: Acme"), "{body}");
+}
+
+#[actix_web::test]
+async fn a_flat_zapier_style_body_needs_no_pointers() {
+    let app = spawn_app(
+        "[hooks.zap]\npreset = 'generic'\nauth = 'token'\nsecret_env = 'TEST_HOOK_TOKEN'\ntoken_header = 'Authorization'\n",
+    )
+    .await;
+    let (status, answer) = post_with_token(
+        &app,
+        "/hooks/zap",
+        &json!({"email": "zoe@example.com", "name": "Zoe Park", "message": "From a Zap", "plan": "pro"}),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let payload = TestApp::payload(&app.submission(answer["id"].as_str().unwrap()).await);
+    assert_eq!(payload["fields"]["str::email"], "zoe@example.com");
+    assert_eq!(
+        (&payload["fields"]["str::first"], &payload["fields"]["str::last"]),
+        (&json!("Zoe"), &json!("Park"))
+    );
+    assert_eq!(
+        payload["conversation"]["messages"][0]["body"],
+        "From a Zap\n\nplan: pro"
+    );
+}

@@ -31,16 +31,84 @@ pub enum SignatureEncoding {
     Base64,
 }
 
-/// What the HMAC covers.
+/// The built-in signature schemes, each a named template (README, "Signatures").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HmacFormat {
-    /// The raw body.
+    /// `{body}`, the whole header (after any prefix) is the signature.
     Plain,
-    /// `t=<unix>,v1=<hex>` in the header, over `<t>.<body>` (Stripe-style).
+    /// `t=<unix>,v1=<sig>` in the header, over `{timestamp}.{body}` (Stripe-style).
     Timestamped,
-    /// Webflow: a millisecond timestamp header, over `<timestamp>:<body>`.
+    /// Webflow: a millisecond timestamp header, over `{timestamp}:{body}`.
     Webflow,
+}
+
+/// How the signature header is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureLayout {
+    /// The whole value, after `signature_prefix`, is the signature.
+    Whole,
+    /// `t=<timestamp>,v1=<sig>[,v1=<sig>…]`.
+    Parts,
+}
+
+/// One piece of the signed bytes, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignedPart {
+    Text(String),
+    Method,
+    Url,
+    Path,
+    Body,
+    Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimestampUnit {
+    S,
+    Ms,
+}
+
+/// Where the signed timestamp comes from, in what unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimestampSource {
+    /// A header of its own; `None`: the `t=` part of the signature header.
+    pub header: Option<String>,
+    pub unit: TimestampUnit,
+}
+
+/// Parses `signed = "{method}{url}{body}{timestamp}"`-style templates.
+fn parse_signed(key: &str, template: &str) -> anyhow::Result<Vec<SignedPart>> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        if open > 0 {
+            parts.push(SignedPart::Text(rest[..open].to_owned()));
+        }
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| anyhow::anyhow!("{key}: an unclosed `{{`"))?;
+        parts.push(match &rest[open + 1..open + close] {
+            "method" => SignedPart::Method,
+            "url" => SignedPart::Url,
+            "path" => SignedPart::Path,
+            "body" => SignedPart::Body,
+            "timestamp" => SignedPart::Timestamp,
+            other => anyhow::bail!(
+                "{key}: `{{{other}}}` is not one of {{method}}, {{url}}, {{path}}, {{body}}, {{timestamp}}"
+            ),
+        });
+        rest = &rest[open + close + 1..];
+    }
+    if !rest.is_empty() {
+        parts.push(SignedPart::Text(rest.to_owned()));
+    }
+    anyhow::ensure!(
+        parts.contains(&SignedPart::Body),
+        "{key}: the signed bytes must include {{body}}"
+    );
+    Ok(parts)
 }
 
 /// Where in a generic payload each part is: RFC 6901 pointers for JSON bodies, field
@@ -103,7 +171,12 @@ pub(crate) struct RawHook {
     signature_encoding: Option<SignatureEncoding>,
     signature_prefix: Option<String>,
     signature_format: Option<HmacFormat>,
+    /// The signed bytes as a template: `{method}`, `{url}`, `{path}`, `{body}`, `{timestamp}`.
+    signed: Option<String>,
+    /// The URL exactly as registered with the sender, for `{url}` (default: as requested).
+    signed_url: Option<String>,
     timestamp_header: Option<String>,
+    timestamp_unit: Option<TimestampUnit>,
     tolerance_secs: Option<u64>,
     token_header: Option<String>,
     subject: Option<String>,
@@ -128,9 +201,12 @@ pub struct HmacAuth {
     pub header: String,
     pub encoding: SignatureEncoding,
     pub prefix: Option<String>,
-    pub format: HmacFormat,
-    pub timestamp_header: Option<String>,
+    pub layout: SignatureLayout,
+    pub signed: Vec<SignedPart>,
+    /// Set whenever the signed bytes include `{timestamp}`; checked against the tolerance.
+    pub timestamp: Option<TimestampSource>,
     pub tolerance_secs: u64,
+    pub signed_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -148,7 +224,24 @@ pub enum HookAuth {
 impl HookAuth {
     pub fn describe(&self) -> String {
         match self {
-            Self::Hmac(h) => format!("HMAC-SHA256 in {} ({:?}, {:?})", h.header, h.encoding, h.format),
+            Self::Hmac(h) => {
+                let signed: String = h
+                    .signed
+                    .iter()
+                    .map(|p| match p {
+                        SignedPart::Text(t) => t.clone(),
+                        SignedPart::Method => "{method}".to_owned(),
+                        SignedPart::Url => "{url}".to_owned(),
+                        SignedPart::Path => "{path}".to_owned(),
+                        SignedPart::Body => "{body}".to_owned(),
+                        SignedPart::Timestamp => "{timestamp}".to_owned(),
+                    })
+                    .collect();
+                format!(
+                    "HMAC-SHA256 in {} ({:?}, {:?} layout) over \"{signed}\"",
+                    h.header, h.encoding, h.layout
+                )
+            }
             Self::Token { header: Some(h), .. } => format!("token in ?token= or {h}"),
             Self::Token { header: None, .. } => "token in ?token=".to_owned(),
             Self::None => "NONE (explicitly unauthenticated)".to_owned(),
@@ -254,14 +347,39 @@ pub(crate) fn check_hook(
                 .signature_format
                 .or(preset.map(|p| p.3))
                 .unwrap_or(HmacFormat::Plain);
-            let timestamp_header = match format {
-                HmacFormat::Webflow => Some(
-                    raw.timestamp_header
-                        .clone()
-                        .unwrap_or_else(|| "x-webflow-timestamp".to_owned()),
+            // The built-in formats are named templates; `signed` writes one out.
+            let (layout, template, default_header, default_unit) = match format {
+                HmacFormat::Plain => (SignatureLayout::Whole, "{body}", None, TimestampUnit::S),
+                HmacFormat::Timestamped => (
+                    SignatureLayout::Parts,
+                    "{timestamp}.{body}",
+                    None,
+                    TimestampUnit::S,
                 ),
-                _ => raw.timestamp_header.clone(),
+                HmacFormat::Webflow => (
+                    SignatureLayout::Whole,
+                    "{timestamp}:{body}",
+                    Some("x-webflow-timestamp"),
+                    TimestampUnit::Ms,
+                ),
             };
+            let signed = parse_signed(&key("signed"), raw.signed.as_deref().unwrap_or(template))?;
+            let timestamp_header = raw.timestamp_header.clone().or(default_header.map(str::to_owned));
+            let timestamp = signed.contains(&SignedPart::Timestamp).then(|| TimestampSource {
+                header: timestamp_header.clone(),
+                unit: raw.timestamp_unit.unwrap_or(default_unit),
+            });
+            anyhow::ensure!(
+                timestamp
+                    .as_ref()
+                    .is_none_or(|t| t.header.is_some() || layout == SignatureLayout::Parts),
+                "{}: the signed bytes include {{timestamp}}: name the header that carries it",
+                key("timestamp_header")
+            );
+            if let Some(url) = &raw.signed_url {
+                url::Url::parse(url)
+                    .map_err(|e| anyhow::anyhow!("{}: not a URL ({e})", key("signed_url")))?;
+            }
             let tolerance_secs = raw.tolerance_secs.unwrap_or(300);
             check_positive(&key("tolerance_secs"), tolerance_secs)?;
             HookAuth::Hmac(HmacAuth {
@@ -275,9 +393,11 @@ pub(crate) fn check_hook(
                     .signature_prefix
                     .clone()
                     .or(preset.and_then(|p| p.2.map(str::to_owned))),
-                format,
-                timestamp_header,
+                layout,
+                signed,
+                timestamp,
                 tolerance_secs,
+                signed_url: raw.signed_url.clone(),
             })
         }
     };

@@ -4,7 +4,10 @@
 mod hooks;
 mod sessions;
 
-pub use hooks::{GenericPointers, HmacAuth, HmacFormat, HookAuth, HookConfig, Preset, SignatureEncoding};
+pub use hooks::{
+    GenericPointers, HmacAuth, HmacFormat, HookAuth, HookConfig, Preset, SignatureEncoding, SignatureLayout,
+    SignedPart, TimestampSource, TimestampUnit,
+};
 
 use crate::domain::PersonFieldId;
 use anyhow::Context;

@@ -1,8 +1,8 @@
-//! Webhook authentication over the raw body bytes: HMAC-SHA256 (plain, `t=…,v1=…`
-//! timestamped, or Webflow's `<ms>:<body>`) or a shared token. Every comparison is
-//! constant-time.
+//! Webhook authentication over the raw bytes: HMAC-SHA256 over the bytes a hook's template
+//! names (`{body}`, `{timestamp}.{body}`, `{method}{url}{body}{timestamp}`, …) or a shared
+//! token. Every comparison is constant-time.
 
-use crate::config::{HmacAuth, HmacFormat, HookAuth, SignatureEncoding};
+use crate::config::{HmacAuth, HookAuth, SignatureEncoding, SignatureLayout, SignedPart, TimestampUnit};
 use actix_web::http::header::HeaderMap;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -28,14 +28,23 @@ pub enum AuthFailure {
     Stale(u64),
 }
 
+/// The request as a signature may cover it.
+pub struct SignedRequest<'a> {
+    pub method: &'a str,
+    /// The full URL as the sender called it (scheme, host, path and query).
+    pub url: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
 /// Checks a hook call. For a signed call, answers a digest of the signed bytes (the body,
 /// plus the timestamp where the scheme has one): the same call replayed has the same digest,
 /// so it can stand in for an idempotency key the payload lacks.
 pub fn authenticate(
     auth: &HookAuth,
-    headers: &HeaderMap,
-    query: &str,
-    body: &[u8],
+    request: &SignedRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, AuthFailure> {
     match auth {
@@ -43,10 +52,10 @@ pub fn authenticate(
         HookAuth::Token { secret, header } => {
             let from_header = header
                 .as_deref()
-                .and_then(|h| header_value(headers, h))
+                .and_then(|h| header_value(request.headers, h))
                 .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_owned());
             let from_query = || {
-                serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+                serde_urlencoded::from_str::<Vec<(String, String)>>(request.query)
                     .ok()?
                     .into_iter()
                     .find(|(k, _)| k == "token")
@@ -56,7 +65,7 @@ pub fn authenticate(
             let same: bool = given.as_bytes().ct_eq(secret.expose_secret().as_bytes()).into();
             same.then_some(None).ok_or(AuthFailure::WrongToken)
         }
-        HookAuth::Hmac(hmac) => verify_hmac(hmac, headers, body, now).map(Some),
+        HookAuth::Hmac(hmac) => verify_hmac(hmac, request, now).map(Some),
     }
 }
 
@@ -68,25 +77,25 @@ fn header_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter(|v| !v.is_empty())
 }
 
+/// Verifies an HMAC over the bytes the hook's template names (README, "Signatures").
 fn verify_hmac(
     auth: &HmacAuth,
-    headers: &HeaderMap,
-    body: &[u8],
+    request: &SignedRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<String, AuthFailure> {
-    let signature =
-        header_value(headers, &auth.header).ok_or_else(|| AuthFailure::MissingHeader(auth.header.clone()))?;
-    match auth.format {
-        HmacFormat::Plain => {
+    let signature = header_value(request.headers, &auth.header)
+        .ok_or_else(|| AuthFailure::MissingHeader(auth.header.clone()))?;
+    let (from_parts, candidates): (Option<&str>, Vec<&str>) = match auth.layout {
+        SignatureLayout::Whole => {
             let encoded = match &auth.prefix {
                 Some(prefix) => signature
                     .strip_prefix(prefix.as_str())
                     .ok_or(AuthFailure::Malformed)?,
                 None => signature,
             };
-            check(auth, &[body], encoded).map(|()| digest(&[body]))
+            (None, vec![encoded])
         }
-        HmacFormat::Timestamped => {
+        SignatureLayout::Parts => {
             let mut timestamp = None;
             let mut candidates = Vec::new();
             for part in signature.split(',') {
@@ -96,26 +105,55 @@ fn verify_hmac(
                     _ => {}
                 }
             }
-            let t = timestamp.ok_or(AuthFailure::Malformed)?;
-            let seconds: i64 = t.parse().map_err(|_| AuthFailure::Malformed)?;
-            within_tolerance(seconds.saturating_mul(1000), now, auth.tolerance_secs)?;
-            let signed = [t.as_bytes(), b".", body];
-            candidates
-                .iter()
-                .find(|sig| check(auth, &signed, sig).is_ok())
-                .map(|_| digest(&signed))
-                .ok_or(AuthFailure::Mismatch)
+            (timestamp, candidates)
         }
-        HmacFormat::Webflow => {
-            let header = auth.timestamp_header.as_deref().unwrap_or("x-webflow-timestamp");
-            let t =
-                header_value(headers, header).ok_or_else(|| AuthFailure::MissingHeader(header.to_owned()))?;
-            let millis: i64 = t.parse().map_err(|_| AuthFailure::Malformed)?;
+    };
+    let timestamp = match &auth.timestamp {
+        None => None,
+        Some(source) => {
+            let raw = match &source.header {
+                Some(header) => header_value(request.headers, header)
+                    .ok_or_else(|| AuthFailure::MissingHeader(header.clone()))?,
+                None => from_parts.ok_or(AuthFailure::Malformed)?,
+            };
+            let value: i64 = raw.trim().parse().map_err(|_| AuthFailure::Malformed)?;
+            let millis = match source.unit {
+                TimestampUnit::S => value.saturating_mul(1000),
+                TimestampUnit::Ms => value,
+            };
             within_tolerance(millis, now, auth.tolerance_secs)?;
-            let signed = [t.as_bytes(), b":", body];
-            check(auth, &signed, signature).map(|()| digest(&signed))
+            Some(raw.trim())
+        }
+    };
+    if candidates.is_empty() {
+        return Err(AuthFailure::Malformed);
+    }
+    let url = auth.signed_url.as_deref().unwrap_or(request.url);
+    let signed: Vec<&[u8]> = auth
+        .signed
+        .iter()
+        .map(|part| match part {
+            SignedPart::Text(text) => text.as_bytes(),
+            SignedPart::Method => request.method.as_bytes(),
+            SignedPart::Url => url.as_bytes(),
+            SignedPart::Path => request.path.as_bytes(),
+            SignedPart::Body => request.body,
+            SignedPart::Timestamp => timestamp.unwrap_or("").as_bytes(),
+        })
+        .collect();
+    let mut malformed = false;
+    for candidate in candidates {
+        match check(auth, &signed, candidate) {
+            Ok(()) => return Ok(digest(&signed)),
+            Err(AuthFailure::Malformed) => malformed = true,
+            Err(_) => {}
         }
     }
+    Err(if malformed {
+        AuthFailure::Malformed
+    } else {
+        AuthFailure::Mismatch
+    })
 }
 
 fn within_tolerance(millis: i64, now: DateTime<Utc>, tolerance_secs: u64) -> Result<(), AuthFailure> {

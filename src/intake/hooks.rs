@@ -107,13 +107,20 @@ async fn receive_hook(
         });
     }
     let bytes = body::read_request_body(req, body, &state.config.server).await?;
-    let signed_digest = guard::authenticate(
-        &hook.auth,
-        req.headers(),
-        req.query_string(),
-        &bytes,
-        (state.clock)(),
-    )?;
+    // `{url}`: as the sender called it (a hook may name the registered URL in `signed_url`).
+    let url = {
+        let info = req.connection_info();
+        format!("{}://{}{}", info.scheme(), info.host(), req.uri())
+    };
+    let signed_request = guard::SignedRequest {
+        method: req.method().as_str(),
+        url: &url,
+        path: req.path(),
+        query: req.query_string(),
+        headers: req.headers(),
+        body: &bytes,
+    };
+    let signed_digest = guard::authenticate(&hook.auth, &signed_request, (state.clock)())?;
 
     // Parse: the vendor's payload, as the fields a form would have sent, one set per event.
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());

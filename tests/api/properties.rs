@@ -413,8 +413,15 @@ fn vendor_payloads_and_signature_headers_never_panic_or_pass_unsigned() {
                         );
                     }
                 }
-                let verdict =
-                    talk_relay::guard::authenticate(&hook.auth, &headers, "", &body, chrono::Utc::now());
+                let request = talk_relay::guard::SignedRequest {
+                    method: "POST",
+                    url: "https://relay.example.com/hooks/x",
+                    path: "/hooks/x",
+                    query: "",
+                    headers: &headers,
+                    body: &body,
+                };
+                let verdict = talk_relay::guard::authenticate(&hook.auth, &request, chrono::Utc::now());
                 prop_assert!(verdict.is_err(), "an unsigned body passed {:?}", hook.preset);
             }
             Ok(())

@@ -19,13 +19,17 @@ use actix_web::{web, HttpRequest, HttpResponse};
 enum HookAnswer {
     One(Receipt),
     Ignored,
-    Batch {
-        ids: Vec<String>,
-        new: usize,
-        duplicates: usize,
-        ignored: usize,
-        invalid: usize,
-    },
+    Batch(BatchOutcome),
+}
+
+/// What each event of a batch came to; the answer's body.
+#[derive(Debug, Default, serde::Serialize)]
+struct BatchOutcome {
+    ids: Vec<String>,
+    new: usize,
+    duplicates: usize,
+    ignored: usize,
+    invalid: usize,
 }
 
 pub async fn receive_hook_request(
@@ -55,29 +59,21 @@ pub async fn receive_hook_request(
             state.metrics.count_intake("hook", source, "ignored");
             HttpResponse::Ok().json(serde_json::json!({ "ok": true, "ignored": true }))
         }
-        Ok(HookAnswer::Batch {
-            ids,
-            new,
-            duplicates,
-            ignored,
-            invalid,
-        }) => {
+        Ok(HookAnswer::Batch(batch)) => {
             for (outcome, n) in [
-                ("accepted", new),
-                ("duplicate", duplicates),
-                ("ignored", ignored),
-                ("invalid", invalid),
+                ("accepted", batch.new),
+                ("duplicate", batch.duplicates),
+                ("ignored", batch.ignored),
+                ("invalid", batch.invalid),
             ] {
                 for _ in 0..n {
                     state.metrics.count_intake("hook", source, outcome);
                 }
             }
-            let body = serde_json::json!({
-                "ok": true, "ids": ids, "new": new, "duplicates": duplicates,
-                "ignored": ignored, "invalid": invalid,
-            });
+            let mut body = serde_json::to_value(&batch).expect("batch outcomes serialise");
+            body["ok"] = serde_json::json!(true);
             // Vendors retry anything but 2xx; a batch that brought nothing new is a 200.
-            if new > 0 {
+            if batch.new > 0 {
                 HttpResponse::Accepted().json(body)
             } else {
                 HttpResponse::Ok().json(body)
@@ -168,29 +164,23 @@ async fn receive_hook(
             Some(recorded) => Ok(HookAnswer::One(receipt(hook, recorded?))),
         };
     }
-    let (mut ids, mut new, mut duplicates, mut ignored, mut invalid) = (Vec::new(), 0, 0, 0, 0);
+    let mut batch = BatchOutcome::default();
     for answer in answers {
         match answer {
-            None => ignored += 1,
+            None => batch.ignored += 1,
             Some(Ok(Recorded::New(id))) => {
-                new += 1;
-                ids.push(id);
+                batch.new += 1;
+                batch.ids.push(id);
             }
             Some(Ok(Recorded::Duplicate(id))) => {
-                duplicates += 1;
-                ids.push(id);
+                batch.duplicates += 1;
+                batch.ids.push(id);
             }
-            Some(Err(IntakeError::Invalid(_))) => invalid += 1,
+            Some(Err(IntakeError::Invalid(_))) => batch.invalid += 1,
             Some(Err(other)) => return Err(other),
         }
     }
-    Ok(HookAnswer::Batch {
-        ids,
-        new,
-        duplicates,
-        ignored,
-        invalid,
-    })
+    Ok(HookAnswer::Batch(batch))
 }
 
 fn receipt(hook: &HookConfig, recorded: Recorded) -> Receipt {

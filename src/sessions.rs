@@ -4,9 +4,10 @@
 
 use crate::config::{SessionConfig, WebOrigin};
 use crate::domain::{now_timestamp, SubmitterEmail};
-use crate::intake::{body, RequestMeta};
+use crate::http::body;
+use crate::intake::RequestMeta;
 use crate::ortto::{OrttoClient, OrttoReply, TransportError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::SessionLog;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -185,7 +186,7 @@ pub async fn mint_session(
     state
         .metrics
         .sessions
-        .get_or_create(&crate::ops::OutcomeLabels {
+        .get_or_create(&crate::metrics::OutcomeLabels {
             outcome: log.outcome.to_owned(),
         })
         .inc();
@@ -451,8 +452,8 @@ fn allow_origin(response: &mut HttpResponse, sessions: &SessionConfig, origin: O
 
 /// `OPTIONS /talk/session`.
 pub async fn preflight(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let allowed = crate::intake::cors::preflight_origin(&req)
+    let allowed = crate::http::cors::preflight_origin(&req)
         .filter(|o| state.config.sessions.allowed_origins.contains(o))
         .and_then(|o| HeaderValue::from_str(o.as_str()).ok());
-    crate::intake::cors::preflight_answer(allowed, "Content-Type, Authorization")
+    crate::http::cors::preflight_answer(allowed, "Content-Type, Authorization")
 }

@@ -4,9 +4,10 @@ use crate::clean::HtmlCleaner;
 use crate::config::Config;
 use crate::delivery::{DeliveryState, DeliveryWorker, OutboundLimiter};
 use crate::guard::RateLimits;
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
 use crate::ortto::OrttoClient;
 use crate::sessions::SessionClient;
+pub use crate::state::{system_clock, AppState, Clock};
 use crate::store::health::{HealthSettings, StorageHealth};
 use crate::store::{LogWriter, OpenSettings, Store};
 use crate::{intake, ops};
@@ -19,28 +20,6 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
-
-/// What every request handler shares.
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub writer: LogWriter,
-    pub cleaner: HtmlCleaner,
-    pub deliveries: Arc<DeliveryState>,
-    pub outbound: Option<Arc<OutboundLimiter>>,
-    pub rate_limits: Arc<RateLimits>,
-    pub metrics: Arc<Metrics>,
-    pub health: Arc<StorageHealth>,
-    /// Now, for signature tolerances (tests fix it).
-    pub clock: Clock,
-}
-
-/// A source of the current time.
-pub type Clock = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(chrono::Utc::now)
-}
 
 pub struct Application {
     port: u16,

@@ -46,7 +46,7 @@ impl tracing_actix_web::RootSpanBuilder for RelayRootSpan {
             .map(|id| id.to_string())
             .unwrap_or_default();
         let client_ip = request
-            .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+            .app_data::<actix_web::web::Data<crate::state::AppState>>()
             .and_then(|state| {
                 let server = &state.config.server;
                 crate::guard::client_ip(

@@ -5,6 +5,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+/// Where a hook's HTML message goes among the normalised fields.
+pub const HTML_FIELD: &str = "message_html";
+
 /// Which vendor's payload and signature a hook reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -431,7 +434,7 @@ pub(crate) fn check_hook(
         raw.consent,
         max_message_chars,
     )?;
-    rules.html_field = Some(crate::mapping::HTML_FIELD.to_owned());
+    rules.html_field = Some(HTML_FIELD.to_owned());
     rules.default_message = super::check_default_message(&key("default_message"), raw.default_message)?;
     Ok(HookConfig {
         name: name.to_owned(),

@@ -6,7 +6,7 @@ mod sessions;
 
 pub use hooks::{
     GenericPointers, HmacAuth, HmacFormat, HookAuth, HookConfig, Preset, SignatureEncoding, SignatureLayout,
-    SignedPart, TimestampSource, TimestampUnit,
+    SignedPart, TimestampSource, TimestampUnit, HTML_FIELD,
 };
 
 use crate::domain::PersonFieldId;

@@ -1,7 +1,7 @@
 //! One delivery attempt for one claimed row, start to recorded outcome.
 
 use super::{DeliveryState, OutboundLimiter, PauseReason, RetrySchedule};
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
 use crate::ortto::{check_compose_payload, classify_compose, ComposeOutcome, OrttoClient};
 use crate::store::{AttemptRecord, ClaimedRow, LogWriter, RowUpdate};
 use chrono::{DateTime, Utc};
@@ -158,7 +158,7 @@ impl AttemptContext {
     fn count(&self, outcome: &str) {
         self.metrics
             .deliveries
-            .get_or_create(&crate::ops::OutcomeLabels {
+            .get_or_create(&crate::metrics::OutcomeLabels {
                 outcome: outcome.to_owned(),
             })
             .inc();

@@ -5,7 +5,7 @@
 use super::attempt::{deliver, AttemptContext};
 use super::{DeliveryState, OutboundLimiter, RetrySchedule};
 use crate::config::Config;
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
 use crate::ortto::OrttoClient;
 use crate::store::LogWriter;
 use secrecy::SecretString;

@@ -2,11 +2,13 @@
 
 mod email;
 mod field_problem;
+mod fields;
 mod person_field;
 mod status;
 
 pub use email::SubmitterEmail;
 pub use field_problem::{FieldProblem, ProblemCode};
+pub use fields::SubmittedFields;
 pub use person_field::{FieldKind, PersonFieldId};
 pub use status::{SourceKind, Status};
 

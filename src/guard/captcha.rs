@@ -2,7 +2,7 @@
 //! `siteverify` shape (`secret`, `response`, `remoteip` → `{"success": bool}`).
 
 use crate::config::CaptchaConfig;
-use crate::intake::SubmittedFields;
+use crate::domain::SubmittedFields;
 use secrecy::ExposeSecret;
 use std::time::Duration;
 

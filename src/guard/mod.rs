@@ -14,7 +14,7 @@ pub use rate_limit::{RateLimited, RateLimits};
 pub use signature::{authenticate, AuthFailure, SignedRequest};
 
 use crate::config::FormConfig;
-use crate::intake::SubmittedFields;
+use crate::domain::SubmittedFields;
 
 /// A bot filled the hidden field that people never see.
 pub fn honeypot_tripped(form: &FormConfig, fields: &SubmittedFields) -> bool {

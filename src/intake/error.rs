@@ -1,5 +1,5 @@
-use super::body::BodyError;
 use crate::domain::FieldProblem;
+use crate::http::body::BodyError;
 use crate::store::RecordError;
 use actix_web::http::StatusCode;
 use serde::Serialize;

@@ -3,14 +3,15 @@
 //! Vendors retry on anything but 2xx, so everything accepted (or already seen) is 2xx,
 //! and 4xx is kept for what retrying cannot fix.
 
-use super::SubmittedFields;
 use super::{accepted, refused, IntakeError, ResponseKind};
-use super::{body, log_refusal, map_and_record, Receipt, RequestMeta, Source};
+use super::{log_refusal, map_and_record, Receipt, RequestMeta, Source};
 use crate::config::HookConfig;
 use crate::domain::SourceKind;
+use crate::domain::SubmittedFields;
 use crate::guard;
+use crate::http::body;
 use crate::mapping::{self, CAPTCHA_FIELDS};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::Recorded;
 use actix_web::{web, HttpRequest, HttpResponse};
 

@@ -1,26 +1,23 @@
 //! Intake: `POST /f/{form}` through the pipeline guard → map → clean → record →
 //! respond; delivery picks recorded rows up in the background.
 
-pub mod body;
-pub mod cors;
 mod error;
-mod fields;
 mod hooks;
 mod kind;
 pub mod redirect;
 mod respond;
 
 pub use error::{ErrorEntry, IntakeError};
-pub use fields::SubmittedFields;
 pub use hooks::receive_hook_request;
 pub use kind::ResponseKind;
 pub use respond::{accepted, close_if_timed_out, escape, html as html_response, page, refused, Receipt};
 
 use crate::config::{CaptchaUnreachable, FormConfig, WebOrigin};
-use crate::domain::{new_submission_id, utc_timestamp, SourceKind, Status};
+use crate::domain::{new_submission_id, utc_timestamp, SourceKind, Status, SubmittedFields};
 use crate::guard;
+use crate::http::{body, cors};
 use crate::mapping::{self, MappingContext, CAPTCHA_FIELDS};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{NewSubmission, Recorded};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};

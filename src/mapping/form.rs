@@ -1,7 +1,7 @@
 use super::{Answer, BoundValue, Draft};
 use crate::config::MappingRules;
 use crate::domain::PersonFieldId;
-use crate::intake::SubmittedFields;
+use crate::domain::SubmittedFields;
 
 /// CAPTCHA widgets' token fields: verified by the guard, never data.
 pub const CAPTCHA_FIELDS: &[&str] = &[

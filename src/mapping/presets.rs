@@ -5,12 +5,11 @@
 
 use super::form::is_known_name;
 use crate::config::{HookConfig, Preset};
-use crate::intake::body::{self, BodyError, BodyFormat};
-use crate::intake::SubmittedFields;
+use crate::domain::SubmittedFields;
+use crate::http::body::{self, BodyError, BodyFormat};
 use serde_json::Value;
 
-/// Where a hook's HTML message goes among the normalised fields.
-pub const HTML_FIELD: &str = "message_html";
+pub use crate::config::HTML_FIELD;
 
 /// One event of a vendor payload, normalised: the fields to map, the vendor's event id, and
 /// whether the hook's `accept` filter lets it through.

@@ -3,7 +3,7 @@
 
 use crate::domain::{utc_timestamp, Status};
 use crate::intake::page;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::SubmissionFilter;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -1,11 +1,8 @@
 //! Operating endpoints: liveness, readiness and metrics.
 
 pub mod admin;
-mod metrics;
 
-pub use metrics::{Metrics, OutcomeLabels};
-
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
@@ -70,7 +67,7 @@ pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) ->
     for (scope, keys) in state.rate_limits.tracked_keys() {
         metrics
             .rate_limiter_keys
-            .get_or_create(&self::metrics::ScopeLabels {
+            .get_or_create(&crate::metrics::ScopeLabels {
                 scope: scope.to_owned(),
             })
             .set(keys as i64);
@@ -97,7 +94,7 @@ pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) ->
         );
         metrics
             .paused
-            .get_or_create(&self::metrics::ReasonLabels {
+            .get_or_create(&crate::metrics::ReasonLabels {
                 reason: reason.to_owned(),
             })
             .set(i64::from(active));
@@ -121,6 +118,6 @@ pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) ->
     } else {
         HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")
-            .body(self::metrics::openmetrics_to_text(&metrics.render()))
+            .body(crate::metrics::openmetrics_to_text(&metrics.render()))
     }
 }

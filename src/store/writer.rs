@@ -11,7 +11,7 @@ use super::sessions::{self, SessionLog};
 use super::submissions::{self, NewSubmission};
 use super::{touch_heartbeat, Store};
 use crate::domain::Status;
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, SqliteConnection};
 use std::sync::Arc;

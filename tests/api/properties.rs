@@ -8,7 +8,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use talk_relay::clean::HtmlCleaner;
 use talk_relay::config::{Config, ConfigSources};
-use talk_relay::intake::body::{parse_json, parse_urlencoded};
+use talk_relay::http::body::{parse_json, parse_urlencoded};
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -549,7 +549,7 @@ fn every_payload_the_relay_builds_passes_the_pre_send_check() {
     let built = std::cell::Cell::new(0u32);
     runner
         .run(&inputs, |(email, message, pairs)| {
-            let mut fields = talk_relay::intake::SubmittedFields::default();
+            let mut fields = talk_relay::domain::SubmittedFields::default();
             fields.push("email".to_owned(), email.to_owned());
             fields.push("message".to_owned(), format!("hello {message}"));
             for (name, value) in pairs {

@@ -1,7 +1,7 @@
 //! Reading and parsing request bodies: urlencoded, multipart (text parts) and JSON.
 
-use super::fields::SubmittedFields;
 use crate::config::LimitSettings;
+use crate::domain::SubmittedFields;
 use actix_web::web::{Bytes, BytesMut, Payload};
 use futures_util::StreamExt;
 

@@ -1,4 +1,4 @@
-//! Cleaning (SPEC §4): HTML through an explicit ammonia allowlist, control characters
+//! Cleaning (README, "How a submission flows"): HTML through an explicit ammonia allowlist, control characters
 //! out of text. Built once at start-up; sanitising is the costliest step per request.
 
 use ammonia::{Builder, UrlRelative};

@@ -1,4 +1,4 @@
-//! Deliver (SPEC §6): a background worker sends recorded submissions to Ortto's compose
+//! Deliver (README, "Delivery guarantees"): a background worker sends recorded submissions to Ortto's compose
 //! endpoint, at least once, through outages, rate limits, a wrong key and restarts.
 
 mod attempt;

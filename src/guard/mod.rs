@@ -1,4 +1,4 @@
-//! Guard (SPEC §2 step 1): cheap checks that turn abuse away before anything is
+//! Guard (README, "Guard"): cheap checks that turn abuse away before anything is
 //! parsed deeply or recorded.
 
 mod captcha;

@@ -1,6 +1,6 @@
 use actix_web::HttpRequest;
 
-/// Who is asking, for the shape of the answer (SPEC §5).
+/// Who is asking, for the shape of the answer (README, "A plain HTML form" and "fetch()").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseKind {
     /// A page navigation: redirects and HTML pages.

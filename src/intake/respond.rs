@@ -1,4 +1,4 @@
-//! Respond (SPEC §5): the same outcome, shaped for a browser (redirects, small HTML
+//! Respond (README, "A plain HTML form" and "fetch()"): the same outcome, shaped for a browser (redirects, small HTML
 //! pages) or for a script (JSON, never a redirect).
 
 use super::error::IntakeError;

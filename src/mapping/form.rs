@@ -13,7 +13,7 @@ pub const CAPTCHA_FIELDS: &[&str] = &[
 const MESSAGE_FIELDS: &[&str] = &["message", "comments", "body"];
 const SUBJECT_FIELDS: &[&str] = &["subject", "_subject"];
 
-/// The conventional names (SPEC §3) that map without configuration.
+/// The conventional names (README, "Mapping rules") that map without configuration.
 fn conventional_field(name: &str) -> Option<&'static str> {
     Some(match name.to_ascii_lowercase().as_str() {
         "email" | "e-mail" | "email_address" | "_replyto" => "str::email",

@@ -1,7 +1,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// The body of `POST /v1/talk/compose` (SPEC §1), built at intake and stored as sent.
+/// The body of `POST /v1/talk/compose` (README, "The log"), built at intake and stored as sent.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ComposeRequest {
     pub fields: Map<String, Value>,

@@ -1,4 +1,4 @@
-//! SPEC §4: HTML messages go through the allowlist; nothing executable survives.
+//! README "How a submission flows" (clean): HTML messages go through the allowlist; nothing executable survives.
 
 use crate::helpers::{spawn_app, TestApp};
 use serde_json::json;

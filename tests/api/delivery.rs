@@ -1,4 +1,4 @@
-//! SPEC §6: every recorded submission reaches compose, through failures, pauses and restarts.
+//! README "Delivery guarantees": every recorded submission reaches compose, through failures, pauses and restarts.
 
 use crate::fake_ortto::{FakeOrtto, Reply};
 use crate::helpers::{spawn_app, spawn_app_with_ortto, TestApp, TEST_ORTTO_KEY};

@@ -1,4 +1,4 @@
-//! SPEC §2 guard: rate limits, client IPs, input limits, CAPTCHA and origins.
+//! README "Guard": rate limits, client IPs, input limits, CAPTCHA and origins.
 
 use crate::fake_ortto::{FakeOrtto, Reply};
 use crate::helpers::{body_text, spawn_app, TestApp, BROWSER_ACCEPT};

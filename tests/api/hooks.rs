@@ -1,4 +1,4 @@
-//! SPEC §3b: vendor webhooks, authenticated over the raw bytes, mapped like forms, deduplicated.
+//! README "Webhooks from form tools": vendor webhooks, authenticated over the raw bytes, mapped like forms, deduplicated.
 
 use crate::helpers::{spawn_app, spawn_app_at, TestApp};
 use base64::Engine;

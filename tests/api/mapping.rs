@@ -1,4 +1,4 @@
-//! SPEC §3 mapping rules, observed in the recorded compose payload.
+//! README "Mapping rules", observed in the recorded compose payload.
 
 use crate::helpers::{spawn_app, TestApp};
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! SPEC §7 and §9: the log as a dashboard source, metrics, the admin API and CLI.
+//! README "The log" and "Operating it": the log as a dashboard source, metrics, the admin API and CLI.
 
 use crate::fake_ortto::{FakeOrtto, Reply};
 use crate::helpers::{

@@ -1,4 +1,4 @@
-//! SPEC §5: the same outcome answered to a browser (redirect, HTML) or a script (JSON).
+//! README "fetch() from your own script": the same outcome answered to a browser (redirect, HTML) or a script (JSON).
 
 use crate::helpers::{body_text, spawn_app, BROWSER_ACCEPT};
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! SPEC §8: verified Talk sessions without the Ortto key leaving the relay.
+//! README "Verified Talk sessions": verified Talk sessions without the Ortto key leaving the relay.
 
 use crate::fake_ortto::{FakeOrtto, Reply};
 use crate::helpers::{spawn_app, spawn_app_with_ortto, TestApp, TEST_ORTTO_KEY};

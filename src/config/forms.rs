@@ -1,0 +1,241 @@
+//! `[forms.NAME]`: origins, redirects, honeypot and CAPTCHA, checked into a `FormConfig`.
+
+use super::{check_default_message, check_mapping, check_positive, MappingRules, RawConsent, SecretSource};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Which CAPTCHA service a form uses; each has its own token field and siteverify URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptchaProvider {
+    Turnstile,
+    Hcaptcha,
+    Recaptcha,
+}
+
+impl CaptchaProvider {
+    pub fn token_field(self) -> &'static str {
+        match self {
+            Self::Turnstile => "cf-turnstile-response",
+            Self::Hcaptcha => "h-captcha-response",
+            Self::Recaptcha => "g-recaptcha-response",
+        }
+    }
+
+    fn default_verify_url(self) -> &'static str {
+        match self {
+            Self::Turnstile => "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+            Self::Hcaptcha => "https://api.hcaptcha.com/siteverify",
+            Self::Recaptcha => "https://www.google.com/recaptcha/api/siteverify",
+        }
+    }
+}
+
+/// What to do when the CAPTCHA provider cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptchaUnreachable {
+    /// Answer 503: the person tries again in a moment.
+    Refuse,
+    /// Take the submission, marked `captcha = 'unverified'`.
+    Accept,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCaptcha {
+    provider: CaptchaProvider,
+    secret_env: String,
+    verify_url: Option<String>,
+    #[serde(default = "default_captcha_timeout")]
+    timeout_ms: u64,
+    #[serde(default = "default_unreachable")]
+    on_unreachable: CaptchaUnreachable,
+}
+
+pub(crate) fn default_captcha_timeout() -> u64 {
+    3000
+}
+
+pub(crate) fn default_unreachable() -> CaptchaUnreachable {
+    CaptchaUnreachable::Refuse
+}
+
+/// A form's CAPTCHA check, with its secret read from the environment at start-up.
+#[derive(Debug, Clone)]
+pub struct CaptchaConfig {
+    pub provider: CaptchaProvider,
+    pub secret: SecretString,
+    pub verify_url: String,
+    pub timeout_ms: u64,
+    pub on_unreachable: CaptchaUnreachable,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawForm {
+    title: Option<String>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    redirect: Option<String>,
+    subject: Option<String>,
+    message_field: Option<String>,
+    html_field: Option<String>,
+    #[serde(default = "default_honeypot")]
+    honeypot: String,
+    #[serde(default)]
+    fields: BTreeMap<String, String>,
+    #[serde(default = "default_true")]
+    conventional_names: bool,
+    merge_by: Option<Vec<String>>,
+    default_country_code: Option<String>,
+    default_message: Option<String>,
+    consent: Option<RawConsent>,
+    #[serde(default)]
+    require_origin: bool,
+    #[serde(default)]
+    allow_null_origin: bool,
+    captcha: Option<RawCaptcha>,
+}
+
+pub(crate) fn default_honeypot() -> String {
+    "_gotcha".to_owned()
+}
+
+pub(crate) fn default_true() -> bool {
+    true
+}
+
+/// A web origin, serialised as `scheme://host[:port]` with default ports dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WebOrigin(String);
+
+impl WebOrigin {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let url = url::Url::parse(raw.trim()).ok()?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return None;
+        }
+        Some(Self(url.origin().ascii_serialization()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One `[forms.NAME]` table, checked.
+#[derive(Debug, Clone)]
+pub struct FormConfig {
+    pub name: String,
+    pub allowed_origins: Vec<WebOrigin>,
+    /// Refuse posts that name no origin at all (neither `Origin` nor `Referer`).
+    pub require_origin: bool,
+    /// Accept `Origin: null` (sandboxed frames, `Referrer-Policy: no-referrer` sites) even
+    /// with a list; off by default, since any site can send it.
+    pub allow_null_origin: bool,
+    pub redirect: Option<url::Url>,
+    pub honeypot: String,
+    pub captcha: Option<CaptchaConfig>,
+    pub rules: MappingRules,
+}
+
+impl FormConfig {
+    pub fn origin_allowed(&self, origin: &WebOrigin) -> bool {
+        self.allowed_origins.is_empty() || self.allowed_origins.contains(origin)
+    }
+}
+
+pub(crate) fn check_url_name(table: &str, name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    anyhow::ensure!(
+        ok,
+        "{table}.{name}: names may hold only letters, digits, `-` and `_` (they appear in URLs)"
+    );
+    Ok(())
+}
+
+/// A list of origins like `https://www.example.com`, each checked.
+pub(crate) fn parse_origins(key: &str, origins: &[String]) -> anyhow::Result<Vec<WebOrigin>> {
+    origins
+        .iter()
+        .map(|o| {
+            WebOrigin::parse(o)
+                .ok_or_else(|| anyhow::anyhow!("{key}: `{o}` is not an origin like https://www.example.com"))
+        })
+        .collect()
+}
+
+pub(crate) fn check_form(
+    name: &str,
+    raw: RawForm,
+    max_message_chars: usize,
+    secrets: &SecretSource<'_>,
+) -> anyhow::Result<FormConfig> {
+    let key = |k: &str| format!("forms.{name}.{k}");
+    check_url_name("forms", name)?;
+    let allowed_origins = parse_origins(&key("allowed_origins"), &raw.allowed_origins)?;
+    let redirect = raw
+        .redirect
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| {
+            url::Url::parse(&r)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| anyhow::anyhow!("{}: `{r}` is not an absolute http(s) URL", key("redirect")))
+        })
+        .transpose()?;
+    let mut rules = check_mapping(
+        &key,
+        raw.title.unwrap_or_else(|| name.to_owned()),
+        raw.subject,
+        raw.fields,
+        raw.merge_by,
+        raw.default_country_code,
+        raw.consent,
+        max_message_chars,
+    )?;
+    rules.message_field = raw.message_field;
+    rules.html_field = raw.html_field;
+    rules.conventional_names = raw.conventional_names;
+    rules.default_message = check_default_message(&key("default_message"), raw.default_message)?;
+    let captcha = raw
+        .captcha
+        .map(|c| {
+            let secret = secrets.get(&c.secret_env).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: the environment variable `{}` holding the CAPTCHA secret is not set",
+                    key("captcha.secret_env"),
+                    c.secret_env
+                )
+            })?;
+            let verify_url = c
+                .verify_url
+                .unwrap_or_else(|| c.provider.default_verify_url().to_owned());
+            url::Url::parse(&verify_url)
+                .map_err(|e| anyhow::anyhow!("{}: not a URL ({e})", key("captcha.verify_url")))?;
+            check_positive(&key("captcha.timeout_ms"), c.timeout_ms)?;
+            Ok::<_, anyhow::Error>(CaptchaConfig {
+                provider: c.provider,
+                secret,
+                verify_url,
+                timeout_ms: c.timeout_ms,
+                on_unreachable: c.on_unreachable,
+            })
+        })
+        .transpose()?;
+    Ok(FormConfig {
+        name: name.to_owned(),
+        allowed_origins,
+        require_origin: raw.require_origin,
+        allow_null_origin: raw.allow_null_origin,
+        redirect,
+        honeypot: raw.honeypot,
+        captcha,
+        rules,
+    })
+}

@@ -1,0 +1,220 @@
+//! How any source maps: `MappingRules`, and the consent policy with its words.
+
+use crate::domain::PersonFieldId;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// What an unticked (or absent) consent box means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UncheckedConsent {
+    /// Send `bol::p = false`: the person is opted out.
+    OptOut,
+    /// Send no permission at all: whatever Ortto has stays.
+    Leave,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConsent {
+    field: String,
+    unchecked: Option<UncheckedConsent>,
+    /// More values that mean a ticked box (a vendor's option text, say), on top of the defaults.
+    #[serde(default)]
+    ticked: Vec<String>,
+    /// More values that mean an unticked box.
+    #[serde(default)]
+    unticked: Vec<String>,
+    opted_in_context: Option<String>,
+    opted_out_context: Option<String>,
+}
+
+/// How a form's consent checkbox becomes `bol::p` and `str::s-ctx`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentPolicy {
+    pub field: String,
+    pub unchecked: UncheckedConsent,
+    /// Extra words for a ticked and an unticked box, trimmed and lower-cased.
+    pub ticked: Vec<String>,
+    pub unticked: Vec<String>,
+    /// Templates with `{form}`, `{page}` and `{time}` placeholders.
+    pub opted_in_context: String,
+    pub opted_out_context: String,
+}
+
+/// What a consent answer says, read against the defaults and the policy's own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentWord {
+    Ticked,
+    Unticked,
+    /// A non-empty value in neither list: never taken as a no.
+    Unrecognised,
+}
+
+pub const DEFAULT_TICKED: [&str; 5] = ["on", "true", "1", "yes", "checked"];
+pub const DEFAULT_UNTICKED: [&str; 6] = ["off", "false", "0", "no", "unchecked", ""];
+
+impl ConsentPolicy {
+    pub fn reads(&self, value: &str) -> ConsentWord {
+        let value = value.trim().to_lowercase();
+        let listed = |defaults: &[&str], extra: &[String]| {
+            defaults.contains(&value.as_str()) || extra.contains(&value)
+        };
+        if listed(&DEFAULT_TICKED, &self.ticked) {
+            ConsentWord::Ticked
+        } else if listed(&DEFAULT_UNTICKED, &self.unticked) {
+            ConsentWord::Unticked
+        } else {
+            ConsentWord::Unrecognised
+        }
+    }
+
+    /// Every word this policy reads as ticked, then as unticked (for `check-config`).
+    pub fn words(&self) -> (Vec<String>, Vec<String>) {
+        let all = |defaults: &[&str], extra: &[String]| {
+            defaults
+                .iter()
+                .map(|w| w.to_string())
+                .chain(extra.iter().cloned())
+                .collect()
+        };
+        (
+            all(&DEFAULT_TICKED, &self.ticked),
+            all(&DEFAULT_UNTICKED, &self.unticked),
+        )
+    }
+}
+
+pub const DEFAULT_OPTED_IN_CONTEXT: &str = "Opted in via the {form} form on {page} at {time}";
+pub const DEFAULT_OPTED_OUT_CONTEXT: &str = "Opted out via the {form} form on {page} at {time}";
+
+/// How submitted fields become person fields, subject and messages; shared by forms
+/// and hooks.
+#[derive(Debug, Clone)]
+pub struct MappingRules {
+    pub title: String,
+    pub subject: Option<String>,
+    pub message_field: Option<String>,
+    pub html_field: Option<String>,
+    pub field_map: BTreeMap<String, PersonFieldId>,
+    pub conventional_names: bool,
+    pub merge_by: Vec<PersonFieldId>,
+    pub default_country_code: Option<String>,
+    pub consent: Option<ConsentPolicy>,
+    pub max_message_chars: usize,
+    /// The message written when a submission brings none (`{title}`, `{fields}`).
+    pub default_message: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_mapping(
+    key: &dyn Fn(&str) -> String,
+    title: String,
+    subject: Option<String>,
+    fields: BTreeMap<String, String>,
+    merge_by: Option<Vec<String>>,
+    default_country_code: Option<String>,
+    consent: Option<RawConsent>,
+    max_message_chars: usize,
+) -> anyhow::Result<MappingRules> {
+    let mut field_map = BTreeMap::new();
+    for (field, id) in fields {
+        let id = PersonFieldId::parse(&id)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", key(&format!("fields.{field}"))))?;
+        anyhow::ensure!(
+            !matches!(id.as_str(), "bol::p" | "str::s-ctx"),
+            "{}: consent is set with a [consent] table, which also records how the person subscribed",
+            key(&format!("fields.{field}"))
+        );
+        field_map.insert(field, id);
+    }
+    let merge_by = match merge_by {
+        None => vec![PersonFieldId::builtin("str::email")],
+        Some(ids) => {
+            anyhow::ensure!(
+                (1..=2).contains(&ids.len()),
+                "{}: one or two field ids (main, then fallback)",
+                key("merge_by")
+            );
+            ids.iter()
+                .map(|id| PersonFieldId::parse(id).map_err(|e| anyhow::anyhow!("{}: {e}", key("merge_by"))))
+                .collect::<anyhow::Result<_>>()?
+        }
+    };
+    let default_country_code = default_country_code
+        .map(|c| {
+            let digits = c.trim().trim_start_matches('+').to_owned();
+            anyhow::ensure!(
+                (1..=3).contains(&digits.len()) && digits.chars().all(|d| d.is_ascii_digit()),
+                "{}: `{c}` is not a country calling code like 61 or 44",
+                key("default_country_code")
+            );
+            Ok(digits)
+        })
+        .transpose()?;
+    let consent = consent
+        .map(|c| {
+            let unchecked = c.unchecked.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: a consent field must say what an unticked box means: \
+                     `opt_out` (send bol::p = false) or `leave` (send no permission). \
+                     Without it Ortto's default would opt people in who did not tick the box",
+                    key("consent.unchecked")
+                )
+            })?;
+            anyhow::ensure!(
+                !c.field.trim().is_empty(),
+                "{}: names the checkbox field",
+                key("consent.field")
+            );
+            let words = |list: Vec<String>| list.iter().map(|w| w.trim().to_lowercase()).collect::<Vec<_>>();
+            let (ticked, unticked) = (words(c.ticked), words(c.unticked));
+            if let Some(both) = ticked.iter().find(|w| unticked.contains(w)) {
+                anyhow::bail!(
+                    "{}: `{both}` is listed as both ticked and unticked",
+                    key("consent")
+                );
+            }
+            Ok(ConsentPolicy {
+                field: c.field,
+                unchecked,
+                ticked,
+                unticked,
+                opted_in_context: c
+                    .opted_in_context
+                    .unwrap_or_else(|| DEFAULT_OPTED_IN_CONTEXT.to_owned()),
+                opted_out_context: c
+                    .opted_out_context
+                    .unwrap_or_else(|| DEFAULT_OPTED_OUT_CONTEXT.to_owned()),
+            })
+        })
+        .transpose()?;
+    Ok(MappingRules {
+        title,
+        subject: subject.filter(|s| !s.trim().is_empty()),
+        message_field: None,
+        html_field: None,
+        field_map,
+        conventional_names: true,
+        merge_by,
+        default_country_code,
+        consent,
+        max_message_chars,
+        default_message: None,
+    })
+}
+
+/// Form and hook names appear in URLs: letters, digits, `-` and `_` only.
+/// A `default_message` template: non-blank, and only the placeholders it knows.
+pub(crate) fn check_default_message(key: &str, template: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(template) = template else {
+        return Ok(None);
+    };
+    anyhow::ensure!(!template.trim().is_empty(), "{key}: the template is blank");
+    let unknown = template
+        .replace("{title}", "")
+        .replace("{fields}", "")
+        .contains(['{', '}']);
+    anyhow::ensure!(!unknown, "{key}: only {{title}} and {{fields}} can be filled in");
+    Ok(Some(template))
+}

@@ -1,0 +1,174 @@
+//! The plain settings tables: `[server]`, `[log]`, `[database]`, `[admin]`, `[ortto]`,
+//! `[delivery]`, `[limits]` and `[rate_limits]`.
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub max_body_bytes: usize,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header trusted proxies name the client in: `x-forwarded-for`, `forwarded`,
+    /// `x-real-ip`, or a CDN's own (`cf-connecting-ip`, `true-client-ip`, …).
+    pub client_ip_header: String,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// A request body that has not arrived in full within this long gets 408.
+    pub body_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A `tracing` filter such as `info` or `talk_relay=debug`; `RUST_LOG` overrides it.
+    pub filter: String,
+    /// JSON lines instead of plain text.
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub path: PathBuf,
+    pub retention_days: u32,
+    /// How often the retention purge runs (daily by default).
+    pub purge_interval_ms: u64,
+    /// `full` (default): every commit survives power loss. `normal`: survives a crash of the
+    /// relay, not of the machine; faster.
+    pub synchronous: Durability,
+    /// Below this much free space on the database's filesystem, intake answers 503.
+    pub min_free_mb: u64,
+    /// The WAL is checkpointed and truncated whenever it grows past this.
+    pub max_wal_mb: u64,
+    /// How long a write waits for SQLite's lock (held by another process) before failing.
+    pub busy_timeout_ms: u64,
+    /// `/readyz` writes its heartbeat at most this often.
+    pub readiness_probe_ms: u64,
+    /// Fault injection for tests: caps the database at this many pages (0 = no cap).
+    pub max_page_count: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AdminSettings {
+    pub(crate) token_env: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Region {
+    Default,
+    Au,
+    Eu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    Free,
+    Campaigns,
+    Pro,
+    Business,
+    Enterprise,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrttoSettings {
+    pub region: Region,
+    pub base_url: String,
+    pub api_key_env: String,
+    pub plan: Plan,
+    /// Explicit outbound quotas, overriding the plan's (0 = the plan's).
+    pub requests_per_10s: u32,
+    pub requests_per_60s: u32,
+    /// Whether the outbound limiter is on at all (benchmarks against a fake Ortto turn it off).
+    pub limit_outbound: bool,
+    pub connect_timeout_ms: u64,
+    pub timeout_ms: u64,
+}
+
+impl Plan {
+    /// Ortto's documented limits: requests per 10 s and per 60 s.
+    pub fn quotas(self) -> (u32, u32) {
+        match self {
+            Self::Free => (20, 60),
+            Self::Campaigns => (100, 300),
+            Self::Pro => (200, 600),
+            Self::Business | Self::Enterprise => (600, 1800),
+        }
+    }
+}
+
+impl OrttoSettings {
+    pub fn base_url(&self) -> String {
+        if !self.base_url.is_empty() {
+            return self.base_url.trim_end_matches('/').to_owned();
+        }
+        match self.region {
+            Region::Default => "https://api.ap3api.com",
+            Region::Au => "https://api.au.ap3api.com",
+            Region::Eu => "https://api.eu.ap3api.com",
+        }
+        .to_owned()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    pub concurrency: usize,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    pub max_attempts: u32,
+    pub max_age_hours: u64,
+    pub lease_ms: u64,
+    pub auth_pause_ms: u64,
+    pub poll_interval_ms: u64,
+    /// On shutdown, how long in-flight deliveries may finish before their rows are released.
+    pub shutdown_grace_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub max_message_chars: usize,
+    /// Submitted values (all fields, repeated keys counted) per request.
+    pub max_fields: usize,
+    pub max_field_name_chars: usize,
+    pub max_value_chars: usize,
+    /// Nesting of JSON objects and arrays.
+    pub max_json_depth: usize,
+}
+
+/// One keyed rate limit: `burst` requests at once, refilled at `per_minute`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub enabled: bool,
+    pub burst: u32,
+    pub per_minute: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// How often idle keys are dropped, so an IP-rotating flood cannot grow memory.
+    pub prune_interval_ms: u64,
+    pub form_per_ip: RateLimit,
+    pub form: RateLimit,
+    pub session_per_ip: RateLimit,
+    pub hook_per_ip: RateLimit,
+    /// IPv6 clients are rate-limited per network of this prefix length.
+    pub ipv6_prefix: u8,
+}

@@ -6,10 +6,10 @@ use crate::delivery::{DeliveryState, DeliveryWorker, OutboundLimiter};
 use crate::guard::RateLimits;
 use crate::metrics::Metrics;
 use crate::ortto::OrttoClient;
-use crate::sessions::SessionClient;
 pub use crate::state::{system_clock, AppState, Clock};
 use crate::store::health::{HealthSettings, StorageHealth};
 use crate::store::{LogWriter, OpenSettings, Store};
+use crate::talk_session::SessionClient;
 use crate::{intake, ops};
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
@@ -231,10 +231,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::method(actix_web::http::Method::OPTIONS).to(intake::preflight),
         )
         .route("/hooks/{hook}", web::post().to(intake::receive_hook_request))
-        .route("/talk/session", web::post().to(crate::sessions::mint_session))
+        .route("/talk/session", web::post().to(crate::talk_session::mint_session))
         .route(
             "/talk/session",
-            web::method(actix_web::http::Method::OPTIONS).to(crate::sessions::preflight),
+            web::method(actix_web::http::Method::OPTIONS).to(crate::talk_session::preflight),
         )
         .route("/thanks", web::get().to(intake::thank_you))
         .service(

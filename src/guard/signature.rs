@@ -7,7 +7,7 @@ use actix_web::http::header::HeaderMap;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -62,8 +62,9 @@ pub fn authenticate(
                     .map(|(_, v)| v)
             };
             let given = from_header.or_else(from_query).ok_or(AuthFailure::MissingToken)?;
-            let same: bool = given.as_bytes().ct_eq(secret.expose_secret().as_bytes()).into();
-            same.then_some(None).ok_or(AuthFailure::WrongToken)
+            same_secret(&given, secret)
+                .then_some(None)
+                .ok_or(AuthFailure::WrongToken)
         }
         HookAuth::Hmac(hmac) => verify_hmac(hmac, request, now).map(Some),
     }
@@ -181,10 +182,22 @@ fn check(auth: &HmacAuth, parts: &[&[u8]], encoded: &str) -> Result<(), AuthFail
             .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(encoded.trim()))
             .map_err(|_| AuthFailure::Malformed)?,
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(auth.secret.expose_secret().as_bytes())
+    hmac_sha256_matches(&auth.secret, parts, &given)
+        .then_some(())
+        .ok_or(AuthFailure::Mismatch)
+}
+
+/// Whether `given` is the HMAC-SHA256 of `parts` under `secret`, compared in constant time.
+pub fn hmac_sha256_matches(secret: &SecretString, parts: &[&[u8]], given: &[u8]) -> bool {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
         .expect("HMAC takes keys of any length");
     for part in parts {
         mac.update(part);
     }
-    mac.verify_slice(&given).map_err(|_| AuthFailure::Mismatch)
+    mac.verify_slice(given).is_ok()
+}
+
+/// Whether `given` is the secret, compared in constant time (tokens, site keys, admin).
+pub fn same_secret(given: &str, secret: &SecretString) -> bool {
+    given.as_bytes().ct_eq(secret.expose_secret().as_bytes()).into()
 }

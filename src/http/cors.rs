@@ -1,5 +1,5 @@
-//! CORS for forms: the request origin is echoed only when the form allows it; a form
-//! with no list accepts any origin and says `*`.
+//! CORS: the request origin is echoed only when it is listed. A form with no list accepts
+//! any origin and says `*`; `/talk/session` never does.
 
 use crate::config::{FormConfig, WebOrigin};
 use actix_web::http::header::{self, HeaderValue};
@@ -11,17 +11,42 @@ fn allow_origin_value(form: &FormConfig, origin: Option<&WebOrigin>) -> Option<H
     if form.allowed_origins.is_empty() {
         return Some(HeaderValue::from_static("*"));
     }
-    let origin = origin.filter(|o| form.allowed_origins.contains(o))?;
+    listed_value(&form.allowed_origins, origin)
+}
+
+fn listed_value(allowed: &[WebOrigin], origin: Option<&WebOrigin>) -> Option<HeaderValue> {
+    let origin = origin.filter(|o| allowed.contains(o))?;
     HeaderValue::from_str(origin.as_str()).ok()
+}
+
+fn set_allow(response: &mut HttpResponse, value: Option<HeaderValue>) {
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(value) = value {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    }
 }
 
 /// Adds `Access-Control-Allow-Origin` to an intake response when the origin is allowed.
 pub fn allow(response: &mut HttpResponse, form: &FormConfig, origin: Option<&WebOrigin>) {
-    let headers = response.headers_mut();
-    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-    if let Some(value) = allow_origin_value(form, origin) {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-    }
+    set_allow(response, allow_origin_value(form, origin));
+}
+
+/// The same for an endpoint that only ever echoes a listed origin.
+pub fn allow_listed(response: &mut HttpResponse, allowed: &[WebOrigin], origin: Option<&WebOrigin>) {
+    set_allow(response, listed_value(allowed, origin));
+}
+
+/// A preflight for an endpoint that only ever echoes a listed origin.
+pub fn preflight_listed(
+    req: &HttpRequest,
+    allowed: &[WebOrigin],
+    allowed_headers: &'static str,
+) -> HttpResponse {
+    preflight_answer(
+        listed_value(allowed, preflight_origin(req).as_ref()),
+        allowed_headers,
+    )
 }
 
 /// The `Origin` header of a preflight, parsed.

@@ -4,3 +4,9 @@
 
 pub mod body;
 pub mod cors;
+
+/// The JSON error body every endpoint answers with (the shape Formspree's clients read):
+/// `{"ok": false, "error": <sentence>, "errors": [{"field"?, "code", "message"}]}`.
+pub fn error_body(message: &str, errors: impl serde::Serialize) -> serde_json::Value {
+    serde_json::json!({ "ok": false, "error": message, "errors": errors })
+}

@@ -49,11 +49,9 @@ pub fn accepted(kind: ResponseKind, receipt: &Receipt) -> HttpResponse {
 pub fn refused(kind: ResponseKind, error: &IntakeError, back_link: Option<&str>) -> HttpResponse {
     let status = error.status();
     let mut response = match kind {
-        ResponseKind::Api => HttpResponse::build(status).json(json!({
-            "ok": false,
-            "error": error.to_string(),
-            "errors": error.entries(),
-        })),
+        ResponseKind::Api => {
+            HttpResponse::build(status).json(crate::http::error_body(&error.to_string(), error.entries()))
+        }
         ResponseKind::Browser => html(status, &error_page(status, error, back_link)),
     };
     let retry_after = match error {

@@ -8,10 +8,8 @@ use crate::store::SubmissionFilter;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
-use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
 /// How a request may change state: reads pass with the token either way; a change sent
 /// with HTTP Basic (credentials a browser caches and sends cross-site by itself) must also
@@ -72,7 +70,7 @@ fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
                     .map_or(basic.clone(), |(_, password)| password.to_owned()),
             )
         });
-    let matches = given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(token.expose_secret().as_bytes())));
+    let matches = given.is_some_and(|g| crate::guard::same_secret(&g, token));
     if matches {
         return None;
     }

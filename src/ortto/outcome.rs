@@ -31,12 +31,35 @@ pub enum ComposeOutcome {
     Rejected { status: u16, error: String },
 }
 
-/// Classifies one compose attempt.
-pub fn classify_compose(result: &Result<OrttoReply, TransportError>) -> ComposeOutcome {
+/// What any answer from Ortto means, before the endpoint's own reading of a success.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplyClass {
+    /// 2xx: the body, as JSON (`Null` when it is not JSON).
+    Success {
+        status: u16,
+        json: serde_json::Value,
+        excerpt: String,
+    },
+    /// Network errors, timeouts, 408, 425, 5xx and other statuses: worth trying again.
+    Retry {
+        status: Option<u16>,
+        kind: &'static str,
+        error: String,
+    },
+    /// 429, with how long Ortto asked us to wait.
+    RateLimited { wait: Duration },
+    /// 401/403: the key is wrong for every request.
+    KeyRejected { status: u16, error: String },
+    /// Any other 4xx: this request will never be accepted.
+    Rejected { status: u16, error: String },
+}
+
+/// Classifies one answer from Ortto (compose or session), the same way everywhere.
+pub fn classify_reply(result: &Result<OrttoReply, TransportError>) -> ReplyClass {
     let reply = match result {
         Ok(reply) => reply,
         Err(error) => {
-            return ComposeOutcome::Retry {
+            return ReplyClass::Retry {
                 status: None,
                 kind: error.kind(),
                 error: error.to_string(),
@@ -44,29 +67,12 @@ pub fn classify_compose(result: &Result<OrttoReply, TransportError>) -> ComposeO
         }
     };
     let json: Option<serde_json::Value> = serde_json::from_slice(&reply.body).ok();
-    let text = |key: &str| {
-        json.as_ref()
-            .and_then(|j| j.get(key))
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    };
     let status = reply.status;
     match status {
-        200..=299 => match text("conversation_id").filter(|id| !id.trim().is_empty()) {
-            Some(conversation_id) => ComposeOutcome::Delivered {
-                status,
-                conversation_id: Some(conversation_id),
-                person_id: text("person_id"),
-                person_status: text("person_status"),
-            },
-            None => ComposeOutcome::Retry {
-                status: Some(status),
-                kind: "unexpected_response",
-                error: format!(
-                    "HTTP {status} without a compose answer (no conversation_id): {}",
-                    response_excerpt(&reply.body)
-                ),
-            },
+        200..=299 => ReplyClass::Success {
+            status,
+            json: json.unwrap_or(serde_json::Value::Null),
+            excerpt: response_excerpt(&reply.body),
         },
         429 => {
             let hinted = json
@@ -75,28 +81,58 @@ pub fn classify_compose(result: &Result<OrttoReply, TransportError>) -> ComposeO
                 .and_then(serde_json::Value::as_f64)
                 .map(|s| Duration::from_secs_f64(s.clamp(0.0, 3600.0)))
                 .or(reply.retry_after.map(|s| Duration::from_secs(s.min(3600))));
-            ComposeOutcome::RateLimited {
+            ReplyClass::RateLimited {
                 wait: hinted.unwrap_or(DEFAULT_RATE_LIMIT_WAIT),
             }
         }
-        401 | 403 => ComposeOutcome::KeyRejected {
+        401 | 403 => ReplyClass::KeyRejected {
             status,
             error: ortto_message(reply, json.as_ref()),
         },
-        408 | 425 | 500..=599 => ComposeOutcome::Retry {
+        408 | 425 | 500..=599 => ReplyClass::Retry {
             status: Some(status),
             kind: "http",
             error: ortto_message(reply, json.as_ref()),
         },
-        400..=499 => ComposeOutcome::Rejected {
+        400..=499 => ReplyClass::Rejected {
             status,
             error: ortto_message(reply, json.as_ref()),
         },
-        _ => ComposeOutcome::Retry {
+        _ => ReplyClass::Retry {
             status: Some(status),
             kind: "http",
             error: format!("unexpected HTTP status {status}"),
         },
+    }
+}
+
+/// Classifies one compose attempt: a success counts only with a conversation.
+pub fn classify_compose(result: &Result<OrttoReply, TransportError>) -> ComposeOutcome {
+    match classify_reply(result) {
+        ReplyClass::Success {
+            status,
+            json,
+            excerpt,
+        } => {
+            let text = |key: &str| json.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+            match text("conversation_id").filter(|id| !id.trim().is_empty()) {
+                Some(conversation_id) => ComposeOutcome::Delivered {
+                    status,
+                    conversation_id: Some(conversation_id),
+                    person_id: text("person_id"),
+                    person_status: text("person_status"),
+                },
+                None => ComposeOutcome::Retry {
+                    status: Some(status),
+                    kind: "unexpected_response",
+                    error: format!("HTTP {status} without a compose answer (no conversation_id): {excerpt}"),
+                },
+            }
+        }
+        ReplyClass::Retry { status, kind, error } => ComposeOutcome::Retry { status, kind, error },
+        ReplyClass::RateLimited { wait } => ComposeOutcome::RateLimited { wait },
+        ReplyClass::KeyRejected { status, error } => ComposeOutcome::KeyRejected { status, error },
+        ReplyClass::Rejected { status, error } => ComposeOutcome::Rejected { status, error },
     }
 }
 

@@ -1,24 +1,25 @@
 //! `POST /talk/session`: verified Talk session tokens, minted with the relay's Ortto key so
 //! sites never hold it. A site backend authenticates with a site key; a browser with an
-//! identity its site signed at login. The token is passed through, never stored or logged.
+//! identity its site signed at login (`identity`). The token is passed through, never stored
+//! or logged (README, "Verified Talk sessions"). It reuses the shared pieces: body reading,
+//! CORS and the error body from `http`, secret and HMAC checks from `guard`, and Ortto's
+//! reply classification from `ortto`.
 
-use crate::config::{SessionConfig, WebOrigin};
+mod identity;
+mod request;
+
 use crate::domain::{now_timestamp, SubmitterEmail};
 use crate::http::body;
 use crate::intake::RequestMeta;
-use crate::ortto::{OrttoClient, OrttoReply, TransportError};
+use crate::ortto::{classify_reply, OrttoClient, OrttoReply, ReplyClass, TransportError};
 use crate::state::AppState;
 use crate::store::SessionLog;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use hmac::{Hmac, Mac};
-use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
 use std::time::Instant;
-use subtle::ConstantTimeEq;
 
 /// The log's `auth` until a site key or signature checks out.
 const UNAUTHENTICATED: &str = "none";
@@ -168,11 +169,11 @@ pub async fn mint_session(
                 status = error.status().as_u16(),
                 "session request refused"
             );
-            let mut response = HttpResponse::build(error.status()).json(json!({
-                "ok": false,
-                "error": error.to_string(),
-                "errors": [{"code": error.code(), "message": error.to_string()}],
-            }));
+            let message = error.to_string();
+            let mut response = HttpResponse::build(error.status()).json(crate::http::error_body(
+                &message,
+                [json!({"code": error.code(), "message": message})],
+            ));
             if let Some(secs) = error.retry_after() {
                 response
                     .headers_mut()
@@ -198,7 +199,7 @@ pub async fn mint_session(
             tracing::error!(error = %format!("{error:#}"), "could not log a session request");
         }
     }
-    allow_origin(&mut response, sessions, meta.origin.as_ref());
+    crate::http::cors::allow_listed(&mut response, &sessions.allowed_origins, meta.origin.as_ref());
     response
 }
 
@@ -225,12 +226,12 @@ async fn mint(
         .map_err(SessionError::Body)?;
     let request: SessionRequest =
         serde_json::from_slice(&bytes).map_err(|e| SessionError::BadRequest(format!("{e}")))?;
-    log.auth = authenticate(req, sessions, &request, (state.clock)().timestamp())?;
+    log.auth = identity::authenticate(req, sessions, &request, (state.clock)().timestamp())?;
 
     let email = SubmitterEmail::parse("email", &request.email)
         .map_err(|p| SessionError::Invalid("TYPE_EMAIL", format!("email: {}", p.message)))?;
     log.email = Some(email.as_str().to_owned());
-    let body = session_body(sessions, &request, &email, meta.client_ip.as_deref())?;
+    let body = request::session_body(sessions, &request, &email, meta.client_ip.as_deref())?;
 
     let client = req.app_data::<SessionClient>().ok_or(SessionError::NoKey)?;
     if let Some(limiter) = &state.outbound {
@@ -242,159 +243,12 @@ async fn mint(
     answer(client.0.session(&body).await)
 }
 
-/// A site key (`Authorization: Bearer …`) or a signed identity; the log's label for it.
-fn authenticate(
-    req: &HttpRequest,
-    sessions: &SessionConfig,
-    request: &SessionRequest,
-    now: i64,
-) -> Result<String, SessionError> {
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    if let Some(given) = bearer {
-        // Check every key, so timing does not tell which one almost matched.
-        let matched = sessions.site_keys.iter().fold(None, |found, site| {
-            let same: bool = given.as_bytes().ct_eq(site.key.expose_secret().as_bytes()).into();
-            if same {
-                Some(site.id.clone())
-            } else {
-                found
-            }
-        });
-        return matched.ok_or(SessionError::Unauthorized(
-            "the site key is not one this relay knows",
-        ));
-    }
-    let (Some(expires), Some(signature)) = (request.expires, request.signature.as_deref()) else {
-        return Err(SessionError::Unauthorized(
-            "send a site key, or a signed identity with expires and signature",
-        ));
-    };
-    let secret = sessions
-        .signing_secret
-        .as_ref()
-        .ok_or(SessionError::Unauthorized("signed identities are not enabled"))?;
-    if expires <= now {
-        return Err(SessionError::Unauthorized("the signed identity has expired"));
-    }
-    if expires > now + sessions.max_expires_ahead_secs {
-        return Err(SessionError::Unauthorized(
-            "the signed identity expires too far ahead (24 hours at most)",
-        ));
-    }
-    let given =
-        hex::decode(signature.trim()).map_err(|_| SessionError::Unauthorized("the signature is not hex"))?;
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes()).expect("HMAC takes any key");
-    mac.update(format!("{}\n{}\n{}", request.email, request.name, expires).as_bytes());
-    mac.verify_slice(&given)
-        .map_err(|_| SessionError::Unauthorized("the signature does not match"))?;
-    Ok("signed".to_owned())
-}
-
-/// The body Ortto's session endpoint documents, from what the caller may set.
-fn session_body(
-    sessions: &SessionConfig,
-    request: &SessionRequest,
-    email: &SubmitterEmail,
-    client_ip: Option<&str>,
-) -> Result<Value, SessionError> {
-    let text = |field: &str, value: &str| -> Result<String, SessionError> {
-        let value = crate::clean::strip_control(value.trim()).into_owned();
-        if value.chars().count() > crate::ortto::STR_MAX_CHARS {
-            return Err(SessionError::Invalid(
-                "FIELD_TOO_LONG",
-                format!("{field}: longer than 255 characters"),
-            ));
-        }
-        Ok(value)
-    };
-    let name = text("name", &request.name)?;
-    if name.is_empty() {
-        return Err(SessionError::Invalid(
-            "REQUIRED_FIELD_EMPTY",
-            "name: a name is required".to_owned(),
-        ));
-    }
-    let mut fields = Map::new();
-    fields.insert("str::email".to_owned(), json!(email.as_str()));
-    fields.insert("str::name".to_owned(), json!(name));
-    for (id, value) in [("str::first", &request.first), ("str::last", &request.last)] {
-        if let Some(value) = value {
-            fields.insert(id.to_owned(), json!(text(id, value)?));
-        }
-    }
-    for (id, value) in &request.fields {
-        let allowed = sessions
-            .allowed_fields
-            .iter()
-            .find(|f| f.as_str() == id)
-            .ok_or_else(|| {
-                SessionError::Invalid(
-                    "FIELD_NOT_ALLOWED",
-                    format!("fields.{id}: not in sessions.allowed_fields"),
-                )
-            })?;
-        let value = match value {
-            Value::String(s) if allowed.kind() == crate::domain::FieldKind::Str => json!(text(id, s)?),
-            Value::String(_) | Value::Number(_) | Value::Bool(_) => value.clone(),
-            _ => {
-                return Err(SessionError::Invalid(
-                    "FIELD_TYPE",
-                    format!("fields.{id}: a string, number or boolean"),
-                ))
-            }
-        };
-        fields.insert(id.clone(), value);
-    }
-    let mut body = json!({
-        "merge_by": sessions.merge_by.iter().map(|id| id.as_str()).collect::<Vec<_>>(),
-        "merge_strategy": 2,
-        "find_strategy": 0,
-        "skip_non_existing": false,
-        "fields": fields,
-    });
-    if let Some(person_id) = request
-        .person_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        if person_id.len() > 64
-            || !person_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(SessionError::Invalid(
-                "TYPE_PERSON_ID",
-                "person_id: not an Ortto person id".to_owned(),
-            ));
-        }
-        body["person_id"] = json!(person_id);
-    }
-    if let Some(ip) = client_ip {
-        body["location"] = json!({ "source_ip": ip });
-    }
-    Ok(body)
-}
-
+/// Ortto's answer, read through the shared classifier: a token on success, and the
+/// refusals the caller can act on (this call is interactive, so nothing is retried here).
 fn answer(result: Result<OrttoReply, TransportError>) -> Result<Minted, SessionError> {
-    let reply = match result {
-        Ok(reply) => reply,
-        Err(TransportError::Timeout(_)) => return Err(SessionError::Timeout),
-        Err(error) => {
-            tracing::warn!(error = %error, "Ortto session request failed");
-            return Err(SessionError::Busy(1));
-        }
-    };
-    let json: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-    let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
-    match reply.status {
-        200..=299 => {
+    match classify_reply(&result) {
+        ReplyClass::Success { json, .. } => {
+            let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
             let token =
                 text("token").ok_or_else(|| SessionError::Upstream("no token in the answer".to_owned()))?;
             Ok(Minted {
@@ -404,56 +258,30 @@ fn answer(result: Result<OrttoReply, TransportError>) -> Result<Minted, SessionE
                 person_status: text("person_status"),
             })
         }
-        429 => {
-            let wait = json
-                .pointer("/error/try-in-seconds")
-                .and_then(Value::as_u64)
-                .or(reply.retry_after)
-                .unwrap_or(10);
-            Err(SessionError::Busy(wait.max(1)))
-        }
-        401 | 403 => {
-            tracing::error!(
-                status = reply.status,
-                "Ortto rejected the relay's API key for a session request"
-            );
+        ReplyClass::RateLimited { wait } => Err(SessionError::Busy(wait.as_secs().max(1))),
+        ReplyClass::KeyRejected { status, .. } => {
+            tracing::error!(status, "Ortto rejected the relay's API key for a session request");
             Err(SessionError::Upstream(
                 "the relay's Ortto key was rejected; the relay's operator must fix it".to_owned(),
             ))
         }
-        status @ 400..=499 => {
-            let message = json
-                .pointer("/error/message")
-                .or(json.get("message"))
-                .and_then(Value::as_str)
-                .unwrap_or("no reason given");
-            Err(SessionError::Upstream(format!(
-                "HTTP {status}: {}",
-                message.chars().take(200).collect::<String>()
-            )))
-        }
-        status => Err(SessionError::Upstream(format!("HTTP {status}"))),
-    }
-}
-
-/// CORS for browser-direct requests: the origin is echoed only when listed.
-fn allow_origin(response: &mut HttpResponse, sessions: &SessionConfig, origin: Option<&WebOrigin>) {
-    response
-        .headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("Origin"));
-    if let Some(origin) = origin.filter(|o| sessions.allowed_origins.contains(o)) {
-        if let Ok(value) = HeaderValue::from_str(origin.as_str()) {
-            response
-                .headers_mut()
-                .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        ReplyClass::Rejected { error, .. } => Err(SessionError::Upstream(error.chars().take(200).collect())),
+        ReplyClass::Retry {
+            status: Some(status), ..
+        } => Err(SessionError::Upstream(format!("HTTP {status}"))),
+        ReplyClass::Retry { kind: "timeout", .. } => Err(SessionError::Timeout),
+        ReplyClass::Retry { error, .. } => {
+            tracing::warn!(%error, "Ortto session request failed");
+            Err(SessionError::Busy(1))
         }
     }
 }
 
 /// `OPTIONS /talk/session`.
 pub async fn preflight(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let allowed = crate::http::cors::preflight_origin(&req)
-        .filter(|o| state.config.sessions.allowed_origins.contains(o))
-        .and_then(|o| HeaderValue::from_str(o.as_str()).ok());
-    crate::http::cors::preflight_answer(allowed, "Content-Type, Authorization")
+    crate::http::cors::preflight_listed(
+        &req,
+        &state.config.sessions.allowed_origins,
+        "Content-Type, Authorization",
+    )
 }

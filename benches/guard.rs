@@ -7,7 +7,7 @@ use std::time::Instant;
 use talk_relay::clean::HtmlCleaner;
 use talk_relay::config::{Config, ConfigSources};
 use talk_relay::guard::RateLimits;
-use talk_relay::http::body::parse_urlencoded;
+use talk_relay::http::parse::parse_urlencoded;
 
 fn measure(name: &str, iterations: u32, mut step: impl FnMut(u32)) {
     for i in 0..iterations / 10 {

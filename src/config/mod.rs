@@ -7,6 +7,7 @@ mod hooks;
 mod rules;
 mod sessions;
 mod settings;
+mod signatures;
 
 use forms::{check_form, RawForm};
 pub(crate) use forms::{check_url_name, parse_origins};
@@ -22,10 +23,8 @@ pub use settings::{
     RateLimit, RateLimitSettings, Region, ServerSettings,
 };
 
-pub use hooks::{
-    GenericPointers, HmacAuth, HmacFormat, HookAuth, HookConfig, Preset, SignatureEncoding, SignatureLayout,
-    SignedPart, TimestampSource, TimestampUnit, HTML_FIELD,
-};
+pub use hooks::{GenericPointers, HmacAuth, HookAuth, HookConfig, Preset, SignatureEncoding, HTML_FIELD};
+pub use signatures::{HmacFormat, SignatureLayout, SignedPart, TimestampSource, TimestampUnit};
 
 use anyhow::Context;
 use hooks::{check_hook, RawHook};

@@ -162,7 +162,7 @@ async fn receive_form(
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
     let format = body::BodyFormat::detect(content_type)?;
     let bytes = body::read_request_body(req, body, &state.config.server).await?;
-    let fields = body::parse_fields(format, content_type, bytes, &state.config.limits).await?;
+    let fields = crate::http::parse::parse_fields(format, content_type, bytes, &state.config.limits).await?;
     // 3. Clean (text first, so mapping sees what will be kept; HTML is sanitised in map).
     let fields = fields.cleaned();
     let recorded_fields = fields.to_json(CAPTCHA_FIELDS);

@@ -4,6 +4,7 @@
 
 mod compose;
 mod form;
+mod generic;
 mod presets;
 mod values;
 

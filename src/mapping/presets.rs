@@ -4,9 +4,10 @@
 //! own label otherwise (shown to agents as `label: value`).
 
 use super::form::is_known_name;
+use super::generic::{generic_fields, generic_json};
 use crate::config::{HookConfig, Preset};
 use crate::domain::SubmittedFields;
-use crate::http::body::{self, BodyError, BodyFormat};
+use crate::http::body::{BodyError, BodyFormat};
 use serde_json::Value;
 
 pub use crate::config::HTML_FIELD;
@@ -35,7 +36,7 @@ pub async fn normalise(
     let namer = Namer::new(hook);
     let mut events = match (hook.preset, format) {
         (preset, BodyFormat::Json) => {
-            let value = body::parse_json_value(&bytes, limits.max_json_depth)?;
+            let value = crate::http::parse::parse_json_value(&bytes, limits.max_json_depth)?;
             let elements: Vec<&Value> = match &hook.batch {
                 None => vec![&value],
                 Some(pointer) => value
@@ -70,7 +71,7 @@ pub async fn normalise(
             events
         }
         (Preset::Jotform | Preset::Generic, BodyFormat::UrlEncoded | BodyFormat::Multipart) => {
-            let submitted = body::parse_fields(format, content_type, bytes, limits).await?;
+            let submitted = crate::http::parse::parse_fields(format, content_type, bytes, limits).await?;
             let mut event = match hook.preset {
                 Preset::Jotform => jotform(&namer, &submitted)?,
                 _ => generic_fields(hook, &submitted),
@@ -87,7 +88,7 @@ pub async fn normalise(
         }
     };
     for event in &mut events {
-        body::check_limits(&event.fields, limits)?;
+        crate::http::parse::check_limits(&event.fields, limits)?;
     }
     Ok(events)
 }
@@ -155,7 +156,7 @@ impl<'a> Namer<'a> {
     }
 }
 
-fn snake(text: &str) -> String {
+pub(super) fn snake(text: &str) -> String {
     text.trim()
         .chars()
         .map(|c| {
@@ -173,7 +174,7 @@ fn snake(text: &str) -> String {
 }
 
 /// Text for a scalar; `None` for null, objects and arrays.
-fn text(value: &Value) -> Option<String> {
+pub(super) fn text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -183,7 +184,7 @@ fn text(value: &Value) -> Option<String> {
 }
 
 /// Every value a JSON value holds: scalars, array items, or an object as JSON.
-fn values(value: &Value) -> Vec<String> {
+pub(super) fn values(value: &Value) -> Vec<String> {
     match value {
         Value::Null => Vec::new(),
         Value::Array(items) => items.iter().flat_map(values).collect(),
@@ -192,7 +193,7 @@ fn values(value: &Value) -> Vec<String> {
     }
 }
 
-fn push_all(fields: &mut SubmittedFields, name: String, values: Vec<String>) {
+pub(super) fn push_all(fields: &mut SubmittedFields, name: String, values: Vec<String>) {
     for value in values {
         fields.push(name.clone(), value);
     }
@@ -367,112 +368,6 @@ fn jotform(namer: &Namer<'_>, parts: &SubmittedFields) -> Result<Normalised, Bod
         event_id: parts.first("submissionID").map(str::to_owned),
         ignored: false,
     })
-}
-
-/// The generic hook's parts, by name: pointer (or field name) → normalised name.
-fn generic_targets(hook: &HookConfig) -> Vec<(String, String)> {
-    let p = &hook.pointers;
-    let mut targets: Vec<(String, String)> = [
-        (&p.email, "email"),
-        (&p.first_name, "first_name"),
-        (&p.last_name, "last_name"),
-        (&p.full_name, "name"),
-        (&p.phone, "phone"),
-        (&p.subject, "subject"),
-        (&p.message, "message"),
-        (&p.html_message, HTML_FIELD),
-    ]
-    .into_iter()
-    .filter_map(|(pointer, name)| pointer.clone().map(|p| (p, name.to_owned())))
-    .collect();
-    if let Some(consent) = &hook.rules.consent {
-        let pointer = p.consent.clone().unwrap_or_else(|| consent.field.clone());
-        targets.push((pointer, consent.field.clone()));
-    }
-    for pointer in hook.rules.field_map.keys() {
-        targets.push((pointer.clone(), pointer.clone()));
-    }
-    for pointer in &p.extras {
-        let label = pointer.trim_start_matches('/').replace('/', ".");
-        targets.push((pointer.clone(), label));
-    }
-    targets
-}
-
-fn generic_json(hook: &HookConfig, payload: &Value) -> Normalised {
-    let mut fields = SubmittedFields::default();
-    let targets = generic_targets(hook);
-    for (pointer, name) in &targets {
-        if let Some(value) = payload.pointer(pointer) {
-            push_all(&mut fields, name.clone(), values(value));
-        }
-    }
-    // Without pointers the payload is read as a form would be: conventional names at the
-    // top level and one level under `data`. Pointers, where set, override them.
-    let zero_config = hook.pointers.is_empty();
-    let levels = [Some(payload), payload.get("data")];
-    for object in levels.into_iter().flatten().filter_map(Value::as_object) {
-        for (key, value) in object {
-            let name = snake(key);
-            let known = is_known_name(&name) || is_known_name(key);
-            if fields.values(key).is_some() || (!known && !zero_config) || value.is_object() {
-                continue;
-            }
-            if known && targets.iter().any(|(_, taken)| *taken == name) {
-                continue;
-            }
-            push_all(&mut fields, key.clone(), values(value));
-        }
-    }
-    let event_id = hook
-        .pointers
-        .idempotency_key
-        .as_deref()
-        .and_then(|p| payload.pointer(p))
-        .and_then(text)
-        .or_else(|| {
-            ["/id", "/event_id", "/eventId", "/data/id"]
-                .iter()
-                .filter(|_| zero_config)
-                .find_map(|p| payload.pointer(p).and_then(text))
-        });
-    Normalised {
-        fields,
-        event_id,
-        ignored: false,
-    }
-}
-
-fn generic_fields(hook: &HookConfig, submitted: &SubmittedFields) -> Normalised {
-    if hook.pointers.is_empty() {
-        // Without pointers a urlencoded call is read exactly as a form post.
-        return Normalised {
-            fields: submitted.clone(),
-            event_id: submitted.first("id").map(str::to_owned),
-            ignored: false,
-        };
-    }
-    let mut fields = SubmittedFields::default();
-    let by_name = |pointer: &str| {
-        submitted
-            .values(pointer.trim_start_matches('/'))
-            .map(<[String]>::to_vec)
-    };
-    for (pointer, name) in generic_targets(hook) {
-        if let Some(found) = by_name(&pointer) {
-            push_all(&mut fields, name, found);
-        }
-    }
-    let event_id = hook
-        .pointers
-        .idempotency_key
-        .as_deref()
-        .and_then(|p| submitted.first(p.trim_start_matches('/')).map(str::to_owned));
-    Normalised {
-        fields,
-        event_id,
-        ignored: false,
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod deliveries;
 pub mod health;
 mod sessions;
 mod submissions;
+mod wal;
 mod writer;
 
 pub use admin::{AttemptRow, Erased, Removed, Stats, SubmissionFilter, SubmissionSummary};

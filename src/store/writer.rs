@@ -9,6 +9,7 @@ use super::deliveries::{self, AttemptRecord, ClaimedRow, RowUpdate};
 use super::health::StorageHealth;
 use super::sessions::{self, SessionLog};
 use super::submissions::{self, NewSubmission};
+use super::wal::IDLE;
 use super::{touch_heartbeat, Store};
 use crate::domain::Status;
 use crate::metrics::Metrics;
@@ -20,10 +21,6 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 const MAX_BATCH: usize = 64;
 const QUEUE_DEPTH: usize = 4096;
-/// With no job for this long the writer truncates the WAL, so an idle log shrinks.
-const IDLE: Duration = Duration::from_secs(1);
-/// After a truncating checkpoint that a reader blocked, wait this long before the next try.
-const TRUNCATE_RETRY: Duration = Duration::from_millis(50);
 
 /// How a record request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,15 +169,15 @@ impl LogWriter {
 /// The writer task's own state: its connection (reopened after any failed write, so the
 /// next batch never starts inside a transaction SQLite rolled back on its own) and the
 /// health it reports to.
-struct Writer {
-    store: Store,
-    conn: Option<SqliteConnection>,
+pub(super) struct Writer {
+    pub(super) store: Store,
+    pub(super) conn: Option<SqliteConnection>,
     metrics: Arc<Metrics>,
-    health: Arc<StorageHealth>,
+    pub(super) health: Arc<StorageHealth>,
     /// When a reader last blocked a truncation (the next try waits a little).
-    last_blocked_truncate: Option<Instant>,
+    pub(super) last_blocked_truncate: Option<Instant>,
     /// The WAL's size when last measured, and since when it has been that size.
-    wal_seen: (u64, Instant),
+    pub(super) wal_seen: (u64, Instant),
 }
 
 impl Writer {
@@ -210,7 +207,7 @@ impl Writer {
     }
 
     /// The connection, reopened if a failure dropped it.
-    async fn connection(&mut self) -> anyhow::Result<&mut SqliteConnection> {
+    pub(super) async fn connection(&mut self) -> anyhow::Result<&mut SqliteConnection> {
         if self.conn.is_none() {
             self.conn = Some(self.store.dedicated_connection().await?);
         }
@@ -296,63 +293,6 @@ impl Writer {
             .writer_busy_seconds
             .inc_by(started.elapsed().as_secs_f64());
         committed
-    }
-
-    /// Keeps the WAL under `database.max_wal_mb`: once it has grown past the bound, or has
-    /// not changed for a second (idle), the writer (the only writer, between batches)
-    /// checkpoints and truncates it.
-    async fn bound_wal(&mut self) {
-        let size = self.health.measure_wal();
-        if size != self.wal_seen.0 {
-            self.wal_seen = (size, Instant::now());
-        }
-        let idle = size > 0 && self.wal_seen.1.elapsed() >= IDLE;
-        let due = idle || size > self.health.settings().max_wal_bytes;
-        let may_retry = self
-            .last_blocked_truncate
-            .is_none_or(|at| at.elapsed() >= TRUNCATE_RETRY);
-        if due && may_retry {
-            self.truncate_wal().await;
-        }
-    }
-
-    /// A TRUNCATE checkpoint that never waits for readers: a dashboard holding a read
-    /// transaction makes it give up at once (and the writer tries again later), instead of
-    /// stalling intake behind the reader.
-    async fn truncate_wal(&mut self) {
-        self.last_blocked_truncate = None;
-        let busy_ms = self.store.busy_timeout().as_millis();
-        let Ok(conn) = self.connection().await else {
-            return;
-        };
-        let outcome: anyhow::Result<(i64, i64, i64)> = async {
-            sqlx::query("PRAGMA busy_timeout = 0").execute(&mut *conn).await?;
-            let counts = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(&mut *conn)
-                .await;
-            sqlx::query(&format!("PRAGMA busy_timeout = {busy_ms}"))
-                .execute(&mut *conn)
-                .await?;
-            Ok(counts?)
-        }
-        .await;
-        match outcome {
-            Ok((0, _, _)) => tracing::debug!(target: "talk_relay::writer", "WAL truncated"),
-            Ok((_, frames, done)) => {
-                self.last_blocked_truncate = Some(Instant::now());
-                tracing::debug!(
-                    target: "talk_relay::writer",
-                    frames,
-                    done,
-                    "WAL not truncated: a reader still uses it"
-                )
-            }
-            Err(error) => {
-                tracing::warn!(error = %format!("{error:#}"), "WAL checkpoint failed");
-                self.conn = None;
-            }
-        }
-        self.wal_seen = (self.health.measure_wal(), Instant::now());
     }
 }
 

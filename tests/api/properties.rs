@@ -8,7 +8,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use talk_relay::clean::HtmlCleaner;
 use talk_relay::config::{Config, ConfigSources};
-use talk_relay::http::body::{parse_json, parse_urlencoded};
+use talk_relay::http::parse::{parse_json, parse_urlencoded};
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")

@@ -1,0 +1,70 @@
+//! The WAL's bound (README, "Faults and what the relay does"): the log writer, between
+//! batches, checkpoints and truncates the WAL once it passes `database.max_wal_mb` or has
+//! not changed for a second. A truncation never waits for readers.
+
+use super::writer::Writer;
+use std::time::{Duration, Instant};
+
+/// With no change for this long the WAL is truncated, so an idle log shrinks.
+pub(super) const IDLE: Duration = Duration::from_secs(1);
+/// After a truncating checkpoint that a reader blocked, wait this long before the next try.
+const TRUNCATE_RETRY: Duration = Duration::from_millis(50);
+
+impl Writer {
+    /// Keeps the WAL under `database.max_wal_mb`: once it has grown past the bound, or has
+    /// not changed for a second (idle), the writer (the only writer, between batches)
+    /// checkpoints and truncates it.
+    pub(super) async fn bound_wal(&mut self) {
+        let size = self.health.measure_wal();
+        if size != self.wal_seen.0 {
+            self.wal_seen = (size, Instant::now());
+        }
+        let idle = size > 0 && self.wal_seen.1.elapsed() >= IDLE;
+        let due = idle || size > self.health.settings().max_wal_bytes;
+        let may_retry = self
+            .last_blocked_truncate
+            .is_none_or(|at| at.elapsed() >= TRUNCATE_RETRY);
+        if due && may_retry {
+            self.truncate_wal().await;
+        }
+    }
+
+    /// A TRUNCATE checkpoint that never waits for readers: a dashboard holding a read
+    /// transaction makes it give up at once (and the writer tries again later), instead of
+    /// stalling intake behind the reader.
+    async fn truncate_wal(&mut self) {
+        self.last_blocked_truncate = None;
+        let busy_ms = self.store.busy_timeout().as_millis();
+        let Ok(conn) = self.connection().await else {
+            return;
+        };
+        let outcome: anyhow::Result<(i64, i64, i64)> = async {
+            sqlx::query("PRAGMA busy_timeout = 0").execute(&mut *conn).await?;
+            let counts = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut *conn)
+                .await;
+            sqlx::query(&format!("PRAGMA busy_timeout = {busy_ms}"))
+                .execute(&mut *conn)
+                .await?;
+            Ok(counts?)
+        }
+        .await;
+        match outcome {
+            Ok((0, _, _)) => tracing::debug!(target: "talk_relay::writer", "WAL truncated"),
+            Ok((_, frames, done)) => {
+                self.last_blocked_truncate = Some(Instant::now());
+                tracing::debug!(
+                    target: "talk_relay::writer",
+                    frames,
+                    done,
+                    "WAL not truncated: a reader still uses it"
+                )
+            }
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "WAL checkpoint failed");
+                self.conn = None;
+            }
+        }
+        self.wal_seen = (self.health.measure_wal(), Instant::now());
+    }
+}

@@ -2,7 +2,7 @@
 
 use crate::clean::HtmlCleaner;
 use crate::config::Config;
-use crate::delivery::{DeliveryState, DeliveryWorker, OutboundLimiter};
+use crate::delivery::{DeliveryState, DeliveryWorker, OutboundLimiter, WorkerSettings};
 use crate::guard::RateLimits;
 use crate::metrics::Metrics;
 use crate::ortto::OrttoClient;
@@ -76,7 +76,11 @@ impl Application {
         let config = Arc::new(config);
         let worker = DeliveryWorker::new(
             writer.clone(),
-            config.clone(),
+            WorkerSettings {
+                delivery: config.delivery.clone(),
+                ortto: config.ortto.clone(),
+                api_key: config.ortto_api_key.clone(),
+            },
             deliveries.clone(),
             outbound.clone(),
             wake,

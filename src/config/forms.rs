@@ -1,6 +1,6 @@
 //! `[forms.NAME]`: origins, redirects, honeypot and CAPTCHA, checked into a `FormConfig`.
 
-use super::{check_default_message, check_mapping, check_positive, MappingRules, RawConsent, SecretSource};
+use super::{check_mapping, check_positive, MappingInput, MappingRules, RawConsent, SecretSource};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -14,8 +14,15 @@ pub enum CaptchaProvider {
     Recaptcha,
 }
 
+/// CAPTCHA widgets' token fields: verified by the guard, never data, never recorded.
+pub const CAPTCHA_FIELDS: &[&str] = &[
+    CaptchaProvider::Turnstile.token_field(),
+    CaptchaProvider::Hcaptcha.token_field(),
+    CaptchaProvider::Recaptcha.token_field(),
+];
+
 impl CaptchaProvider {
-    pub fn token_field(self) -> &'static str {
+    pub const fn token_field(self) -> &'static str {
         match self {
             Self::Turnstile => "cf-turnstile-response",
             Self::Hcaptcha => "h-captcha-response",
@@ -191,18 +198,20 @@ pub(crate) fn check_form(
         .transpose()?;
     let mut rules = check_mapping(
         &key,
-        raw.title.unwrap_or_else(|| name.to_owned()),
-        raw.subject,
-        raw.fields,
-        raw.merge_by,
-        raw.default_country_code,
-        raw.consent,
+        MappingInput {
+            title: raw.title.unwrap_or_else(|| name.to_owned()),
+            subject: raw.subject,
+            fields: raw.fields,
+            merge_by: raw.merge_by,
+            default_country_code: raw.default_country_code,
+            default_message: raw.default_message,
+            consent: raw.consent,
+        },
         max_message_chars,
     )?;
     rules.message_field = raw.message_field;
     rules.html_field = raw.html_field;
     rules.conventional_names = raw.conventional_names;
-    rules.default_message = check_default_message(&key("default_message"), raw.default_message)?;
     let captcha = raw
         .captcha
         .map(|c| {

@@ -3,7 +3,7 @@
 use super::signatures::{
     parse_signed, HmacFormat, SignatureLayout, SignedPart, TimestampSource, TimestampUnit,
 };
-use super::{check_mapping, check_positive, MappingRules, RawConsent, SecretSource};
+use super::{check_mapping, check_positive, MappingInput, MappingRules, RawConsent, SecretSource};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -349,16 +349,18 @@ pub(crate) fn check_hook(
     }
     let mut rules = check_mapping(
         &key,
-        raw.title.unwrap_or_else(|| name.to_owned()),
-        raw.subject,
-        raw.fields,
-        raw.merge_by,
-        raw.default_country_code,
-        raw.consent,
+        MappingInput {
+            title: raw.title.unwrap_or_else(|| name.to_owned()),
+            subject: raw.subject,
+            fields: raw.fields,
+            merge_by: raw.merge_by,
+            default_country_code: raw.default_country_code,
+            default_message: raw.default_message,
+            consent: raw.consent,
+        },
         max_message_chars,
     )?;
     rules.html_field = Some(HTML_FIELD.to_owned());
-    rules.default_message = super::check_default_message(&key("default_message"), raw.default_message)?;
     Ok(HookConfig {
         name: name.to_owned(),
         preset: raw.preset,

@@ -107,16 +107,32 @@ pub struct MappingRules {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// The mapping keys a form and a hook share, as written in the config.
+pub(crate) struct MappingInput {
+    pub title: String,
+    pub subject: Option<String>,
+    pub fields: BTreeMap<String, String>,
+    pub merge_by: Option<Vec<String>>,
+    pub default_country_code: Option<String>,
+    pub default_message: Option<String>,
+    pub consent: Option<RawConsent>,
+}
+
 pub(crate) fn check_mapping(
     key: &dyn Fn(&str) -> String,
-    title: String,
-    subject: Option<String>,
-    fields: BTreeMap<String, String>,
-    merge_by: Option<Vec<String>>,
-    default_country_code: Option<String>,
-    consent: Option<RawConsent>,
+    input: MappingInput,
     max_message_chars: usize,
 ) -> anyhow::Result<MappingRules> {
+    let MappingInput {
+        title,
+        subject,
+        fields,
+        merge_by,
+        default_country_code,
+        default_message,
+        consent,
+    } = input;
+    let default_message = check_default_message(&key("default_message"), default_message)?;
     let mut field_map = BTreeMap::new();
     for (field, id) in fields {
         let id = PersonFieldId::parse(&id)
@@ -200,7 +216,7 @@ pub(crate) fn check_mapping(
         default_country_code,
         consent,
         max_message_chars,
-        default_message: None,
+        default_message,
     })
 }
 

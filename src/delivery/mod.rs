@@ -10,4 +10,4 @@ mod worker;
 pub use limiter::OutboundLimiter;
 pub use pause::{DeliveryState, PauseReason};
 pub use schedule::RetrySchedule;
-pub use worker::DeliveryWorker;
+pub use worker::{DeliveryWorker, WorkerSettings};

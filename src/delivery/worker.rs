@@ -4,7 +4,7 @@
 
 use super::attempt::{deliver, AttemptContext};
 use super::{DeliveryState, OutboundLimiter, RetrySchedule};
-use crate::config::Config;
+use crate::config::{DeliverySettings, OrttoSettings};
 use crate::metrics::Metrics;
 use crate::ortto::OrttoClient;
 use crate::store::LogWriter;
@@ -18,10 +18,17 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+/// What the worker needs to know: its own settings, and how to reach Ortto.
+pub struct WorkerSettings {
+    pub delivery: DeliverySettings,
+    pub ortto: OrttoSettings,
+    /// `None`: dry run.
+    pub api_key: Option<SecretString>,
+}
+
 pub struct DeliveryWorker {
     writer: LogWriter,
-    config: Arc<Config>,
-    api_key: Option<SecretString>,
+    settings: WorkerSettings,
     state: Arc<DeliveryState>,
     limiter: Option<Arc<OutboundLimiter>>,
     wake: Arc<Notify>,
@@ -31,17 +38,15 @@ pub struct DeliveryWorker {
 impl DeliveryWorker {
     pub fn new(
         writer: LogWriter,
-        config: Arc<Config>,
+        settings: WorkerSettings,
         state: Arc<DeliveryState>,
         limiter: Option<Arc<OutboundLimiter>>,
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let api_key = config.ortto_api_key.clone();
         Self {
             writer,
-            config,
-            api_key,
+            settings,
             state,
             limiter,
             wake,
@@ -51,14 +56,15 @@ impl DeliveryWorker {
 
     /// Runs on the current (actix) thread until `stop` is cancelled.
     pub async fn run_until_stopped(self, stop: CancellationToken) {
-        let settings = &self.config.delivery;
+        let settings = &self.settings.delivery;
         let ctx = Rc::new(AttemptContext {
             writer: self.writer.clone(),
             // awc clients are per thread: this worker's lives here.
             client: self
+                .settings
                 .api_key
                 .clone()
-                .map(|key| OrttoClient::new(&self.config.ortto, key)),
+                .map(|key| OrttoClient::new(&self.settings.ortto, key)),
             state: self.state.clone(),
             limiter: self.limiter.clone(),
             schedule: RetrySchedule::from_settings(settings),
@@ -119,7 +125,7 @@ impl DeliveryWorker {
 
     /// Lets in-flight deliveries finish within the grace period, then gives the rest back.
     async fn drain(&self, mut in_flight: JoinSet<String>, mut claimed: HashSet<String>) {
-        let grace = Duration::from_millis(self.config.delivery.shutdown_grace_ms);
+        let grace = Duration::from_millis(self.settings.delivery.shutdown_grace_ms);
         let finished = tokio::time::timeout(grace, async {
             while let Some(done) = in_flight.join_next().await {
                 if let Ok(id) = done {

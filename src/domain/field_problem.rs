@@ -9,11 +9,25 @@ pub enum ProblemCode {
     TypeEmail,
     TypeNumeric,
     TypeBoolean,
-    TypePhone,
     FieldTooLong,
-    Empty,
     InvalidEncoding,
     FileNotSupported,
+}
+
+impl ProblemCode {
+    /// The code as it appears in an error body's `errors[].code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RequiredFieldMissing => "REQUIRED_FIELD_MISSING",
+            Self::RequiredFieldEmpty => "REQUIRED_FIELD_EMPTY",
+            Self::TypeEmail => "TYPE_EMAIL",
+            Self::TypeNumeric => "TYPE_NUMERIC",
+            Self::TypeBoolean => "TYPE_BOOLEAN",
+            Self::FieldTooLong => "FIELD_TOO_LONG",
+            Self::InvalidEncoding => "INVALID_ENCODING",
+            Self::FileNotSupported => "FILE_NOT_SUPPORTED",
+        }
+    }
 }
 
 /// What is wrong with one submitted field, in words a submitter can act on.
@@ -30,6 +44,27 @@ impl FieldProblem {
             field: field.into(),
             code,
             message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProblemCode;
+
+    #[test]
+    fn the_written_code_is_the_serialised_one() {
+        for code in [
+            ProblemCode::RequiredFieldMissing,
+            ProblemCode::RequiredFieldEmpty,
+            ProblemCode::TypeEmail,
+            ProblemCode::TypeNumeric,
+            ProblemCode::TypeBoolean,
+            ProblemCode::FieldTooLong,
+            ProblemCode::InvalidEncoding,
+            ProblemCode::FileNotSupported,
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
     }
 }

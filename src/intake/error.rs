@@ -1,4 +1,4 @@
-use crate::domain::FieldProblem;
+use crate::domain::{FieldProblem, ProblemCode};
 use crate::http::body::BodyError;
 use crate::store::RecordError;
 use actix_web::http::StatusCode;
@@ -103,12 +103,18 @@ impl IntakeError {
             Self::Body(BodyError::TooLarge { .. }) => general("PAYLOAD_TOO_LARGE"),
             Self::Body(BodyError::TimedOut { .. }) => general("REQUEST_TIMEOUT"),
             Self::Body(BodyError::UnsupportedMediaType(_)) => general("UNSUPPORTED_MEDIA_TYPE"),
-            Self::Body(BodyError::InvalidUtf8 { field }) => for_field(field, "INVALID_ENCODING"),
-            Self::Body(BodyError::FileUpload { field }) => for_field(field, "FILE_NOT_SUPPORTED"),
+            Self::Body(BodyError::InvalidUtf8 { field }) => {
+                for_field(field, ProblemCode::InvalidEncoding.as_str())
+            }
+            Self::Body(BodyError::FileUpload { field }) => {
+                for_field(field, ProblemCode::FileNotSupported.as_str())
+            }
             Self::Body(BodyError::Malformed(_) | BodyError::Interrupted) => general("MALFORMED_BODY"),
             Self::Body(BodyError::TooManyFields { .. }) => general("TOO_MANY_FIELDS"),
             Self::Body(BodyError::FieldNameTooLong { .. }) => general("FIELD_NAME_TOO_LONG"),
-            Self::Body(BodyError::ValueTooLong { field, .. }) => for_field(field, "FIELD_TOO_LONG"),
+            Self::Body(BodyError::ValueTooLong { field, .. }) => {
+                for_field(field, ProblemCode::FieldTooLong.as_str())
+            }
             Self::Body(BodyError::TooDeep { .. }) => general("JSON_TOO_DEEP"),
             Self::OriginNotAllowed => general("ORIGIN_NOT_ALLOWED"),
             Self::RateLimited { .. } => general("RATE_LIMITED"),
@@ -118,10 +124,7 @@ impl IntakeError {
                 .iter()
                 .map(|p| ErrorEntry {
                     field: Some(p.field.clone()),
-                    code: serde_json::to_value(p.code)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
+                    code: p.code.as_str().to_owned(),
                     message: p.message.clone(),
                 })
                 .collect(),

@@ -3,8 +3,8 @@
 //! Vendors retry on anything but 2xx, so everything accepted (or already seen) is 2xx,
 //! and 4xx is kept for what retrying cannot fix.
 
-use super::{accepted, refused, IntakeError, ResponseKind};
-use super::{log_refusal, map_and_record, Receipt, RequestMeta, Source};
+use super::{answer, IntakeError, ResponseKind};
+use super::{map_and_record, Receipt, RequestMeta, Source};
 use crate::config::HookConfig;
 use crate::domain::SourceKind;
 use crate::domain::SubmittedFields;
@@ -47,15 +47,7 @@ pub async fn receive_hook_request(
     };
     let source = hook.map_or("unknown", |h| h.name.as_str());
     match outcome {
-        Ok(HookAnswer::One(receipt)) => {
-            let outcome = if receipt.duplicate {
-                "duplicate"
-            } else {
-                receipt.outcome
-            };
-            state.metrics.count_intake("hook", source, outcome);
-            accepted(ResponseKind::Api, &receipt)
-        }
+        Ok(HookAnswer::One(receipt)) => answer(&state, ResponseKind::Api, "hook", source, &Ok(receipt), None),
         Ok(HookAnswer::Ignored) => {
             state.metrics.count_intake("hook", source, "ignored");
             HttpResponse::Ok().json(serde_json::json!({ "ok": true, "ignored": true }))
@@ -80,11 +72,7 @@ pub async fn receive_hook_request(
                 HttpResponse::Ok().json(body)
             }
         }
-        Err(error) => {
-            state.metrics.count_intake("hook", source, error.outcome());
-            log_refusal(&error);
-            refused(ResponseKind::Api, &error, None)
-        }
+        Err(error) => answer(&state, ResponseKind::Api, "hook", source, &Err(error), None),
     }
 }
 

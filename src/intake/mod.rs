@@ -118,22 +118,7 @@ pub async fn submit_form(
         None => Err(IntakeError::FormNotFound(form_name.into_inner())),
     };
     let source = form.map_or("unknown", |f| f.name.as_str());
-    let mut response = match &outcome {
-        Ok(receipt) => {
-            let result = if receipt.duplicate {
-                "duplicate"
-            } else {
-                receipt.outcome
-            };
-            state.metrics.count_intake("form", source, result);
-            accepted(kind, receipt)
-        }
-        Err(error) => {
-            state.metrics.count_intake("form", source, error.outcome());
-            log_refusal(error);
-            refused(kind, error, meta.page_url.as_deref())
-        }
-    };
+    let mut response = answer(&state, kind, "form", source, &outcome, meta.page_url.as_deref());
     if let Some(form) = form {
         cors::allow(&mut response, form, meta.origin.as_ref());
     }
@@ -309,7 +294,34 @@ pub(crate) async fn record(state: &AppState, row: NewSubmission) -> Result<Recor
     Ok(recorded)
 }
 
-pub(crate) fn log_refusal(error: &IntakeError) {
+/// The tail every intake request shares: count the outcome, log a refusal, answer it.
+pub(crate) fn answer(
+    state: &AppState,
+    kind: ResponseKind,
+    source_kind: &str,
+    source: &str,
+    outcome: &Result<Receipt, IntakeError>,
+    back_link: Option<&str>,
+) -> HttpResponse {
+    match outcome {
+        Ok(receipt) => {
+            let counted = if receipt.duplicate {
+                "duplicate"
+            } else {
+                receipt.outcome
+            };
+            state.metrics.count_intake(source_kind, source, counted);
+            accepted(kind, receipt)
+        }
+        Err(error) => {
+            state.metrics.count_intake(source_kind, source, error.outcome());
+            log_refusal(error);
+            refused(kind, error, back_link)
+        }
+    }
+}
+
+fn log_refusal(error: &IntakeError) {
     match error {
         IntakeError::Unavailable(cause) => {
             tracing::error!(error = %crate::telemetry::error_chain(cause), "could not record a submission")

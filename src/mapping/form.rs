@@ -3,12 +3,7 @@ use crate::config::MappingRules;
 use crate::domain::PersonFieldId;
 use crate::domain::SubmittedFields;
 
-/// CAPTCHA widgets' token fields: verified by the guard, never data.
-pub const CAPTCHA_FIELDS: &[&str] = &[
-    "cf-turnstile-response",
-    "h-captcha-response",
-    "g-recaptcha-response",
-];
+pub use crate::config::CAPTCHA_FIELDS;
 
 const MESSAGE_FIELDS: &[&str] = &["message", "comments", "body"];
 const SUBJECT_FIELDS: &[&str] = &["subject", "_subject"];

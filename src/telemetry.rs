@@ -5,9 +5,12 @@ use tracing_subscriber::{fmt, EnvFilter};
 /// Installs the global subscriber; `RUST_LOG` overrides the configured filter.
 pub fn init(filter: &str, json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    // Colour codes only for a person at a terminal, never in a file or a collector's pipe.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     let result = if json {
         builder.json().try_init()

@@ -311,7 +311,7 @@ pub(crate) fn answer(
                 receipt.outcome
             };
             state.metrics.count_intake(source_kind, source, counted);
-            accepted(kind, receipt)
+            accepted(kind, receipt, state.deliveries.dry_run())
         }
         Err(error) => {
             state.metrics.count_intake(source_kind, source, error.outcome());

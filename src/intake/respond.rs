@@ -22,7 +22,9 @@ pub struct Receipt {
     pub outcome: &'static str,
 }
 
-pub fn accepted(kind: ResponseKind, receipt: &Receipt) -> HttpResponse {
+/// A submission taken. In dry run (no Ortto key) the API says so: `"status": "dry_run"`,
+/// since nothing will be sent until a key is set and the rows are replayed.
+pub fn accepted(kind: ResponseKind, receipt: &Receipt, dry_run: bool) -> HttpResponse {
     match kind {
         ResponseKind::Browser => {
             let location = receipt
@@ -37,7 +39,8 @@ pub fn accepted(kind: ResponseKind, receipt: &Receipt) -> HttpResponse {
             HttpResponse::Ok().json(json!({ "ok": true, "id": receipt.id, "status": "duplicate" }))
         }
         ResponseKind::Api => {
-            let mut body = json!({ "ok": true, "id": receipt.id, "status": "queued" });
+            let status = if dry_run { "dry_run" } else { "queued" };
+            let mut body = json!({ "ok": true, "id": receipt.id, "status": status });
             if let Some(next) = &receipt.next {
                 body["next"] = json!(next.as_str());
             }

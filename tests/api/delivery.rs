@@ -12,6 +12,10 @@ async fn submit(app: &TestApp, message: &str) -> String {
         .post_json("demo", &json!({"email": "jo@example.com", "message": message}))
         .await;
     assert_eq!(status, 202, "{body}");
+    assert_eq!(
+        body["status"], "queued",
+        "with a key, a taken submission is queued"
+    );
     body["id"].as_str().unwrap().to_owned()
 }
 

@@ -215,13 +215,7 @@ pub(crate) fn check_form(
     let captcha = raw
         .captcha
         .map(|c| {
-            let secret = secrets.get(&c.secret_env).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: the environment variable `{}` holding the CAPTCHA secret is not set",
-                    key("captcha.secret_env"),
-                    c.secret_env
-                )
-            })?;
+            let secret = secrets.require(&c.secret_env, &key("captcha.secret_env"))?;
             let verify_url = c
                 .verify_url
                 .unwrap_or_else(|| c.provider.default_verify_url().to_owned());

@@ -244,12 +244,7 @@ pub(crate) fn check_hook(
                 key("secret_env")
             )
         })?;
-        secrets.get(var).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: the environment variable `{var}` is not set",
-                key("secret_env")
-            )
-        })
+        secrets.require(var, &key("secret_env"))
     };
     let auth = match kind {
         AuthKind::None => HookAuth::None,

@@ -50,6 +50,10 @@ pub struct ConfigSources {
     pub read_env: bool,
     /// Secret variables given directly (tests), consulted before the environment.
     pub secrets: BTreeMap<String, String>,
+    /// For commands that never serve (`stats`, `replay`, `purge`, `erase`, `migrate`,
+    /// `check-config`): a missing secret is noted in `Config::missing_secrets` instead of
+    /// stopping the load. `serve` always requires every secret.
+    pub lenient_secrets: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,6 +93,8 @@ pub struct Config {
     pub admin_token: Option<SecretString>,
     /// The variable it comes from, for messages.
     pub admin_token_env: String,
+    /// Secrets a lenient load went without (`check-config` prints them as warnings).
+    pub missing_secrets: Vec<String>,
 }
 
 impl Config {
@@ -127,9 +133,13 @@ impl Config {
         let secrets = SecretSource {
             read_env: sources.read_env,
             overrides: &sources.secrets,
+            lenient: sources.lenient_secrets,
+            missing: Default::default(),
         };
         let api_key = secrets.get(&raw.ortto.api_key_env);
-        Self::from_raw(raw, api_key, &secrets)
+        let mut config = Self::from_raw(raw, api_key, &secrets)?;
+        config.missing_secrets = secrets.missing.into_inner();
+        Ok(config)
     }
 
     fn from_raw(
@@ -208,6 +218,7 @@ impl Config {
             })
             .collect::<anyhow::Result<_>>()?;
         Ok(Self {
+            missing_secrets: Vec::new(),
             server: raw.server,
             log: raw.log,
             database: raw.database,
@@ -237,6 +248,8 @@ impl Config {
 pub(crate) struct SecretSource<'a> {
     read_env: bool,
     overrides: &'a BTreeMap<String, String>,
+    lenient: bool,
+    missing: std::cell::RefCell<Vec<String>>,
 }
 
 impl SecretSource<'_> {
@@ -250,6 +263,22 @@ impl SecretSource<'_> {
         value
             .filter(|v| !v.trim().is_empty())
             .map(|v| SecretString::from(v.trim().to_owned()))
+    }
+
+    /// A secret the config needs: an error naming `key` when it is missing, or (for a
+    /// command that never serves) a note and a random stand-in that matches nothing.
+    pub(crate) fn require(&self, var: &str, key: &str) -> anyhow::Result<SecretString> {
+        if let Some(secret) = self.get(var) {
+            return Ok(secret);
+        }
+        let problem = format!("{key}: the environment variable `{var}` is not set");
+        anyhow::ensure!(self.lenient, "{problem}");
+        self.missing.borrow_mut().push(problem);
+        let stand_in: String = rand::Rng::sample_iter(rand::rng(), rand::distr::Alphanumeric)
+            .take(48)
+            .map(char::from)
+            .collect();
+        Ok(SecretString::from(stand_in))
     }
 }
 
@@ -268,6 +297,7 @@ mod tests {
             overlays: vec![overlay.to_owned()],
             read_env: false,
             secrets: BTreeMap::new(),
+            lenient_secrets: false,
         })
     }
 

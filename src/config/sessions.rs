@@ -68,19 +68,13 @@ pub(crate) fn check_sessions(
         .site_keys_env
         .iter()
         .map(|var| {
-            let key = secrets.get(var).ok_or_else(|| {
-                anyhow::anyhow!("sessions.site_keys_env: the environment variable `{var}` is not set")
-            })?;
+            let key = secrets.require(var, "sessions.site_keys_env")?;
             Ok(SiteKey { id: var.clone(), key })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let signing_secret = raw
         .signing_secret_env
-        .map(|var| {
-            secrets.get(&var).ok_or_else(|| {
-                anyhow::anyhow!("sessions.signing_secret_env: the environment variable `{var}` is not set")
-            })
-        })
+        .map(|var| secrets.require(&var, "sessions.signing_secret_env"))
         .transpose()?;
     let allowed_origins = super::parse_origins("sessions.allowed_origins", &raw.allowed_origins)?;
     let ids = |key: &str, list: Vec<String>| {

@@ -113,3 +113,28 @@ fn migrate_creates_the_database_with_its_tables() {
         assert!(listing.contains(table), "{listing}");
     }
 }
+
+#[actix_web::test]
+async fn read_only_and_maintenance_commands_need_no_hook_or_session_secrets() {
+    // Every secret named here is unset in the operator's shell.
+    let toml = "[hooks.basin]\npreset = 'generic'\nauth = 'hmac'\nsecret_env = 'UNSET_BASIN_SECRET'\n\
+                signature_header = 'X-Basin-Signature'\n\
+                [sessions]\nsite_keys_env = ['UNSET_SITE_KEY']\nsigning_secret_env = 'UNSET_SIGNING'\n";
+    for args in [
+        &["migrate"][..],
+        &["stats"],
+        &["replay", "--status", "dead"],
+        &["purge", "--older-than", "30"],
+        &["erase", "--email", "jo@example.com"],
+    ] {
+        let output = crate::helpers::relay_with_config(toml, args).await;
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let serve = crate::helpers::relay_with_config(toml, &["serve"]).await;
+    assert!(!serve.status.success(), "serve still requires every secret");
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("UNSET_BASIN_SECRET"));
+}

@@ -365,14 +365,21 @@ mod captcha {
 
     #[actix_web::test]
     async fn a_missing_captcha_secret_stops_start_up_naming_the_variable() {
-        let output = crate::helpers::check_config(
-            "[forms.demo.captcha]\nprovider = \"hcaptcha\"\nsecret_env = \"NO_SUCH_SECRET_VAR\"\n",
-        )
-        .await;
+        let toml = "[forms.demo.captcha]\nprovider = \"hcaptcha\"\nsecret_env = \"NO_SUCH_SECRET_VAR\"\n";
+        let output = crate::helpers::relay_with_config(toml, &["serve"]).await;
         assert!(!output.status.success());
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             stderr.contains("forms.demo.captcha.secret_env") && stderr.contains("NO_SUCH_SECRET_VAR"),
+            "{stderr}"
+        );
+        // check-config says the same as a warning, and still describes the config.
+        let output = crate::helpers::check_config(toml).await;
+        assert!(output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("warning: forms.demo.captcha.secret_env")
+                && stderr.contains("NO_SUCH_SECRET_VAR"),
             "{stderr}"
         );
     }

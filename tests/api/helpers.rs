@@ -95,6 +95,7 @@ pub fn test_config(db_path: &std::path::Path, overlays: &[&str], api_key: Option
         overlays: all,
         read_env: false,
         secrets: test_secrets(),
+        lenient_secrets: false,
     })
     .expect("test config is valid");
     config.ortto_api_key = api_key.map(|k| secrecy::SecretString::from(k.to_owned()));
@@ -322,12 +323,21 @@ pub async fn sqlite3_json(db_path: &std::path::Path, sql: &str) -> std::process:
 
 /// `talk-relay check-config` with `toml` as the `--config` overlay, in a fresh directory.
 pub async fn check_config(toml: &str) -> std::process::Output {
+    relay_with_config(toml, &["check-config"]).await
+}
+
+/// `talk-relay --config <toml> ARGS…` in a fresh directory (its own database file there).
+pub async fn relay_with_config(toml: &str, args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("config.toml");
-    std::fs::write(&config, toml).expect("config written");
+    std::fs::write(&config, format!("[server]\nport = 0\n{toml}")).expect("config written");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
     command
-        .args(["--config", config.to_str().unwrap(), "check-config"])
+        .args(["--config", config.to_str().unwrap()])
+        .args(args)
+        .env_remove("ORTTO_API_KEY")
         .current_dir(dir.path());
-    run_command(command).await
+    let output = run_command(command).await;
+    drop(dir);
+    output
 }

@@ -83,7 +83,8 @@ async fn a_honeypot_hit_looks_exactly_like_success_and_is_recorded_as_spam() {
         .await;
     assert_eq!(status, 202);
     assert_eq!(body["ok"], true);
-    assert_eq!(body["status"], "queued");
+    // The same answer a real submission gets from this (key-less, dry-run) relay.
+    assert_eq!(body["status"], "dry_run");
     let row = app.submission(body["id"].as_str().unwrap()).await;
     assert_eq!(row.status, "spam");
     assert!(row.payload.is_none());

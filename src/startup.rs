@@ -195,8 +195,9 @@ async fn watch_storage(store: Store, health: Arc<StorageHealth>, stop: Cancellat
                     health.watch_once();
                     last_watch = std::time::Instant::now();
                 }
-                if let Err(error) = store.checkpoint().await {
-                    tracing::warn!(error = %format!("{error:#}"), "WAL checkpoint failed");
+                match store.checkpoint().await {
+                    Ok(behind) => health.set_checkpoint_backlog(behind),
+                    Err(error) => tracing::warn!(error = %format!("{error:#}"), "WAL checkpoint failed"),
                 }
             }
             _ = stop.cancelled() => return,

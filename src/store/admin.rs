@@ -283,9 +283,14 @@ impl Store {
                 .rows_affected();
         }
         tx.commit().await.context("committing the erasure")?;
+        // Earlier versions of these rows (a status update rewrites a whole record) may sit in
+        // pages already on the free list, which secure_delete never revisits: VACUUM rewrites
+        // the file without them. It takes the write lock for as long as it runs.
+        let vacuumed = sqlx::query("VACUUM").execute(&mut *conn).await;
         sqlx::query("PRAGMA secure_delete = OFF")
             .execute(&mut *conn)
             .await?;
+        vacuumed.context("rewriting the database without the erased rows (VACUUM)")?;
         // The old page images live on in the WAL until it is truncated; a reader (a running
         // relay's dashboard) may hold it for a moment, so try for a few seconds.
         let mut wal_truncated = false;

@@ -32,6 +32,8 @@ pub struct HealthSnapshot {
 #[derive(Default)]
 struct State {
     snapshot: HealthSnapshot,
+    /// WAL frames the last background checkpoint could not copy yet.
+    checkpoint_backlog: u64,
     low_disk_warned: bool,
     last_probe: Option<Instant>,
 }
@@ -128,6 +130,14 @@ impl StorageHealth {
             )),
             _ => None,
         }
+    }
+
+    pub fn set_checkpoint_backlog(&self, frames: u64) {
+        self.state().checkpoint_backlog = frames;
+    }
+
+    pub fn checkpoint_backlog(&self) -> u64 {
+        self.state().checkpoint_backlog
     }
 
     /// The WAL's size now; also kept as the high-water mark.

@@ -134,12 +134,13 @@ impl Store {
     }
 
     /// Copies committed WAL pages into the database without blocking the writer or readers.
-    pub async fn checkpoint(&self) -> anyhow::Result<()> {
-        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&self.pool)
+    /// Answers how many WAL frames are still not copied into the database.
+    pub async fn checkpoint(&self) -> anyhow::Result<u64> {
+        let (_, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&self.pool)
             .await
             .context("checkpointing the WAL")?;
-        Ok(())
+        Ok(u64::try_from(log - done).unwrap_or(0))
     }
 
     pub async fn submission(&self, id: &str) -> anyhow::Result<Option<SubmissionRow>> {

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 pub(super) const IDLE: Duration = Duration::from_secs(1);
 /// After a truncating checkpoint that a reader blocked, wait this long before the next try.
 const TRUNCATE_RETRY: Duration = Duration::from_millis(50);
+/// "Nearly everything copied": at most this many WAL frames (~1 MB of 4 KB pages) left.
+const CAUGHT_UP_FRAMES: u64 = 256;
 
 impl Writer {
     /// Keeps the WAL under `database.max_wal_mb`: once it has grown past the bound, or has
@@ -20,19 +22,27 @@ impl Writer {
             self.wal_seen = (size, Instant::now());
         }
         let idle = size > 0 && self.wal_seen.1.elapsed() >= IDLE;
-        let due = idle || size > self.health.settings().max_wal_bytes;
+        let bound = self.health.settings().max_wal_bytes;
+        // Past the bound, truncate once the background checkpointer has copied nearly
+        // everything, so the truncation (on intake's path) has little left to copy; at
+        // twice the bound, truncate regardless.
+        let caught_up = self.health.checkpoint_backlog() <= CAUGHT_UP_FRAMES;
+        let due = idle || (size > bound && caught_up) || size > bound.saturating_mul(2);
         let may_retry = self
             .last_blocked_truncate
             .is_none_or(|at| at.elapsed() >= TRUNCATE_RETRY);
         if due && may_retry {
-            self.truncate_wal().await;
+            // Idle: give the space back. Under load: restart the WAL from its beginning, so
+            // the next commits overwrite the file (journal_size_limit caps it at the bound)
+            // instead of growing it again from nothing.
+            self.truncate_wal(if idle { "TRUNCATE" } else { "RESTART" }).await;
         }
     }
 
-    /// A TRUNCATE checkpoint that never waits for readers: a dashboard holding a read
-    /// transaction makes it give up at once (and the writer tries again later), instead of
-    /// stalling intake behind the reader.
-    async fn truncate_wal(&mut self) {
+    /// A RESTART or TRUNCATE checkpoint that never waits for readers: a dashboard holding a
+    /// read transaction makes it give up at once (and the writer tries again later), instead
+    /// of stalling intake behind the reader.
+    async fn truncate_wal(&mut self, mode: &str) {
         self.last_blocked_truncate = None;
         let busy_ms = self.store.busy_timeout().as_millis();
         let Ok(conn) = self.connection().await else {
@@ -40,7 +50,7 @@ impl Writer {
         };
         let outcome: anyhow::Result<(i64, i64, i64)> = async {
             sqlx::query("PRAGMA busy_timeout = 0").execute(&mut *conn).await?;
-            let counts = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            let counts = sqlx::query_as(&format!("PRAGMA wal_checkpoint({mode})"))
                 .fetch_one(&mut *conn)
                 .await;
             sqlx::query(&format!("PRAGMA busy_timeout = {busy_ms}"))

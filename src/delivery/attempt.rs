@@ -2,7 +2,7 @@
 
 use super::{DeliveryState, OutboundLimiter, PauseReason, RetrySchedule};
 use crate::metrics::Metrics;
-use crate::ortto::{check_compose_payload, classify_compose, ComposeOutcome, OrttoClient};
+use crate::ortto::{check_compose_payload, classify_compose, ComposeOutcome, Delivered, OrttoClient};
 use crate::store::{AttemptRecord, ClaimedRow, LogWriter, RowUpdate};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -75,12 +75,12 @@ pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()
 fn row_update(row: &ClaimedRow, outcome: ComposeOutcome, ctx: &AttemptContext) -> RowUpdate {
     let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
     match outcome {
-        ComposeOutcome::Delivered {
+        ComposeOutcome::Success(Delivered {
             conversation_id,
             person_id,
             person_status,
             ..
-        } => {
+        }) => {
             ctx.state.delivery_succeeded();
             tracing::info!(attempt, "delivered");
             RowUpdate::Delivered {
@@ -167,7 +167,7 @@ impl AttemptContext {
 
 fn outcome_label(outcome: &ComposeOutcome) -> &'static str {
     match outcome {
-        ComposeOutcome::Delivered { .. } => "delivered",
+        ComposeOutcome::Success(_) => "delivered",
         ComposeOutcome::Retry { .. } => "retry",
         ComposeOutcome::RateLimited { .. } => "rate_limited",
         ComposeOutcome::KeyRejected { .. } => "key_rejected",
@@ -177,7 +177,7 @@ fn outcome_label(outcome: &ComposeOutcome) -> &'static str {
 
 fn error_kind(outcome: &ComposeOutcome) -> Option<&'static str> {
     match outcome {
-        ComposeOutcome::Delivered { .. } => None,
+        ComposeOutcome::Success(_) => None,
         ComposeOutcome::Retry { kind, .. } => Some(kind),
         ComposeOutcome::RateLimited { .. } => Some("rate_limited"),
         ComposeOutcome::KeyRejected { .. } => Some("key_rejected"),
@@ -187,7 +187,7 @@ fn error_kind(outcome: &ComposeOutcome) -> Option<&'static str> {
 
 fn error_text(outcome: &ComposeOutcome) -> Option<String> {
     match outcome {
-        ComposeOutcome::Delivered { .. } => None,
+        ComposeOutcome::Success(_) => None,
         ComposeOutcome::Retry { error, .. }
         | ComposeOutcome::KeyRejected { error, .. }
         | ComposeOutcome::Rejected { error, .. } => Some(error.clone()),

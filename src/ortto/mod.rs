@@ -7,7 +7,9 @@ mod validate;
 
 pub use client::{OrttoClient, OrttoReply, TransportError};
 pub use compose::{ComposeRequest, Conversation, Message};
-pub use outcome::{classify_compose, classify_reply, response_excerpt, ComposeOutcome, ReplyClass};
+pub use outcome::{
+    classify_compose, classify_reply, response_excerpt, ComposeOutcome, Delivered, ReplyClass, SuccessBody,
+};
 pub use validate::check_compose_payload;
 
 /// Ortto's longest `str` value (and subject, and `geo` name), in characters.

@@ -6,53 +6,53 @@ use std::time::Duration;
 const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(10);
 const EXCERPT_CHARS: usize = 500;
 
+/// A compose answer that created the conversation.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ComposeOutcome {
-    /// 2xx with a compose answer: the conversation exists.
-    Delivered {
-        status: u16,
-        conversation_id: Option<String>,
-        person_id: Option<String>,
-        person_status: Option<String>,
-    },
-    /// Worth trying again later: network errors, timeouts, 408, 425, 5xx, and a 2xx that is
-    /// not a compose answer (a captive proxy, a wrong `base_url`): no conversation, so not
-    /// delivered.
-    Retry {
-        status: Option<u16>,
-        kind: &'static str,
-        error: String,
-    },
-    /// 429: every delivery waits this long; the row's attempts are not used up.
-    RateLimited { wait: Duration },
-    /// 401/403: the key is wrong for every row; pause everything.
-    KeyRejected { status: u16, error: String },
-    /// Any other 4xx: this payload will never be accepted.
-    Rejected { status: u16, error: String },
+pub struct Delivered {
+    pub status: u16,
+    pub conversation_id: Option<String>,
+    pub person_id: Option<String>,
+    pub person_status: Option<String>,
 }
 
-/// What any answer from Ortto means, before the endpoint's own reading of a success.
+/// A 2xx answer's body, before an endpoint reads it: JSON (`Null` when it is not JSON).
 #[derive(Debug, Clone, PartialEq)]
-pub enum ReplyClass {
-    /// 2xx: the body, as JSON (`Null` when it is not JSON).
-    Success {
-        status: u16,
-        json: serde_json::Value,
-        excerpt: String,
-    },
-    /// Network errors, timeouts, 408, 425, 5xx and other statuses: worth trying again.
+pub struct SuccessBody {
+    pub status: u16,
+    pub json: serde_json::Value,
+    pub excerpt: String,
+}
+
+/// What any answer from Ortto means. `S` is what a success carries: the raw body from
+/// [`classify_reply`], or a [`Delivered`] conversation for compose.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplyClass<S = SuccessBody> {
+    Success(S),
+    /// Worth trying again later: network errors, timeouts, 408, 425, 5xx, other statuses,
+    /// and (compose) a 2xx that is not a compose answer: no conversation, so not delivered.
     Retry {
         status: Option<u16>,
         kind: &'static str,
         error: String,
     },
-    /// 429, with how long Ortto asked us to wait.
-    RateLimited { wait: Duration },
-    /// 401/403: the key is wrong for every request.
-    KeyRejected { status: u16, error: String },
+    /// 429: every delivery waits this long; attempts are not used up.
+    RateLimited {
+        wait: Duration,
+    },
+    /// 401/403: the key is wrong for every request; pause everything.
+    KeyRejected {
+        status: u16,
+        error: String,
+    },
     /// Any other 4xx: this request will never be accepted.
-    Rejected { status: u16, error: String },
+    Rejected {
+        status: u16,
+        error: String,
+    },
 }
+
+/// A compose attempt's meaning: delivered only with a conversation.
+pub type ComposeOutcome = ReplyClass<Delivered>;
 
 /// Classifies one answer from Ortto (compose or session), the same way everywhere.
 pub fn classify_reply(result: &Result<OrttoReply, TransportError>) -> ReplyClass {
@@ -69,11 +69,11 @@ pub fn classify_reply(result: &Result<OrttoReply, TransportError>) -> ReplyClass
     let json: Option<serde_json::Value> = serde_json::from_slice(&reply.body).ok();
     let status = reply.status;
     match status {
-        200..=299 => ReplyClass::Success {
+        200..=299 => ReplyClass::Success(SuccessBody {
             status,
             json: json.unwrap_or(serde_json::Value::Null),
             excerpt: response_excerpt(&reply.body),
-        },
+        }),
         429 => {
             let hinted = json
                 .as_ref()
@@ -109,30 +109,30 @@ pub fn classify_reply(result: &Result<OrttoReply, TransportError>) -> ReplyClass
 /// Classifies one compose attempt: a success counts only with a conversation.
 pub fn classify_compose(result: &Result<OrttoReply, TransportError>) -> ComposeOutcome {
     match classify_reply(result) {
-        ReplyClass::Success {
+        ReplyClass::Success(SuccessBody {
             status,
             json,
             excerpt,
-        } => {
+        }) => {
             let text = |key: &str| json.get(key).and_then(|v| v.as_str()).map(str::to_owned);
             match text("conversation_id").filter(|id| !id.trim().is_empty()) {
-                Some(conversation_id) => ComposeOutcome::Delivered {
+                Some(conversation_id) => ReplyClass::Success(Delivered {
                     status,
                     conversation_id: Some(conversation_id),
                     person_id: text("person_id"),
                     person_status: text("person_status"),
-                },
-                None => ComposeOutcome::Retry {
+                }),
+                None => ReplyClass::Retry {
                     status: Some(status),
                     kind: "unexpected_response",
                     error: format!("HTTP {status} without a compose answer (no conversation_id): {excerpt}"),
                 },
             }
         }
-        ReplyClass::Retry { status, kind, error } => ComposeOutcome::Retry { status, kind, error },
-        ReplyClass::RateLimited { wait } => ComposeOutcome::RateLimited { wait },
-        ReplyClass::KeyRejected { status, error } => ComposeOutcome::KeyRejected { status, error },
-        ReplyClass::Rejected { status, error } => ComposeOutcome::Rejected { status, error },
+        ReplyClass::Retry { status, kind, error } => ReplyClass::Retry { status, kind, error },
+        ReplyClass::RateLimited { wait } => ReplyClass::RateLimited { wait },
+        ReplyClass::KeyRejected { status, error } => ReplyClass::KeyRejected { status, error },
+        ReplyClass::Rejected { status, error } => ReplyClass::Rejected { status, error },
     }
 }
 

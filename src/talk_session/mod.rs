@@ -11,7 +11,7 @@ mod request;
 use crate::domain::{now_timestamp, SubmitterEmail};
 use crate::http::body;
 use crate::intake::RequestMeta;
-use crate::ortto::{classify_reply, OrttoClient, OrttoReply, ReplyClass, TransportError};
+use crate::ortto::{classify_reply, OrttoClient, OrttoReply, ReplyClass, SuccessBody, TransportError};
 use crate::state::AppState;
 use crate::store::SessionLog;
 use actix_web::http::header::{self, HeaderValue};
@@ -247,7 +247,7 @@ async fn mint(
 /// refusals the caller can act on (this call is interactive, so nothing is retried here).
 fn answer(result: Result<OrttoReply, TransportError>) -> Result<Minted, SessionError> {
     match classify_reply(&result) {
-        ReplyClass::Success { json, .. } => {
+        ReplyClass::Success(SuccessBody { json, .. }) => {
             let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
             let token =
                 text("token").ok_or_else(|| SessionError::Upstream("no token in the answer".to_owned()))?;

@@ -75,6 +75,11 @@ impl Writer {
                 self.conn = None;
             }
         }
-        self.wal_seen = (self.health.measure_wal(), Instant::now());
+        // Only a checkpoint that went through restarts the idle clock: after a blocked one,
+        // the next try comes TRUNCATE_RETRY later, not another idle second later.
+        let size = self.health.measure_wal();
+        if self.last_blocked_truncate.is_none() {
+            self.wal_seen = (size, Instant::now());
+        }
     }
 }

@@ -335,7 +335,22 @@ async fn the_wal_stays_bounded_under_load_returns_under_after_a_long_reader_and_
         "after the reader ended the WAL is still {} bytes",
         wal_size(&db)
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
+    // Idle means the worker too: wait until the dry-run worker has parked every queued row.
+    let drained = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = sqlite3_json(
+            &db,
+            "SELECT COUNT(*) AS n FROM submissions WHERE status IN ('queued', 'retrying')",
+        )
+        .await;
+        let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if rows.first().and_then(|r| r["n"].as_i64()) == Some(0) {
+            break;
+        }
+        assert!(Instant::now() < drained, "the worker did not drain the queue");
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
     while wal_size(&db) > 0 {
         assert!(
             Instant::now() < deadline,

@@ -1,6 +1,6 @@
 //! One delivery attempt for one claimed row, start to recorded outcome.
 
-use super::{DeliveryState, OutboundLimiter, PauseReason, RetrySchedule};
+use super::{DeliveryState, PauseReason, RetrySchedule};
 use crate::metrics::Metrics;
 use crate::ortto::{check_compose_payload, classify_compose, ComposeOutcome, Delivered, OrttoClient};
 use crate::store::{AttemptRecord, ClaimedRow, LogWriter, RowUpdate};
@@ -13,20 +13,20 @@ pub struct AttemptContext {
     pub writer: LogWriter,
     pub client: Option<OrttoClient>,
     pub state: Arc<DeliveryState>,
-    pub limiter: Option<Arc<OutboundLimiter>>,
     pub schedule: RetrySchedule,
     pub auth_pause: Duration,
     pub metrics: Arc<Metrics>,
 }
 
-/// Sends one row and records what happened. Recording failures leave the lease to
-/// expire, so the row is tried again rather than lost.
+/// Sends one row and records what happened. The worker has already taken the outbound
+/// budget for it, so nothing here waits longer than the send itself. Recording failures
+/// leave the lease to expire, so the row is tried again rather than lost.
 pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()> {
     let Some(payload) = row.payload.as_deref() else {
         let error = "nothing to deliver: the row has no payload".to_owned();
         return ctx
             .writer
-            .finish_attempt(&row.id, None, RowUpdate::Dead { error })
+            .finish_attempt(row.lease(), None, RowUpdate::Dead { error })
             .await;
     };
     if let Err(problem) = check_compose_payload(payload) {
@@ -35,19 +35,19 @@ pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()
         let error = format!("refused locally before sending: {problem}");
         return ctx
             .writer
-            .finish_attempt(&row.id, None, RowUpdate::Dead { error })
+            .finish_attempt(row.lease(), None, RowUpdate::Dead { error })
             .await;
     }
     let Some(client) = &ctx.client else {
         ctx.count("dry_run");
-        return ctx.writer.finish_attempt(&row.id, None, RowUpdate::DryRun).await;
+        return ctx
+            .writer
+            .finish_attempt(row.lease(), None, RowUpdate::DryRun)
+            .await;
     };
-    if let Some(limiter) = &ctx.limiter {
-        limiter.until_ready().await;
-    }
-    // A pause may have begun while this row waited for the limiter.
+    // A pause may have begun since the row was claimed (another row's answer).
     if let Some(until) = ctx.state.paused_until() {
-        return ctx.writer.release(vec![row.id.clone()], until).await;
+        return ctx.writer.release(vec![row.lease()], until).await;
     }
 
     let started_at = Utc::now();
@@ -69,7 +69,7 @@ pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()
             .map(|r| crate::ortto::response_excerpt(&r.body)),
     };
     let update = row_update(&row, outcome, ctx);
-    ctx.writer.finish_attempt(&row.id, Some(record), update).await
+    ctx.writer.finish_attempt(row.lease(), Some(record), update).await
 }
 
 fn row_update(row: &ClaimedRow, outcome: ComposeOutcome, ctx: &AttemptContext) -> RowUpdate {

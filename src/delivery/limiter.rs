@@ -3,6 +3,7 @@
 //! so `T` is chosen to keep that sum at the limit, with a 5% margin for clock skew.
 
 use crate::config::OrttoSettings;
+use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -35,16 +36,16 @@ impl OutboundLimiter {
         Self { windows }
     }
 
-    /// Waits until a request may go out under every window.
-    pub async fn until_ready(&self) {
+    /// Takes a slot now if one is free under every window; otherwise says how long until
+    /// one may be. Nobody waits on the limiter: delivery takes its budget before it claims
+    /// rows (a wait inside a lease could outlast it), and interactive calls must not queue.
+    pub fn try_take(&self) -> Result<(), Duration> {
         for window in &self.windows {
-            window.until_ready().await;
+            if let Err(not_until) = window.check() {
+                return Err(not_until.wait_time_from(window.clock().now()));
+            }
         }
-    }
-
-    /// Takes a slot now if one is free (interactive calls must not queue).
-    pub fn try_acquire(&self) -> bool {
-        self.windows.iter().all(|w| w.check().is_ok())
+        Ok(())
     }
 }
 
@@ -67,7 +68,7 @@ mod tests {
         // Free plan's 10-second window: even the burst is spent at start, so a crash loop
         // cannot send a burst per restart.
         let limiter = OutboundLimiter::new(&[(20, Duration::from_secs(10))]);
-        let granted = (0..100).filter(|_| limiter.try_acquire()).count();
+        let granted = (0..100).filter(|_| limiter.try_take().is_ok()).count();
         assert_eq!(granted, 0);
     }
 }

@@ -1,18 +1,18 @@
-//! The delivery loop: claim due rows under a lease, send them concurrently, sleep until
-//! intake wakes it or the poll interval passes; on stop, let in-flight rows finish within
-//! a bound and release the rest.
+//! The delivery loop: take the outbound budget, claim at most that many due rows under a
+//! lease, send them concurrently, sleep until intake wakes it, the poll interval passes or
+//! the budget refills; on stop, let in-flight rows finish within a bound and release the rest.
 
 use super::attempt::{deliver, AttemptContext};
 use super::{DeliveryState, OutboundLimiter, RetrySchedule};
 use crate::config::{DeliverySettings, OrttoSettings};
 use crate::metrics::Metrics;
 use crate::ortto::OrttoClient;
-use crate::store::LogWriter;
+use crate::store::{ClaimedRow, Lease, LogWriter};
 use secrecy::SecretString;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -66,7 +66,6 @@ impl DeliveryWorker {
                 .clone()
                 .map(|key| OrttoClient::new(&self.settings.ortto, key)),
             state: self.state.clone(),
-            limiter: self.limiter.clone(),
             schedule: RetrySchedule::from_settings(settings),
             auth_pause: Duration::from_millis(settings.auth_pause_ms),
             metrics: self.metrics.clone(),
@@ -74,7 +73,9 @@ impl DeliveryWorker {
         let lease = Duration::from_millis(settings.lease_ms);
         let poll = Duration::from_millis(settings.poll_interval_ms);
         let mut in_flight: JoinSet<String> = JoinSet::new();
-        let mut claimed: HashSet<String> = HashSet::new();
+        let mut claimed: HashMap<String, Lease> = HashMap::new();
+        // When the outbound budget has a slot again, after a claim found it spent.
+        let mut budget_at: Option<Instant> = None;
 
         while !stop.is_cancelled() {
             while let Some(done) = in_flight.try_join_next() {
@@ -91,13 +92,24 @@ impl DeliveryWorker {
             }
             let room = settings.concurrency.saturating_sub(in_flight.len());
             let mut filled = false;
+            budget_at = budget_at.filter(|at| *at > Instant::now());
             // Claim in batches (every claim is a write): when idle, or once half the slots are free.
-            if room > 0 && (in_flight.is_empty() || room >= (settings.concurrency / 2).max(1)) {
+            if budget_at.is_none()
+                && room > 0
+                && (in_flight.is_empty() || room >= (settings.concurrency / 2).max(1))
+            {
                 match self.writer.claim_due(room, lease).await {
                     Ok(rows) => {
                         filled = rows.len() == room;
-                        for row in rows {
-                            claimed.insert(row.id.clone());
+                        let (granted, over_budget) = self.take_budget(rows).await;
+                        budget_at = over_budget.map(|wait| Instant::now() + wait);
+                        for row in granted {
+                            // Its lease ran out while it was in flight here: that task records the outcome.
+                            if claimed.contains_key(&row.id) {
+                                tracing::warn!(submission_id = %row.id, "claimed a row already in flight here; not sending it twice");
+                                continue;
+                            }
+                            claimed.insert(row.id.clone(), row.lease());
                             in_flight.spawn_local(attempt_task(row, ctx.clone()));
                         }
                     }
@@ -106,12 +118,13 @@ impl DeliveryWorker {
                     }
                 }
             }
-            if filled {
+            if filled && budget_at.is_none() {
                 continue;
             }
+            let nap = budget_at.map_or(poll, |at| at.saturating_duration_since(Instant::now()));
             tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(poll) => {}
+                _ = self.wake.notified(), if budget_at.is_none() => {}
+                _ = tokio::time::sleep(nap) => {}
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Ok(id) = done {
                         claimed.remove(&id);
@@ -123,8 +136,40 @@ impl DeliveryWorker {
         self.drain(in_flight, claimed).await;
     }
 
+    /// Takes one outbound slot per claimed row, now or never: a row never waits for the
+    /// limiter while it holds a lease (the wait could outlast the lease, and another claim
+    /// would send it again). Rows beyond the budget go straight back, due when the next
+    /// slot is; the answer says how long that is. A dry run needs no budget.
+    async fn take_budget(&self, rows: Vec<ClaimedRow>) -> (Vec<ClaimedRow>, Option<Duration>) {
+        let Some(limiter) = self.limiter.as_ref().filter(|_| self.settings.api_key.is_some()) else {
+            return (rows, None);
+        };
+        let mut granted = Vec::with_capacity(rows.len());
+        let mut over: Vec<Lease> = Vec::new();
+        let mut wait = None;
+        for row in rows {
+            if wait.is_none() {
+                match limiter.try_take() {
+                    Ok(()) => {
+                        granted.push(row);
+                        continue;
+                    }
+                    Err(next_slot) => wait = Some(next_slot.max(Duration::from_millis(1))),
+                }
+            }
+            over.push(row.lease());
+        }
+        if let (false, Some(wait)) = (over.is_empty(), wait) {
+            let due = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            if let Err(error) = self.writer.release(over, due).await {
+                tracing::error!(error = %format!("{error:#}"), "could not release rows over the outbound budget; their leases will expire");
+            }
+        }
+        (granted, wait)
+    }
+
     /// Lets in-flight deliveries finish within the grace period, then gives the rest back.
-    async fn drain(&self, mut in_flight: JoinSet<String>, mut claimed: HashSet<String>) {
+    async fn drain(&self, mut in_flight: JoinSet<String>, mut claimed: HashMap<String, Lease>) {
         let grace = Duration::from_millis(self.settings.delivery.shutdown_grace_ms);
         let finished = tokio::time::timeout(grace, async {
             while let Some(done) = in_flight.join_next().await {
@@ -136,12 +181,12 @@ impl DeliveryWorker {
         .await;
         if finished.is_err() {
             in_flight.abort_all();
-            let ids: Vec<String> = claimed.into_iter().collect();
+            let leases: Vec<Lease> = claimed.into_values().collect();
             tracing::warn!(
-                rows = ids.len(),
+                rows = leases.len(),
                 "shutdown: releasing deliveries that did not finish in time"
             );
-            if let Err(error) = self.writer.release(ids, chrono::Utc::now()).await {
+            if let Err(error) = self.writer.release(leases, chrono::Utc::now()).await {
                 tracing::error!(error = %format!("{error:#}"), "could not release rows; their leases will expire");
             }
         }

@@ -17,6 +17,24 @@ pub struct ClaimedRow {
     pub attempts: i64,
     pub received_at: String,
     pub request_id: Option<String>,
+    pub lease_token: String,
+}
+
+/// A claim on one row: its id and the token the claim wrote. Outcomes and releases carry
+/// it, so a worker whose lease expired (another now holds the row) changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub id: String,
+    pub token: String,
+}
+
+impl ClaimedRow {
+    pub fn lease(&self) -> Lease {
+        Lease {
+            id: self.id.clone(),
+            token: self.lease_token.clone(),
+        }
+    }
 }
 
 /// One attempt, as `delivery_attempts` keeps it.
@@ -60,18 +78,20 @@ pub async fn claim_due(
 ) -> anyhow::Result<Vec<ClaimedRow>> {
     let now = Utc::now();
     let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+    let token = uuid::Uuid::new_v4().simple().to_string();
     sqlx::query_as::<_, ClaimedRow>(
-        "UPDATE submissions SET leased_until = ?1
+        "UPDATE submissions SET leased_until = ?1, lease_token = ?4
          WHERE id IN (
              SELECT id FROM submissions INDEXED BY submissions_due
              WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ?2
                AND (leased_until IS NULL OR leased_until <= ?2)
              ORDER BY next_attempt_at LIMIT ?3)
-         RETURNING id, payload, attempts, received_at, request_id",
+         RETURNING id, payload, attempts, received_at, request_id, lease_token",
     )
     .bind(utc_timestamp(lease_until))
     .bind(utc_timestamp(now))
     .bind(limit as i64)
+    .bind(token)
     .fetch_all(&mut *conn)
     .await
     .context("claiming due submissions")
@@ -80,17 +100,19 @@ pub async fn claim_due(
 /// One delivery outcome to record: the row, the attempt made (none for a dry run or a local
 /// rejection) and the row's new state.
 pub struct Finish<'a> {
-    pub id: &'a str,
+    pub lease: &'a Lease,
     pub attempt: Option<&'a AttemptRecord>,
     pub update: &'a RowUpdate,
 }
 
 /// Records many outcomes in two statements: one multi-row INSERT of the attempts and one
 /// UPDATE … FROM (VALUES …) of the rows (each statement is a round trip to SQLite's thread).
-pub async fn finish_many(conn: &mut SqliteConnection, finishes: &[Finish<'_>]) -> anyhow::Result<()> {
+/// An attempt is always recorded (it happened); the row changes only under the claim's
+/// token. Returns how many outcomes found their claim gone.
+pub async fn finish_many(conn: &mut SqliteConnection, finishes: &[Finish<'_>]) -> anyhow::Result<usize> {
     let attempts: Vec<(&str, &AttemptRecord)> = finishes
         .iter()
-        .filter_map(|f| f.attempt.map(|a| (f.id, a)))
+        .filter_map(|f| f.attempt.map(|a| (f.lease.id.as_str(), a)))
         .collect();
     if !attempts.is_empty() {
         let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -125,11 +147,12 @@ pub async fn finish_many(conn: &mut SqliteConnection, finishes: &[Finish<'_>]) -
              conversation_id = COALESCE(v.new_conversation_id, conversation_id),
              person_id = COALESCE(v.new_person_id, person_id),
              person_status = COALESCE(v.new_person_status, person_status),
-             last_error = v.new_last_error, next_attempt_at = v.new_next_attempt_at, leased_until = NULL
+             last_error = v.new_last_error, next_attempt_at = v.new_next_attempt_at,
+             leased_until = NULL, lease_token = NULL
          FROM (SELECT column1 AS new_id, column2 AS new_status, column3 AS new_added, column4 AS new_attempted_at,
                       column5 AS new_http_status, column6 AS new_delivered_at, column7 AS new_conversation_id,
                       column8 AS new_person_id, column9 AS new_person_status, column10 AS new_last_error,
-                      column11 AS new_next_attempt_at FROM (",
+                      column11 AS new_next_attempt_at, column12 AS new_token FROM (",
     );
     update.push_values(finishes, |mut row, f| {
         let counts = f.attempt.is_some() && !matches!(f.update, RowUpdate::RetryAt { counts: false, .. });
@@ -162,7 +185,7 @@ pub async fn finish_many(conn: &mut SqliteConnection, finishes: &[Finish<'_>]) -
                 None,
             ),
         };
-        row.push_bind(f.id)
+        row.push_bind(f.lease.id.as_str())
             .push_bind(status.as_str())
             .push_bind(i64::from(counts))
             .push_bind(f.attempt.map(|a| utc_timestamp(a.started_at)))
@@ -172,27 +195,34 @@ pub async fn finish_many(conn: &mut SqliteConnection, finishes: &[Finish<'_>]) -
             .push_bind(ids.1)
             .push_bind(ids.2)
             .push_bind(last_error)
-            .push_bind(next_attempt_at);
+            .push_bind(next_attempt_at)
+            .push_bind(f.lease.token.as_str());
     });
-    update.push(")) AS v WHERE submissions.id = v.new_id");
-    update
+    update.push(")) AS v WHERE submissions.id = v.new_id AND submissions.lease_token = v.new_token");
+    let applied = update
         .build()
         .execute(&mut *conn)
         .await
-        .context("updating delivered submissions")?;
-    Ok(())
+        .context("updating delivered submissions")?
+        .rows_affected();
+    Ok(finishes.len().saturating_sub(applied as usize))
 }
 
-/// Gives claimed rows back (shutdown, or a pause that began after they were claimed),
-/// due again at `at`, without using up an attempt.
-pub async fn release(conn: &mut SqliteConnection, ids: &[String], at: DateTime<Utc>) -> anyhow::Result<()> {
-    for id in ids {
-        sqlx::query("UPDATE submissions SET leased_until = NULL, next_attempt_at = ?2 WHERE id = ?1 AND status IN ('queued', 'retrying')")
-            .bind(id)
-            .bind(utc_timestamp(at))
-            .execute(&mut *conn)
-            .await
-            .context("releasing a claimed submission")?;
+/// Gives claimed rows back (shutdown, a pause, or no outbound budget left), due again at
+/// `at`, without using up an attempt. A row whose claim has passed to another worker is
+/// left alone.
+pub async fn release(conn: &mut SqliteConnection, leases: &[Lease], at: DateTime<Utc>) -> anyhow::Result<()> {
+    for lease in leases {
+        sqlx::query(
+            "UPDATE submissions SET leased_until = NULL, lease_token = NULL, next_attempt_at = ?2
+             WHERE id = ?1 AND lease_token = ?3 AND status IN ('queued', 'retrying')",
+        )
+        .bind(&lease.id)
+        .bind(utc_timestamp(at))
+        .bind(&lease.token)
+        .execute(&mut *conn)
+        .await
+        .context("releasing a claimed submission")?;
     }
     Ok(())
 }
@@ -209,7 +239,8 @@ impl Store {
                           AND (leased_until IS NULL OR leased_until <= ?2)";
         for id in ids {
             requeued += sqlx::query(&format!(
-                "UPDATE submissions SET status = 'queued', attempts = 0, next_attempt_at = ?2, leased_until = NULL
+                "UPDATE submissions SET status = 'queued', attempts = 0, next_attempt_at = ?2,
+                     leased_until = NULL, lease_token = NULL
                  WHERE id = ?1 AND {replayable}"
             ))
             .bind(id)
@@ -225,7 +256,8 @@ impl Store {
                 "only `dead` and `dry_run` rows can be replayed by status"
             );
             requeued += sqlx::query(&format!(
-                "UPDATE submissions SET status = 'queued', attempts = 0, next_attempt_at = ?2, leased_until = NULL
+                "UPDATE submissions SET status = 'queued', attempts = 0, next_attempt_at = ?2,
+                     leased_until = NULL, lease_token = NULL
                  WHERE status = ?1 AND {replayable}"
             ))
             .bind(status.as_str())
@@ -253,5 +285,91 @@ impl Store {
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map_or(0, |t| (Utc::now() - t.with_timezone(&Utc)).num_seconds().max(0));
         Ok((depth, age))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worker whose lease ran out (a stalled process) must not overwrite what the worker
+    /// that holds the row now recorded, nor give its row back.
+    #[actix_web::test]
+    async fn an_expired_claim_changes_nothing_once_another_holds_the_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("log.db")).await.unwrap();
+        store.migrate().await.unwrap();
+        let mut conn = store.dedicated_connection().await.unwrap();
+        sqlx::query(
+            "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at, payload, fields)
+             VALUES ('r1', ?1, 'form', 'demo', 'queued', ?1, '{}', '{}')",
+        )
+        .bind(now_timestamp())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let stale = claim_due(&mut conn, 1, std::time::Duration::ZERO).await.unwrap();
+        let current = claim_due(&mut conn, 1, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        let (stale, current) = (stale[0].lease(), current[0].lease());
+        assert_eq!(
+            stale.id, current.id,
+            "the expired lease let a second claim take the row"
+        );
+        assert_ne!(stale.token, current.token);
+
+        let retry = RowUpdate::RetryAt {
+            at: Utc::now(),
+            counts: true,
+            error: "timeout".into(),
+        };
+        release(&mut conn, std::slice::from_ref(&stale), Utc::now())
+            .await
+            .unwrap();
+        let fenced = finish_many(
+            &mut conn,
+            &[Finish {
+                lease: &stale,
+                attempt: None,
+                update: &retry,
+            }],
+        )
+        .await
+        .unwrap();
+        assert_eq!(fenced, 1);
+        let delivered = RowUpdate::Delivered {
+            conversation_id: Some("c".into()),
+            person_id: None,
+            person_status: None,
+        };
+        let fenced = finish_many(
+            &mut conn,
+            &[Finish {
+                lease: &current,
+                attempt: None,
+                update: &delivered,
+            }],
+        )
+        .await
+        .unwrap();
+        assert_eq!(fenced, 0);
+        let late = finish_many(
+            &mut conn,
+            &[Finish {
+                lease: &stale,
+                attempt: None,
+                update: &retry,
+            }],
+        )
+        .await
+        .unwrap();
+        assert_eq!(late, 1);
+        let (status, token): (String, Option<String>) =
+            sqlx::query_as("SELECT status, lease_token FROM submissions WHERE id = 'r1'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!((status.as_str(), token), ("delivered", None));
     }
 }

@@ -10,7 +10,7 @@ mod wal;
 mod writer;
 
 pub use admin::{AttemptRow, Erased, Removed, Stats, SubmissionFilter, SubmissionSummary};
-pub use deliveries::{AttemptRecord, ClaimedRow, RowUpdate};
+pub use deliveries::{AttemptRecord, ClaimedRow, Lease, RowUpdate};
 pub use sessions::SessionLog;
 pub use submissions::{NewSubmission, SubmissionRow};
 pub use writer::{LogWriter, RecordError, Recorded};

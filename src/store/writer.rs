@@ -5,7 +5,7 @@
 //! logs and heartbeats. Each caller is answered only after its batch is on disk. Idle, a
 //! batch is one job, so a lone request waits for nothing but its own fsync.
 
-use super::deliveries::{self, AttemptRecord, ClaimedRow, RowUpdate};
+use super::deliveries::{self, AttemptRecord, ClaimedRow, Lease, RowUpdate};
 use super::health::StorageHealth;
 use super::sessions::{self, SessionLog};
 use super::submissions::{self, NewSubmission};
@@ -45,7 +45,7 @@ pub enum RecordError {
 enum Work {
     Record(Box<NewSubmission>),
     Finish {
-        id: String,
+        lease: Lease,
         attempt: Option<AttemptRecord>,
         update: RowUpdate,
     },
@@ -54,7 +54,7 @@ enum Work {
         lease: Duration,
     },
     Release {
-        ids: Vec<String>,
+        leases: Vec<Lease>,
         at: DateTime<Utc>,
     },
     LogSession(SessionLog),
@@ -135,15 +135,15 @@ impl LogWriter {
         }
     }
 
-    /// Records an attempt (if one was made) and the row's new state.
+    /// Records an attempt (if one was made) and, while `lease` still holds, the row's new state.
     pub async fn finish_attempt(
         &self,
-        id: &str,
+        lease: Lease,
         attempt: Option<AttemptRecord>,
         update: RowUpdate,
     ) -> anyhow::Result<()> {
         self.submit(Work::Finish {
-            id: id.to_owned(),
+            lease,
             attempt,
             update,
         })
@@ -152,8 +152,8 @@ impl LogWriter {
     }
 
     /// Gives claimed rows back, due again at `at`, without using up an attempt.
-    pub async fn release(&self, ids: Vec<String>, at: DateTime<Utc>) -> anyhow::Result<()> {
-        self.submit(Work::Release { ids, at }).await.map(|_| ())
+    pub async fn release(&self, leases: Vec<Lease>, at: DateTime<Utc>) -> anyhow::Result<()> {
+        self.submit(Work::Release { leases, at }).await.map(|_| ())
     }
 
     pub async fn log_session(&self, log: SessionLog) -> anyhow::Result<()> {
@@ -342,8 +342,12 @@ async fn apply_all(conn: &mut SqliteConnection, works: &[&Work]) -> anyhow::Resu
     let finishes: Vec<deliveries::Finish<'_>> = works
         .iter()
         .filter_map(|work| match work {
-            Work::Finish { id, attempt, update } => Some(deliveries::Finish {
-                id,
+            Work::Finish {
+                lease,
+                attempt,
+                update,
+            } => Some(deliveries::Finish {
+                lease,
                 attempt: attempt.as_ref(),
                 update,
             }),
@@ -351,7 +355,13 @@ async fn apply_all(conn: &mut SqliteConnection, works: &[&Work]) -> anyhow::Resu
         })
         .collect();
     if !finishes.is_empty() {
-        deliveries::finish_many(&mut tx, &finishes).await?;
+        let fenced = deliveries::finish_many(&mut tx, &finishes).await?;
+        if fenced > 0 {
+            tracing::warn!(
+                outcomes = fenced,
+                "delivery outcomes not applied: the lease expired and another claim holds the row"
+            );
+        }
     }
     let mut done = Vec::with_capacity(works.len());
     for work in works {
@@ -361,8 +371,8 @@ async fn apply_all(conn: &mut SqliteConnection, works: &[&Work]) -> anyhow::Resu
             Work::Claim { limit, lease } => {
                 Done::Claimed(deliveries::claim_due(&mut tx, *limit, *lease).await?)
             }
-            Work::Release { ids, at } => {
-                deliveries::release(&mut tx, ids, *at).await?;
+            Work::Release { leases, at } => {
+                deliveries::release(&mut tx, leases, *at).await?;
                 Done::Applied
             }
             Work::LogSession(log) => {

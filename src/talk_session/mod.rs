@@ -236,7 +236,7 @@ async fn mint(
     let client = req.app_data::<SessionClient>().ok_or(SessionError::NoKey)?;
     if let Some(limiter) = &state.outbound {
         // Interactive: never queue behind the plan limit, answer at once.
-        if !limiter.try_acquire() {
+        if limiter.try_take().is_err() {
             return Err(SessionError::Busy(1));
         }
     }

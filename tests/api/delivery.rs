@@ -260,6 +260,36 @@ async fn the_free_plan_limiter_holds_a_burst_under_20_per_10_seconds() {
 }
 
 #[actix_web::test]
+async fn a_backlog_beyond_the_outbound_budget_is_sent_once_each_however_short_the_lease() {
+    // 100 per 10 s is one slot every ~117 ms: a claim of 8 rows holds most of them for longer
+    // than the 400 ms lease. The budget is taken before the claim, so no row waits under a lease.
+    let ortto = FakeOrtto::start().await;
+    let app = spawn_app_with_ortto(
+        &ortto,
+        "[ortto]\nlimit_outbound = true\nrequests_per_10s = 100\nrequests_per_60s = 6000\n\
+         timeout_ms = 200\nconnect_timeout_ms = 100\n[delivery]\nconcurrency = 8\nlease_ms = 400\n",
+    )
+    .await;
+    let mut ids = Vec::new();
+    for n in 0..24 {
+        ids.push(submit(&app, &format!("backlog {n}")).await);
+    }
+    for id in &ids {
+        let row = app.wait_for_status(id, &["delivered"], WAIT).await;
+        assert_eq!(row.status, "delivered");
+        assert_eq!(row.attempts, 1, "{id}: one attempt");
+    }
+    let mut sent: Vec<String> = ortto.requests().iter().map(|r| r.body.clone()).collect();
+    sent.sort();
+    sent.dedup();
+    assert_eq!(
+        (ortto.requests().len(), sent.len()),
+        (24, 24),
+        "each row sent exactly once"
+    );
+}
+
+#[actix_web::test]
 async fn never_more_sends_at_once_than_delivery_concurrency_allows() {
     // Slow answers keep every slot busy; the worker claims again as slots free, never past
     // the limit (which also bounds the rows a crash can leave sent but unrecorded).

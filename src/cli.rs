@@ -67,7 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
             crate::telemetry::init(&config.log.filter, config.log.json);
-            let app = Application::build(config).await?;
+            let app = Application::build_reloadable(config, sources.clone()).await?;
             tracing::info!(port = app.port(), "talk-relay listening");
             app.run_until_stopped().await
         }
@@ -149,6 +149,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => {
+            crate::pages::Pages::load(config.pages_dir())?;
             print!("{}", config.describe());
             for missing in &config.missing_secrets {
                 eprintln!("warning: {missing}; `serve` will refuse to start without it");

@@ -15,6 +15,8 @@ pub mod mapping;
 pub mod metrics;
 pub mod ops;
 pub mod ortto;
+pub mod pages;
+pub mod refusals;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -1,11 +1,10 @@
 //! The application: opens the log, binds the listener, wires routes and background work.
 
-use crate::clean::HtmlCleaner;
-use crate::config::Config;
+use crate::config::{Config, ConfigSources};
 use crate::delivery::{DeliveryState, DeliveryWorker, OutboundLimiter, WorkerSettings};
-use crate::guard::RateLimits;
 use crate::metrics::Metrics;
 use crate::ortto::OrttoClient;
+use crate::state::Services;
 pub use crate::state::{system_clock, AppState, Clock};
 use crate::store::health::{HealthSettings, StorageHealth};
 use crate::store::{LogWriter, OpenSettings, Store};
@@ -27,7 +26,7 @@ pub struct Application {
     store: Store,
     health: Arc<StorageHealth>,
     worker: DeliveryWorker,
-    rate_limits: Arc<RateLimits>,
+    state: web::Data<AppState>,
     prune_every: Duration,
     /// Days to keep rows (0 = forever), and how often to purge.
     retention: (u32, Duration),
@@ -42,6 +41,21 @@ impl Application {
 
     /// As [`Application::build`], with the clock that checks webhook timestamps.
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        Self::build_with(config, clock, None).await
+    }
+
+    /// As [`Application::build`], able to reload: SIGHUP and `POST /admin/reload` read
+    /// `sources` again.
+    pub async fn build_reloadable(config: Config, sources: ConfigSources) -> anyhow::Result<Self> {
+        Self::build_with(config, system_clock(), Some(sources)).await
+    }
+
+    async fn build_with(
+        config: Config,
+        clock: Clock,
+        sources: Option<ConfigSources>,
+    ) -> anyhow::Result<Self> {
+        let pages = crate::pages::Pages::load(config.pages_dir())?;
         let database = &config.database;
         let store = Store::open_with(&database.path, OpenSettings::of(database)).await?;
         store.migrate().await?;
@@ -67,13 +81,11 @@ impl Application {
             .ortto
             .limit_outbound
             .then(|| Arc::new(OutboundLimiter::for_settings(&config.ortto)));
-        let rate_limits = Arc::new(RateLimits::from_settings(&config.rate_limits));
         let prune_every = Duration::from_millis(config.rate_limits.prune_interval_ms);
         let retention = (
             config.database.retention_days,
             Duration::from_millis(config.database.purge_interval_ms),
         );
-        let config = Arc::new(config);
         let worker = DeliveryWorker::new(
             writer.clone(),
             WorkerSettings {
@@ -92,18 +104,25 @@ impl Application {
             .with_context(|| format!("binding {}:{}", config.server.host, config.server.port))?;
         let port = listener.local_addr()?.port();
         let workers = config.server.workers;
-        let state = web::Data::new(AppState {
+        let session_client = config
+            .ortto_api_key
+            .clone()
+            .map(|key| (config.ortto.clone(), key));
+        let state = web::Data::new(AppState::new(
             config,
-            store: store.clone(),
-            writer: writer.clone(),
-            cleaner: HtmlCleaner::new(),
-            deliveries,
-            outbound,
-            rate_limits: rate_limits.clone(),
-            metrics,
-            health: health.clone(),
-            clock,
-        });
+            pages,
+            sources,
+            Services {
+                store: store.clone(),
+                writer: writer.clone(),
+                deliveries,
+                outbound,
+                metrics,
+                health: health.clone(),
+                clock,
+            },
+        ));
+        let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             // awc is single-threaded: one client per worker thread, shared by its requests.
             let http = awc::Client::builder().disable_redirects().finish();
@@ -111,8 +130,8 @@ impl Application {
                 .wrap(TracingLogger::<crate::telemetry::RelayRootSpan>::new())
                 .app_data(state.clone())
                 .app_data(http);
-            if let Some(key) = &state.config.ortto_api_key {
-                app = app.app_data(SessionClient(OrttoClient::new(&state.config.ortto, key.clone())));
+            if let Some((ortto, key)) = &session_client {
+                app = app.app_data(SessionClient(OrttoClient::new(ortto, key.clone())));
             }
             app.configure(routes)
         })
@@ -126,7 +145,7 @@ impl Application {
             store,
             health,
             worker,
-            rate_limits,
+            state: app_state,
             prune_every,
             retention,
         })
@@ -147,10 +166,11 @@ impl Application {
         let stop = CancellationToken::new();
         let worker = actix_web::rt::spawn(self.worker.run_until_stopped(stop.clone()));
         let pruner = actix_web::rt::spawn(prune_rate_limits(
-            self.rate_limits,
+            self.state.clone(),
             self.prune_every,
             stop.clone(),
         ));
+        let reloader = actix_web::rt::spawn(reload_on_hangup(self.state.clone(), stop.clone()));
         let retention =
             actix_web::rt::spawn(purge_old_rows(self.store.clone(), self.retention, stop.clone()));
         let upkeep = actix_web::rt::spawn(watch_storage(self.store.clone(), self.health, stop.clone()));
@@ -160,16 +180,33 @@ impl Application {
             tracing::error!(%error, "the delivery worker ended abnormally");
         }
         let _ = pruner.await;
+        let _ = reloader.await;
         let _ = retention.await;
         let _ = upkeep.await;
         served
     }
 }
 
-async fn prune_rate_limits(limits: Arc<RateLimits>, every: Duration, stop: CancellationToken) {
+async fn prune_rate_limits(state: web::Data<AppState>, every: Duration, stop: CancellationToken) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(every) => limits.prune(),
+            _ = tokio::time::sleep(every) => state.rate_limits().prune(),
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
+/// SIGHUP: read the configuration again (README, "Reload"); a bad one keeps the running set.
+async fn reload_on_hangup(state: web::Data<AppState>, stop: CancellationToken) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /admin/reload");
+        return;
+    };
+    loop {
+        tokio::select! {
+            Some(()) = hangups.recv() => {
+                let _ = ops::admin::reload_and_log(&state);
+            }
             _ = stop.cancelled() => return,
         }
     }
@@ -250,7 +287,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/submissions/{id}", web::get().to(ops::admin::show))
                 .route("/submissions/{id}/replay", web::post().to(ops::admin::replay_one))
                 .route("/replay", web::post().to(ops::admin::replay))
-                .route("/stats", web::get().to(ops::admin::stats)),
+                .route("/stats", web::get().to(ops::admin::stats))
+                .route("/inbox", web::get().to(ops::inbox::list_page))
+                .route("/inbox/{id}", web::get().to(ops::inbox::detail_page))
+                .route("/submissions.csv", web::get().to(ops::inbox::csv))
+                .route("/refusals", web::get().to(ops::admin::refusals))
+                .route("/reload", web::post().to(ops::admin::reload)),
         )
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))

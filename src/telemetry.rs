@@ -51,7 +51,7 @@ impl tracing_actix_web::RootSpanBuilder for RelayRootSpan {
         let client_ip = request
             .app_data::<actix_web::web::Data<crate::state::AppState>>()
             .and_then(|state| {
-                let server = &state.config.server;
+                let server = &state.config().server;
                 crate::guard::client_ip(
                     request.request(),
                     &server.trusted_proxies,

@@ -104,6 +104,7 @@ pub(crate) struct RawForm {
     #[serde(default)]
     allow_null_origin: bool,
     captcha: Option<RawCaptcha>,
+    lang: Option<String>,
 }
 
 pub(crate) fn default_honeypot() -> String {
@@ -146,6 +147,8 @@ pub struct FormConfig {
     pub honeypot: String,
     pub captcha: Option<CaptchaConfig>,
     pub rules: MappingRules,
+    /// The words on this form's pages (`forms.NAME.lang`, else `pages.lang`).
+    pub lang: &'static crate::pages::Strings,
 }
 
 impl FormConfig {
@@ -181,10 +184,17 @@ pub(crate) fn check_form(
     name: &str,
     raw: RawForm,
     max_message_chars: usize,
+    site_lang: &'static crate::pages::Strings,
     secrets: &SecretSource<'_>,
 ) -> anyhow::Result<FormConfig> {
     let key = |k: &str| format!("forms.{name}.{k}");
     check_url_name("forms", name)?;
+    let lang = match &raw.lang {
+        None => site_lang,
+        Some(code) => crate::pages::for_lang(code).ok_or_else(|| {
+            anyhow::anyhow!("{}: `{code}` is not a built-in language (en, de)", key("lang"))
+        })?,
+    };
     let allowed_origins = parse_origins(&key("allowed_origins"), &raw.allowed_origins)?;
     let redirect = raw
         .redirect
@@ -240,5 +250,6 @@ pub(crate) fn check_form(
         honeypot: raw.honeypot,
         captcha,
         rules,
+        lang,
     })
 }

@@ -19,8 +19,8 @@ pub use rules::{
 };
 use settings::AdminSettings;
 pub use settings::{
-    DatabaseSettings, DeliverySettings, Durability, LimitSettings, LogSettings, OrttoSettings, Plan,
-    RateLimit, RateLimitSettings, Region, ServerSettings,
+    DatabaseSettings, DeliverySettings, Durability, LimitSettings, LogSettings, OrttoSettings, PagesSettings,
+    Plan, RateLimit, RateLimitSettings, Region, ServerSettings,
 };
 
 pub use hooks::{GenericPointers, HmacAuth, HookAuth, HookConfig, Preset, SignatureEncoding, HTML_FIELD};
@@ -72,6 +72,7 @@ struct RawSettings {
     hooks: BTreeMap<String, RawHook>,
     sessions: Option<RawSessions>,
     admin: AdminSettings,
+    pages: PagesSettings,
 }
 
 /// The relay's whole, validated configuration. Secrets are held as `SecretString`,
@@ -88,6 +89,7 @@ pub struct Config {
     pub forms: BTreeMap<String, FormConfig>,
     pub hooks: BTreeMap<String, HookConfig>,
     pub sessions: SessionConfig,
+    pub pages: PagesSettings,
     pub ortto_api_key: Option<SecretString>,
     /// The admin API's bearer token; `None` turns the admin API off.
     pub admin_token: Option<SecretString>,
@@ -201,11 +203,17 @@ impl Config {
                 "ortto.base_url: must be an http or https URL"
             );
         }
+        let site_lang = crate::pages::for_lang(&raw.pages.lang).ok_or_else(|| {
+            anyhow::anyhow!(
+                "pages.lang: `{}` is not a built-in language (en, de)",
+                raw.pages.lang
+            )
+        })?;
         let forms = raw
             .forms
             .into_iter()
             .map(|(name, form)| {
-                let checked = check_form(&name, form, raw.limits.max_message_chars, secrets)?;
+                let checked = check_form(&name, form, raw.limits.max_message_chars, site_lang, secrets)?;
                 Ok((name, checked))
             })
             .collect::<anyhow::Result<_>>()?;
@@ -229,10 +237,16 @@ impl Config {
             forms,
             hooks,
             sessions: check_sessions(raw.sessions, secrets)?,
+            pages: raw.pages,
             admin_token: secrets.get(&raw.admin.token_env),
             admin_token_env: raw.admin.token_env,
             ortto_api_key,
         })
+    }
+
+    /// `pages.dir`, when set.
+    pub fn pages_dir(&self) -> Option<&Path> {
+        (!self.pages.dir.trim().is_empty()).then(|| Path::new(self.pages.dir.trim()))
     }
 
     pub fn form(&self, name: &str) -> Option<&FormConfig> {

@@ -64,6 +64,16 @@ pub(crate) struct AdminSettings {
     pub(crate) token_env: String,
 }
 
+/// `[pages]`: the visitor pages' templates and language (README, "Pages").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagesSettings {
+    /// A directory of templates that replace the built-in ones; empty: built-in only.
+    pub dir: String,
+    /// `en` or `de`: the built-in pages' words (per form: `forms.NAME.lang`).
+    pub lang: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Region {

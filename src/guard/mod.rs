@@ -11,7 +11,9 @@ pub use captcha::{verify as verify_captcha, CaptchaVerdict};
 pub use client_ip::{client_ip, limit_key};
 pub use origin::{origin_allowed, request_origin, sent_null_origin};
 pub use rate_limit::{RateLimited, RateLimits};
-pub use signature::{authenticate, hmac_sha256_matches, same_secret, AuthFailure, SignedRequest};
+pub use signature::{
+    authenticate, hmac_sha256, hmac_sha256_matches, same_secret, AuthFailure, SignedRequest,
+};
 
 use crate::config::FormConfig;
 use crate::domain::SubmittedFields;

@@ -187,14 +187,23 @@ fn check(auth: &HmacAuth, parts: &[&[u8]], encoded: &str) -> Result<(), AuthFail
         .ok_or(AuthFailure::Mismatch)
 }
 
-/// Whether `given` is the HMAC-SHA256 of `parts` under `secret`, compared in constant time.
-pub fn hmac_sha256_matches(secret: &SecretString, parts: &[&[u8]], given: &[u8]) -> bool {
+fn mac_of(secret: &SecretString, parts: &[&[u8]]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
         .expect("HMAC takes keys of any length");
     for part in parts {
         mac.update(part);
     }
-    mac.verify_slice(given).is_ok()
+    mac
+}
+
+/// Whether `given` is the HMAC-SHA256 of `parts` under `secret`, compared in constant time.
+pub fn hmac_sha256_matches(secret: &SecretString, parts: &[&[u8]], given: &[u8]) -> bool {
+    mac_of(secret, parts).verify_slice(given).is_ok()
+}
+
+/// The HMAC-SHA256 of `parts` under `secret` (the relay's own signed links).
+pub fn hmac_sha256(secret: &SecretString, parts: &[&[u8]]) -> Vec<u8> {
+    mac_of(secret, parts).finalize().into_bytes().to_vec()
 }
 
 /// Whether `given` is the secret, compared in constant time (tokens, site keys, admin).

@@ -3,7 +3,7 @@
 //! Vendors retry on anything but 2xx, so everything accepted (or already seen) is 2xx,
 //! and 4xx is kept for what retrying cannot fix.
 
-use super::{answer, IntakeError, ResponseKind};
+use super::{answer, Asker, IntakeError, ResponseKind};
 use super::{map_and_record, Receipt, RequestMeta, Source};
 use crate::config::HookConfig;
 use crate::domain::SourceKind;
@@ -40,14 +40,23 @@ pub async fn receive_hook_request(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let meta = RequestMeta::of(&req, &state);
-    let hook = state.config.hook(&hook_name);
+    let config = state.config();
+    let hook = config.hook(&hook_name);
+    let asker = Asker {
+        kind: ResponseKind::Api,
+        source_kind: SourceKind::Hook,
+        source: hook.map_or("unknown", |h| h.name.as_str()),
+        client_ip: meta.client_ip.clone(),
+        form: None,
+        back: None,
+    };
     let outcome = match hook {
         Some(hook) => receive_hook(hook, &req, body, &state, meta).await,
         None => Err(IntakeError::HookNotFound(hook_name.into_inner())),
     };
     let source = hook.map_or("unknown", |h| h.name.as_str());
     match outcome {
-        Ok(HookAnswer::One(receipt)) => answer(&state, ResponseKind::Api, "hook", source, &Ok(receipt), None),
+        Ok(HookAnswer::One(receipt)) => answer(&state, &asker, &Ok(receipt)),
         Ok(HookAnswer::Ignored) => {
             state.metrics.count_intake("hook", source, "ignored");
             HttpResponse::Ok().json(serde_json::json!({ "ok": true, "ignored": true }))
@@ -72,7 +81,7 @@ pub async fn receive_hook_request(
                 HttpResponse::Ok().json(body)
             }
         }
-        Err(error) => answer(&state, ResponseKind::Api, "hook", source, &Err(error), None),
+        Err(error) => answer(&state, &asker, &Err(error)),
     }
 }
 
@@ -85,13 +94,13 @@ async fn receive_hook(
     mut meta: RequestMeta,
 ) -> Result<HookAnswer, IntakeError> {
     // Guard: rate limit and size before reading, then the signature over the raw bytes.
-    if let Err(limited) = state.rate_limits.check_hook(meta.client_addr) {
+    if let Err(limited) = state.rate_limits().check_hook(meta.client_addr) {
         state.metrics.count_rate_limited(limited.scope);
         return Err(IntakeError::RateLimited {
             retry_after_secs: limited.retry_after_secs,
         });
     }
-    let bytes = body::read_request_body(req, body, &state.config.server).await?;
+    let bytes = body::read_request_body(req, body, &state.config().server).await?;
     // `{url}`: as the sender called it (a hook may name the registered URL in `signed_url`).
     let url = {
         let info = req.connection_info();
@@ -109,7 +118,7 @@ async fn receive_hook(
 
     // Parse: the vendor's payload, as the fields a form would have sent, one set per event.
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
-    let events = mapping::normalise(hook, content_type, bytes, &state.config.limits).await?;
+    let events = mapping::normalise(hook, content_type, bytes, &state.config().limits).await?;
     meta.page_url = None;
     let header_key = meta.idempotency_key.take();
     let source = Source {

@@ -10,7 +10,7 @@ mod respond;
 pub use error::{ErrorEntry, IntakeError};
 pub use hooks::receive_hook_request;
 pub use kind::ResponseKind;
-pub use respond::{accepted, close_if_timed_out, escape, html as html_response, page, refused, Receipt};
+pub use respond::{accepted, close_if_timed_out, html as html_response, refused, Receipt};
 
 use crate::config::{CaptchaUnreachable, FormConfig, WebOrigin};
 use crate::domain::{new_submission_id, utc_timestamp, SourceKind, Status, SubmittedFields};
@@ -50,13 +50,14 @@ impl RequestMeta {
         };
         let page_url = header("referer")
             .filter(|r| url::Url::parse(r).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
-        let server = &state.config.server;
+        let config = state.config();
+        let server = &config.server;
         let client = guard::client_ip(req, &server.trusted_proxies, &server.client_ip_header);
         Self {
             received_at: Utc::now(),
             client_addr: guard::limit_key(
                 client.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-                state.config.rate_limits.ipv6_prefix,
+                config.rate_limits.ipv6_prefix,
             ),
             client_ip: client.map(|ip| ip.to_string()),
             user_agent: header("user-agent"),
@@ -112,30 +113,42 @@ pub async fn submit_form(
 ) -> HttpResponse {
     let kind = ResponseKind::of(&req);
     let meta = RequestMeta::of(&req, &state);
-    let form = state.config.form(&form_name);
+    let config = state.config();
+    let form = config.form(&form_name);
+    let mut page = None;
     let outcome = match form {
-        Some(form) => receive_form(form, &req, body, &state, &meta).await,
+        Some(form) => receive_form(form, &req, body, &state, &meta, &mut page).await,
         None => Err(IntakeError::FormNotFound(form_name.into_inner())),
     };
-    let source = form.map_or("unknown", |f| f.name.as_str());
-    let mut response = answer(&state, kind, "form", source, &outcome, meta.page_url.as_deref());
+    let asker = Asker {
+        kind,
+        source_kind: SourceKind::Form,
+        source: form.map_or("unknown", |f| f.name.as_str()),
+        client_ip: meta.client_ip.clone(),
+        form,
+        // The page the visitor came from: `_page`, else `Referer` (only the origin, cross-site).
+        back: page.map(String::from).or_else(|| meta.page_url.clone()),
+    };
+    let mut response = answer(&state, &asker, &outcome);
     if let Some(form) = form {
         cors::allow(&mut response, form, meta.origin.as_ref());
     }
     response
 }
 
-/// The pipeline for one HTML form post, step by step.
+/// The pipeline for one HTML form post, step by step. `page` learns the `_page` field as
+/// soon as the body is parsed, so even a refusal can link back to the form.
 async fn receive_form(
     form: &FormConfig,
     req: &HttpRequest,
     body: web::Payload,
     state: &AppState,
     meta: &RequestMeta,
+    page: &mut Option<url::Url>,
 ) -> Result<Receipt, IntakeError> {
     // 1. Guard: rate limits, origin and size before reading anything; then the honeypot
     //    and the CAPTCHA.
-    if let Err(limited) = state.rate_limits.check_form(meta.client_addr, &form.name) {
+    if let Err(limited) = state.rate_limits().check_form(meta.client_addr, &form.name) {
         state.metrics.count_rate_limited(limited.scope);
         return Err(IntakeError::RateLimited {
             retry_after_secs: limited.retry_after_secs,
@@ -146,10 +159,12 @@ async fn receive_form(
     }
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
     let format = body::BodyFormat::detect(content_type)?;
-    let bytes = body::read_request_body(req, body, &state.config.server).await?;
-    let fields = crate::http::parse::parse_fields(format, content_type, bytes, &state.config.limits).await?;
+    let config = state.config();
+    let bytes = body::read_request_body(req, body, &config.server).await?;
+    let fields = crate::http::parse::parse_fields(format, content_type, bytes, &config.limits).await?;
     // 3. Clean (text first, so mapping sees what will be kept; HTML is sanitised in map).
     let fields = fields.cleaned();
+    *page = redirect::back_page(form, fields.first("_page"), meta.origin.as_ref());
     let recorded_fields = fields.to_json(CAPTCHA_FIELDS);
     let next = redirect::allowed_next(
         form,
@@ -294,15 +309,25 @@ pub(crate) async fn record(state: &AppState, row: NewSubmission) -> Result<Recor
     Ok(recorded)
 }
 
-/// The tail every intake request shares: count the outcome, log a refusal, answer it.
+/// Who is being answered: for the metrics, the recent refusals and a browser's pages.
+pub(crate) struct Asker<'a> {
+    pub kind: ResponseKind,
+    pub source_kind: SourceKind,
+    pub source: &'a str,
+    pub client_ip: Option<String>,
+    /// The form, for its pages' language and templates.
+    pub form: Option<&'a FormConfig>,
+    /// The page the visitor came from.
+    pub back: Option<String>,
+}
+
+/// The tail every intake request shares: count the outcome, keep and log a refusal, answer it.
 pub(crate) fn answer(
     state: &AppState,
-    kind: ResponseKind,
-    source_kind: &str,
-    source: &str,
+    asker: &Asker<'_>,
     outcome: &Result<Receipt, IntakeError>,
-    back_link: Option<&str>,
 ) -> HttpResponse {
+    let source_kind = asker.source_kind.as_str();
     match outcome {
         Ok(receipt) => {
             let counted = if receipt.duplicate {
@@ -310,15 +335,54 @@ pub(crate) fn answer(
             } else {
                 receipt.outcome
             };
-            state.metrics.count_intake(source_kind, source, counted);
-            accepted(kind, receipt, state.deliveries.dry_run())
+            state.metrics.count_intake(source_kind, asker.source, counted);
+            let thanks = redirect::thanks_link(&state.link_key, &receipt.source, asker.back.as_deref());
+            accepted(asker.kind, receipt, state.deliveries.dry_run(), &thanks)
         }
         Err(error) => {
-            state.metrics.count_intake(source_kind, source, error.outcome());
+            state
+                .metrics
+                .count_intake(source_kind, asker.source, error.outcome());
             log_refusal(error);
-            refused(kind, error, back_link)
+            state.refusals.push(crate::refusals::Refusal {
+                at: crate::domain::now_timestamp(),
+                source_kind,
+                source: asker.source.to_owned(),
+                status: error.status().as_u16(),
+                code: error
+                    .entries()
+                    .first()
+                    .map_or_else(String::new, |e| e.code.clone()),
+                reason: error.to_string(),
+                client_ip: asker.client_ip.clone(),
+            });
+            let page = (asker.kind == ResponseKind::Browser).then(|| error_page(state, asker, error));
+            refused(error, page)
         }
     }
+}
+
+/// The visitor's error page, in the form's language, linking back to the form.
+fn error_page(state: &AppState, asker: &Asker<'_>, error: &IntakeError) -> String {
+    let entries = error.entries();
+    let problems: Vec<crate::pages::Problem<'_>> = entries
+        .iter()
+        .map(|e| crate::pages::Problem {
+            field: e.field.as_deref(),
+            message: &e.message,
+        })
+        .collect();
+    let visit = crate::pages::Visit {
+        form: asker.form.map(|f| f.name.as_str()),
+        strings: asker.form.map_or(&crate::pages::ENGLISH, |f| f.lang),
+        back: asker.back.as_deref(),
+    };
+    state.pages().error(
+        &visit,
+        error.status().as_u16(),
+        &problems,
+        respond::retry_after(error),
+    )
 }
 
 fn log_refusal(error: &IntakeError) {
@@ -336,27 +400,24 @@ pub async fn preflight(
     form_name: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Some(form) = state.config.form(&form_name) else {
-        return refused(
-            ResponseKind::Api,
-            &IntakeError::FormNotFound(form_name.into_inner()),
-            None,
-        );
+    let config = state.config();
+    let Some(form) = config.form(&form_name) else {
+        return refused(&IntakeError::FormNotFound(form_name.into_inner()), None);
     };
     cors::preflight(&req, form)
 }
 
-/// `GET /thanks`: where browsers land after posting when no redirect is configured.
-pub async fn thank_you(query: web::Query<ThanksQuery>, state: web::Data<AppState>) -> HttpResponse {
-    let title = query
-        .form
-        .as_deref()
-        .and_then(|name| state.config.form(name))
-        .map(|f| f.rules.title.as_str());
-    respond::html(StatusCode::OK, &respond::thank_you_page(title))
-}
-
-#[derive(serde::Deserialize)]
-pub struct ThanksQuery {
-    form: Option<String>,
+/// `GET /thanks`: where browsers land after posting when no redirect is configured. The
+/// back link shows only when the relay signed it (so nobody can put a link of theirs here).
+pub async fn thank_you(query: web::Query<redirect::ThanksQuery>, state: web::Data<AppState>) -> HttpResponse {
+    let config = state.config();
+    let form = query.form.as_deref().and_then(|name| config.form(name));
+    let back = redirect::verified_back(&state.link_key, &query);
+    let visit = crate::pages::Visit {
+        form: form.map(|f| f.name.as_str()),
+        strings: form.map_or(&crate::pages::ENGLISH, |f| f.lang),
+        back: back.as_deref(),
+    };
+    let title = form.map(|f| f.rules.title.as_str());
+    respond::html(StatusCode::OK, state.pages().thank_you(&visit, title))
 }

@@ -1,6 +1,7 @@
 //! Where a browser goes after posting: never an open redirect.
 
 use crate::config::{FormConfig, WebOrigin};
+use secrecy::SecretString;
 use url::Url;
 
 /// The `_next`/`_redirect` target, when it is on one of the form's allowed origins:
@@ -32,4 +33,62 @@ pub fn allowed_next(
     let url = Url::parse(requested).ok()?;
     let origin = WebOrigin::parse(url.as_str())?;
     form.allowed_origins.contains(&origin).then_some(url)
+}
+
+/// `_page`, the page the visitor posted from, for the pages' back links. With a list of
+/// allowed origins it follows `_next`'s rules; without one it must be an absolute http(s)
+/// URL on the posting page's own origin. Anything else is ignored (`Referer` stands in).
+pub fn back_page(
+    form: &FormConfig,
+    requested: Option<&str>,
+    request_origin: Option<&WebOrigin>,
+) -> Option<Url> {
+    if !form.allowed_origins.is_empty() {
+        return allowed_next(form, requested, request_origin);
+    }
+    let requested = requested?.trim();
+    if requested.contains('\\') || requested.chars().any(char::is_control) {
+        return None;
+    }
+    let url = Url::parse(requested).ok()?;
+    let origin = WebOrigin::parse(url.as_str())?;
+    (Some(&origin) == request_origin).then_some(url)
+}
+
+/// `GET /thanks`'s query.
+#[derive(Debug, serde::Deserialize)]
+pub struct ThanksQuery {
+    pub form: Option<String>,
+    pub page: Option<String>,
+    pub sig: Option<String>,
+}
+
+fn link_signature(key: &SecretString, form: &str, page: &str) -> Vec<u8> {
+    crate::guard::hmac_sha256(key, &[form.as_bytes(), b"\n", page.as_bytes()])
+}
+
+/// The built-in thank-you page's address, with the page to go back to, signed by the relay
+/// (with a key made at start) so that a link someone else crafts shows no back link.
+pub fn thanks_link(key: &SecretString, form: &str, back: Option<&str>) -> String {
+    let mut link = Url::parse("http://relay/thanks").expect("a constant URL");
+    link.query_pairs_mut().append_pair("form", form);
+    if let Some(back) = back {
+        let sig = hex::encode(link_signature(key, form, back));
+        link.query_pairs_mut()
+            .append_pair("page", back)
+            .append_pair("sig", &sig);
+    }
+    format!("/thanks?{}", link.query().unwrap_or_default())
+}
+
+/// The back link of a `/thanks` address, when the relay signed it.
+pub fn verified_back(key: &SecretString, query: &ThanksQuery) -> Option<String> {
+    let (form, page, sig) = (
+        query.form.as_deref()?,
+        query.page.as_deref()?,
+        query.sig.as_deref()?,
+    );
+    let given = hex::decode(sig).ok()?;
+    crate::guard::hmac_sha256_matches(key, &[form.as_bytes(), b"\n", page.as_bytes()], &given)
+        .then(|| page.to_owned())
 }

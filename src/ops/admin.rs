@@ -2,7 +2,6 @@
 //! environment (or HTTP Basic with the token as password, for a browser). Off when unset.
 
 use crate::domain::{utc_timestamp, Status};
-use crate::intake::page;
 use crate::state::AppState;
 use crate::store::SubmissionFilter;
 use actix_web::http::header;
@@ -14,7 +13,7 @@ use serde_json::json;
 /// How a request may change state: reads pass with the token either way; a change sent
 /// with HTTP Basic (credentials a browser caches and sends cross-site by itself) must also
 /// come from the relay's own origin, so another site cannot forge it (CSRF).
-fn refusal_to_change(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+pub(super) fn refusal_to_change(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
     if let Some(refusal) = refusal(req, state) {
         return Some(refusal);
     }
@@ -45,11 +44,12 @@ fn refusal_to_change(req: &HttpRequest, state: &AppState) -> Option<HttpResponse
 }
 
 /// `None` lets the request through; otherwise the answer that says why not.
-fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
-    let Some(token) = &state.config.admin_token else {
+pub(super) fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    let config = state.config();
+    let Some(token) = &config.admin_token else {
         return Some(HttpResponse::NotFound().json(json!({
             "ok": false,
-            "error": format!("The admin API is off: set ${} to turn it on.", state.config.admin_token_env),
+            "error": format!("The admin API is off: set ${} to turn it on.", config.admin_token_env),
         })));
     };
     let given = req
@@ -81,7 +81,7 @@ fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
     )
 }
 
-fn internal(error: anyhow::Error) -> HttpResponse {
+pub(super) fn internal(error: anyhow::Error) -> HttpResponse {
     tracing::error!(error = %format!("{error:#}"), "admin request failed");
     HttpResponse::InternalServerError()
         .json(json!({ "ok": false, "error": "The log could not be read; see the relay's logs." }))
@@ -135,7 +135,17 @@ pub async fn replay_one(req: HttpRequest, id: web::Path<String>, state: web::Dat
     if let Some(refusal) = refusal_to_change(&req, &state) {
         return refusal;
     }
-    match state.store.replay(&[id.into_inner()], None).await {
+    let id = id.into_inner();
+    // The inbox's button is a plain HTML form: answer it with the submission's page again.
+    let from_inbox = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    match state.store.replay(std::slice::from_ref(&id), None).await {
+        Ok(requeued) if from_inbox => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/admin/inbox/{id}?replayed={requeued}")))
+            .finish(),
         Ok(requeued) => HttpResponse::Ok().json(json!({ "requeued": requeued })),
         Err(error) => internal(error),
     }
@@ -192,11 +202,8 @@ pub async fn stats(
     }
 }
 
-fn escape(text: &str) -> String {
-    crate::intake::escape(text)
-}
-
-/// `GET /admin/`: a small status page — is anything stuck, since when, and why?
+/// `GET /admin/`: a small status page — is anything stuck, since when, and why — with the
+/// recent refusals.
 pub async fn status_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Some(refusal) = refusal(&req, &state) {
         return refusal;
@@ -213,81 +220,94 @@ pub async fn status_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
     for row in &stats.counts {
         *by_status.entry(row.status.as_str()).or_default() += row.count;
     }
-    let deliveries = match state.deliveries.readiness() {
-        Err(reason) => format!("<strong class=\"bad\">paused</strong>: {}", escape(&reason)),
-        Ok(Some((reason, until))) => {
-            format!(
-                "<strong class=\"warn\">paused</strong> until {}: {}",
-                utc_timestamp(until),
-                escape(&reason.describe())
-            )
-        }
-        Ok(None) if state.deliveries.dry_run() => {
-            "<strong class=\"warn\">dry run</strong>: no Ortto key".to_owned()
-        }
-        Ok(None) => "<strong class=\"ok\">running</strong>".to_owned(),
+    let (class, deliveries, detail) = match state.deliveries.readiness() {
+        Err(reason) => ("bad", "paused", reason),
+        Ok(Some((reason, until))) => (
+            "warn",
+            "paused",
+            format!("until {}: {}", utc_timestamp(until), reason.describe()),
+        ),
+        Ok(None) if state.deliveries.dry_run() => ("warn", "dry run", "no Ortto key".to_owned()),
+        Ok(None) => ("ok", "running", String::new()),
     };
-    let status_rows: String = by_status
-        .iter()
-        .map(|(status, count)| format!("<tr><td>{status}</td><td id=\"count-{status}\">{count}</td></tr>"))
-        .collect();
-    let source_rows: String = stats
-        .counts
-        .iter()
-        .map(|c| {
-            format!(
-                "<tr><td>{} {}</td><td>{}</td><td>{}</td></tr>",
-                escape(&c.source_kind),
-                escape(&c.source),
-                escape(&c.status),
-                c.count
-            )
-        })
-        .collect();
-    let dead_rows: String = if dead.is_empty() {
-        "<p>No dead rows.</p>".to_owned()
-    } else {
-        let items: String = dead
-            .iter()
-            .map(|d| {
-                format!(
-                    "<li><code>{}</code> {} <em>{}</em><br>{}</li>",
-                    escape(&d.id),
-                    escape(&d.received_at),
-                    escape(&d.source),
-                    escape(d.last_error.as_deref().unwrap_or("no error recorded"))
-                )
-            })
-            .collect();
-        format!("<ul class=\"dead\">{items}</ul>")
-    };
-    let oldest = stats.oldest_waiting_received_at.as_deref().unwrap_or("—");
     let storage = state.health.snapshot();
-    let database = match state.health.unready_reason() {
-        Some(reason) => format!("<strong class=\"bad\">not writable</strong>: {}", escape(&reason)),
-        None => "<strong class=\"ok\">writable</strong>".to_owned(),
-    };
-    let free = storage
-        .free_bytes
-        .map_or_else(|| "unknown".to_owned(), |b| format!("{} MB", b / 1_000_000));
-    let body = format!(
-        "<h1>talk-relay status</h1>\
-         <p>Database: {database}; <span id=\"free-space\">{free}</span> free; WAL {} MB (peak {} MB).</p>\
-         <p>Deliveries: {deliveries}</p>\
-         <p>Queue: <strong id=\"queue-depth\">{}</strong> waiting; oldest received {}; oldest due for {} s.</p>\
-         <h2>Last 24 hours</h2><table><tbody>{status_rows}</tbody></table>\
-         <h2>By source</h2><table><tbody>{source_rows}</tbody></table>\
-         <h2>Latest dead rows</h2>{dead_rows}",
-        storage.wal_bytes / 1_000_000,
-        storage.wal_peak_bytes / 1_000_000,
-        stats.queue_depth,
-        escape(oldest),
-        stats.oldest_due_age_seconds,
+    let page = state.pages().admin(
+        "status",
+        minijinja::context! {
+            database_problem => state.health.unready_reason(),
+            free => storage.free_bytes.map_or_else(|| "unknown".to_owned(), |b| format!("{} MB", b / 1_000_000)),
+            wal_mb => storage.wal_bytes / 1_000_000,
+            wal_peak_mb => storage.wal_peak_bytes / 1_000_000,
+            deliveries => minijinja::context! { class, state => deliveries, detail },
+            queue_depth => stats.queue_depth,
+            oldest => stats.oldest_waiting_received_at,
+            oldest_due_seconds => stats.oldest_due_age_seconds,
+            by_status => by_status.into_iter().collect::<Vec<_>>(),
+            by_source => stats.counts,
+            dead,
+            refusals => state.refusals.latest(50),
+            refusals_kept => state.refusals.capacity(),
+        },
     );
-    let styled = page("talk-relay status", &body).replace(
-        "</style>",
-        "table{border-collapse:collapse;width:100%}td{border-bottom:1px solid #d0d7de;padding:.3rem .5rem}\
-         .ok{color:#1a7f37}.warn{color:#9a6700}.bad{color:#cf222e}ul.dead{padding-left:1rem;word-break:break-word}</style>",
-    );
-    crate::intake::html_response(actix_web::http::StatusCode::OK, &styled)
+    crate::intake::html_response(actix_web::http::StatusCode::OK, page)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RefusalsQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /admin/refusals?limit=`: the last refused form and hook requests, newest first.
+pub async fn refusals(
+    req: HttpRequest,
+    query: web::Query<RefusalsQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if let Some(refusal) = refusal(&req, &state) {
+        return refusal;
+    }
+    let limit = query.limit.unwrap_or(crate::refusals::KEPT);
+    HttpResponse::Ok().json(json!({
+        "kept": state.refusals.capacity(),
+        "refusals": state.refusals.latest(limit),
+    }))
+}
+
+/// Reloads the configuration and logs what happened; the answer for `POST /admin/reload`.
+pub fn reload_and_log(state: &AppState) -> Result<crate::state::Reloaded, String> {
+    match state.reload() {
+        Ok(reloaded) => {
+            tracing::info!(
+                forms = reloaded.forms.len(),
+                hooks = reloaded.hooks.len(),
+                "configuration reloaded"
+            );
+            if !reloaded.restart_needed.is_empty() {
+                tracing::warn!(
+                    sections = ?reloaded.restart_needed,
+                    "these settings changed but take effect only after a restart"
+                );
+            }
+            Ok(reloaded)
+        }
+        Err(error) => {
+            let reason = format!("{error:#}");
+            tracing::error!(error = %reason, "reload refused; the running configuration stays");
+            Err(reason)
+        }
+    }
+}
+
+/// `POST /admin/reload`: read the configuration again; a bad one keeps the running set (422).
+pub async fn reload(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(refusal) = refusal_to_change(&req, &state) {
+        return refusal;
+    }
+    match reload_and_log(&state) {
+        Ok(reloaded) => HttpResponse::Ok().json(json!({ "ok": true, "reloaded": reloaded })),
+        Err(reason) => HttpResponse::UnprocessableEntity().json(json!({
+            "ok": false,
+            "error": format!("The configuration was not reloaded; the running one stays: {reason}"),
+        })),
+    }
 }

@@ -1,6 +1,7 @@
 //! Operating endpoints: liveness, readiness and metrics.
 
 pub mod admin;
+pub mod inbox;
 
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
@@ -64,7 +65,7 @@ pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) ->
         }
         Err(error) => tracing::warn!(error = %format!("{error:#}"), "metrics: could not read the queue"),
     }
-    for (scope, keys) in state.rate_limits.tracked_keys() {
+    for (scope, keys) in state.rate_limits().tracked_keys() {
         metrics
             .rate_limiter_keys
             .get_or_create(&crate::metrics::ScopeLabels {

@@ -134,7 +134,8 @@ pub async fn mint_session(
 ) -> HttpResponse {
     let started = Instant::now();
     let meta = RequestMeta::of(&req, &state);
-    let sessions = &state.config.sessions;
+    let config = state.config();
+    let sessions = &config.sessions;
     let mut log = SessionLog {
         requested_at: now_timestamp(),
         auth: UNAUTHENTICATED.to_owned(),
@@ -210,18 +211,19 @@ async fn mint(
     meta: &RequestMeta,
     log: &mut SessionLog,
 ) -> Result<Minted, SessionError> {
-    let sessions = &state.config.sessions;
+    let config = state.config();
+    let sessions = &config.sessions;
     if !sessions.enabled() {
         return Err(SessionError::Disabled);
     }
     state
-        .rate_limits
+        .rate_limits()
         .check_session(meta.client_addr)
         .map_err(|limited| {
             state.metrics.count_rate_limited(limited.scope);
             SessionError::RateLimited(limited.retry_after_secs)
         })?;
-    let bytes = body::read_request_body(req, payload, &state.config.server)
+    let bytes = body::read_request_body(req, payload, &config.server)
         .await
         .map_err(SessionError::Body)?;
     let request: SessionRequest =
@@ -281,7 +283,7 @@ fn answer(result: Result<OrttoReply, TransportError>) -> Result<Minted, SessionE
 pub async fn preflight(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     crate::http::cors::preflight_listed(
         &req,
-        &state.config.sessions.allowed_origins,
+        &state.config().sessions.allowed_origins,
         "Content-Type, Authorization",
     )
 }

@@ -40,6 +40,12 @@ pub(crate) fn free_port() -> u16 {
 /// A relay process that is killed when the test ends, even by a panic.
 pub(crate) struct Relay(Child);
 
+impl From<Child> for Relay {
+    fn from(child: Child) -> Self {
+        Self(child)
+    }
+}
+
 impl std::ops::Deref for Relay {
     type Target = Child;
     fn deref(&self) -> &Child {

@@ -39,7 +39,22 @@ allowed_origins = ["${site}"]
 [forms.contact.consent]
 field = "subscribe"
 unchecked = "opt_out"
+[forms.themed]
+title = "Acme support"
+allowed_origins = ["${site}"]
+[pages]
+dir = "${join(work, "pages")}"
 `);
+// The site's own thank-you page for the "themed" form (README, "Pages").
+mkdirSync(join(work, "pages", "themed"), { recursive: true });
+writeFileSync(join(work, "pages", "themed", "thank_you.html"), `<!doctype html>
+<html lang="{{ t.lang }}"><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Thanks — Acme</title>
+<style>body{font:18px/1.5 Georgia,serif;background:#12355b;color:#fff;margin:0;padding:3rem}
+.card{background:#fff;color:#12355b;border-radius:12px;padding:2rem;max-width:30rem;margin:auto}
+a{color:#b3261e;font-weight:bold}</style>
+<div class="card"><h1>Acme · {{ t.thank_you_heading }}</h1><p>{{ title }} will answer within a day.</p>
+{% if back %}<p><a id="back" href="{{ back }}">{{ t.back_to_site }}</a></p>{% endif %}</div></html>`);
 
 const pages = {
   "/form.html": `<!doctype html><meta charset="utf-8"><title>Contact</title>
@@ -51,6 +66,14 @@ const pages = {
       <label><input type="checkbox" name="topics" value="other">Other</label>
       <label><input type="checkbox" name="subscribe" id="subscribe">Subscribe</label>
       <input name="_gotcha" style="display:none" tabindex="-1" autocomplete="off">
+      <button type="submit" id="send">Send</button>
+    </form>`,
+  "/themed.html": `<!doctype html><meta charset="utf-8"><title>Acme support</title>
+    <h1 id="site-heading">Acme support</h1>
+    <form action="${relay}/f/themed" method="post">
+      <input type="hidden" name="_page" value="${site}/themed.html">
+      <label for="email">Email</label><input name="email" id="email">
+      <label for="message">Message</label><textarea name="message" id="message"></textarea>
       <button type="submit" id="send">Send</button>
     </form>`,
   "/fetch.html": `<!doctype html><meta charset="utf-8"><title>Fetch</title><p id="result">waiting</p>
@@ -171,6 +194,58 @@ try {
     for (const { status, n } of counts) {
       assert.equal(await page.locator(`#count-${status}`).innerText(), String(n), status);
     }
+    await context.close();
+  });
+
+  await scenario("a themed thank-you page links back to the page the visitor came from", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${site}/themed.html`);
+    await page.fill("#email", "theme@example.com");
+    await page.fill("#message", "Does the back link work?");
+    await Promise.all([page.waitForURL(`${relay}/thanks**`), page.click("#send")]);
+    await screenshot(page, "thank-you-themed.png", ["Acme · Thank you!", "Acme support will answer within a day.", "Back to the site"]);
+    assert.equal(await page.locator("#back").getAttribute("href"), `${site}/themed.html`);
+    await Promise.all([page.waitForURL(`${site}/themed.html`), page.click("#back")]);
+    assert.equal(await page.locator("#site-heading").innerText(), "Acme support");
+    await page.close();
+  });
+
+  await scenario("the inbox lists, filters, opens, replays and exports submissions", async () => {
+    const context = await browser.newContext({ httpCredentials: { username: "ops", password: ADMIN } });
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 390, height: 844 }); // a phone
+    await page.goto(`${relay}/admin/inbox`);
+    const total = sql("SELECT COUNT(*) AS n FROM submissions")[0].n;
+    assert.equal(await page.locator("#inbox tbody tr").count(), total);
+    await screenshot(page, "inbox-phone.png", ["Inbox", "theme@example.com"]);
+    await page.setViewportSize({ width: 1200, height: 900 });
+    await page.selectOption("#filter-status", "invalid");
+    await Promise.all([page.waitForURL(/status=invalid/), page.click("#apply")]);
+    const invalid = sql("SELECT COUNT(*) AS n FROM submissions WHERE status = 'invalid'")[0].n;
+    assert.ok(invalid > 0);
+    assert.equal(await page.locator("#inbox tbody tr").count(), invalid);
+    await screenshot(page, "inbox-invalid.png", ["invalid", "email"]);
+    const csv = await (await page.request.get(relay + await page.locator("#csv").getAttribute("href"))).text();
+    assert.equal(csv.trim().split("\n").length, invalid + 1, csv);
+    assert.ok(!csv.includes("conversation"), "no payloads in the CSV");
+
+    const [row] = sql("SELECT id FROM submissions WHERE status = 'dry_run' ORDER BY id DESC LIMIT 1");
+    await page.goto(`${relay}/admin/inbox?status=dry_run`);
+    await Promise.all([page.waitForURL(`${relay}/admin/inbox/${row.id}`), page.click(`a[href="/admin/inbox/${row.id}"]`)]);
+    await screenshot(page, "submission.png", ["Submission", "Fields", "Payload", "Attempts"]);
+    await Promise.all([page.waitForURL(/replayed=1/), page.click("#replay")]);
+    await screenshot(page, "replayed.png", ["Queued again for delivery."]);
+    await context.close();
+  });
+
+  await scenario("the status page and /admin/refusals show recent refusals", async () => {
+    const context = await browser.newContext({ httpCredentials: { username: "ops", password: ADMIN } });
+    const page = await context.newPage();
+    await page.goto(`${relay}/admin/`);
+    await screenshot(page, "refusals.png", ["Recent refusals", "form contact", "422"]);
+    await page.goto(`${relay}/admin/refusals`);
+    const listed = JSON.parse(await page.locator("body").innerText());
+    assert.ok(listed.refusals.some(r => r.source === "contact" && r.status === 422), JSON.stringify(listed));
     await context.close();
   });
 

@@ -1,0 +1,318 @@
+//! README "Admin": the inbox (list, filter, open, replay, CSV), the recent refusals and
+//! reload without a restart.
+
+use crate::crash::{free_port, wait_healthy};
+use crate::fake_ortto::{FakeOrtto, Reply};
+use crate::helpers::{body_text, spawn_app, spawn_app_with_ortto, test_client, TestApp};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const ADMIN: &str = "[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n";
+const TOKEN: &str = "admin-token-not-real";
+
+/// A GET with the admin token; (status, content type, body).
+async fn admin_page(app: &TestApp, path: &str) -> (u16, String, String) {
+    let mut response = app
+        .client
+        .get(app.url(path))
+        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
+        .send()
+        .await
+        .unwrap();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (
+        response.status().as_u16(),
+        content_type,
+        body_text(&mut response).await,
+    )
+}
+
+#[actix_web::test]
+async fn the_inbox_lists_filters_opens_and_exports_what_the_log_holds() {
+    let ortto = FakeOrtto::start().await;
+    ortto.set_default(Reply::status(400));
+    let app = spawn_app_with_ortto(
+        &ortto,
+        &format!("{ADMIN}[delivery]\nmax_attempts = 1\n[forms.other]\n"),
+    )
+    .await;
+    let (_, dead) = app
+        .post_json(
+            "demo",
+            &json!({"email": "dead@example.com", "message": "secret message body"}),
+        )
+        .await;
+    let dead = dead["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .post_json(
+            "other",
+            &json!({"email": "not-an-email", "message": "=HYPERLINK(\"x\")"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    app.post_json(
+        "demo",
+        &json!({"email": "spam@example.com", "message": "buy", "_gotcha": "bot"}),
+    )
+    .await;
+    app.wait_for_status(&dead, &["dead"], Duration::from_secs(10))
+        .await;
+
+    let (status, content_type, page) = admin_page(&app, "/admin/inbox").await;
+    assert_eq!((status, content_type.starts_with("text/html")), (200, true));
+    assert_eq!(
+        page.matches("<tr><td><a href=\"/admin/inbox/").count(),
+        3,
+        "{page}"
+    );
+    assert!(page.contains("name=\"viewport\""), "readable on a phone");
+
+    let (_, _, invalid) = admin_page(&app, "/admin/inbox?status=invalid&source=&email=").await;
+    assert_eq!(invalid.matches("<tr><td><a href").count(), 1, "{invalid}");
+    assert!(
+        invalid.contains("email: InvalidEmail") || invalid.contains("email:"),
+        "the reason: {invalid}"
+    );
+    let (_, _, spam) = admin_page(&app, "/admin/inbox?status=spam").await;
+    assert!(spam.contains("honeypot field was filled"), "{spam}");
+    let (_, _, by_email) = admin_page(&app, "/admin/inbox?email=DEAD%40example.com").await;
+    assert!(by_email.contains(&dead) && by_email.matches("<tr><td><a href").count() == 1);
+    let (_, _, none) = admin_page(&app, "/admin/inbox?until=2000-01-01").await;
+    assert!(none.contains("No submissions match."));
+
+    let (status, _, detail) = admin_page(&app, &format!("/admin/inbox/{dead}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        detail.contains("secret message body"),
+        "the fields and payload: {detail}"
+    );
+    assert!(detail.contains("<td>400</td>"), "the attempt: {detail}");
+    assert!(detail.contains("id=\"replay\""), "a dead row can be replayed");
+
+    let mut response = app
+        .client
+        .get(app.url("/admin/submissions.csv?source=other"))
+        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers().get("content-disposition").is_some());
+    let csv = body_text(&mut response).await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[0].starts_with("id,received_at,source_kind,source,status"));
+    assert!(lines[1].contains(",other,invalid,"), "{csv}");
+    assert!(!csv.contains("HYPERLINK"), "no payloads or fields: {csv}");
+    let (_, _, all) = admin_page(&app, "/admin/submissions.csv").await;
+    assert_eq!(all.lines().count(), 4);
+    assert!(!all.contains("str::email"), "no payloads: {all}");
+}
+
+#[actix_web::test]
+async fn replay_from_the_inbox_is_a_same_origin_form_post_and_a_cross_site_one_is_refused() {
+    let ortto = FakeOrtto::start().await;
+    ortto.set_default(Reply::status(400));
+    let app = spawn_app_with_ortto(&ortto, &format!("{ADMIN}[delivery]\nmax_attempts = 1\n")).await;
+    let (_, dead) = app
+        .post_json("demo", &json!({"email": "jo@example.com", "message": "hi"}))
+        .await;
+    let dead = dead["id"].as_str().unwrap().to_owned();
+    app.wait_for_status(&dead, &["dead"], Duration::from_secs(10))
+        .await;
+    ortto.set_default(Reply::ok());
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("admin:{TOKEN}")
+        )
+    );
+    let replay = |origin: String| {
+        app.client
+            .post(app.url(&format!("/admin/submissions/{dead}/replay")))
+            .insert_header(("Authorization", basic.clone()))
+            .insert_header(("Origin", origin))
+            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+            .send_body("")
+    };
+    let response = replay("https://evil.example".to_owned()).await.unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    let response = replay(app.url("").trim_end_matches('/').to_owned())
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    let location = response
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(location, format!("/admin/inbox/{dead}?replayed=1"));
+    let row = app
+        .wait_for_status(&dead, &["delivered"], Duration::from_secs(10))
+        .await;
+    assert_eq!(row.status, "delivered");
+    let (_, _, detail) = admin_page(&app, &location).await;
+    assert!(detail.contains("id=\"replayed\""), "{detail}");
+}
+
+#[actix_web::test]
+async fn refused_hook_and_form_requests_are_kept_in_memory_without_bodies_and_shown() {
+    let app = spawn_app(&format!(
+        "{ADMIN}[hooks.crm]\npreset = \"generic\"\nauth = \"token\"\nsecret_env = \"TEST_HOOK_TOKEN\"\n\
+         [forms.locked]\nallowed_origins = [\"https://www.example.com\"]\n"
+    ))
+    .await;
+    let response = app
+        .client
+        .post(app.url("/hooks/crm"))
+        .insert_header(("Authorization", "wrong-token"))
+        .insert_header(("X-Forwarded-For", "203.0.113.9"))
+        .send_json(&json!({"email": "jo@example.com", "message": "a private message"}))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let response = app
+        .client
+        .post(app.url("/f/locked"))
+        .insert_header(("Origin", "https://evil.example"))
+        .send_json(&json!({"email": "jo@example.com", "message": "another private message"}))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+
+    let (status, _, body) = admin_page(&app, "/admin/refusals").await;
+    assert_eq!(status, 200);
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    let refusals = listed["refusals"].as_array().unwrap();
+    assert_eq!(refusals.len(), 2, "{listed}");
+    assert_eq!(
+        (
+            refusals[0]["source"].as_str(),
+            refusals[0]["code"].as_str(),
+            refusals[0]["status"].as_u64()
+        ),
+        (Some("locked"), Some("ORIGIN_NOT_ALLOWED"), Some(403))
+    );
+    assert_eq!(
+        (
+            refusals[1]["source_kind"].as_str(),
+            refusals[1]["source"].as_str(),
+            refusals[1]["code"].as_str()
+        ),
+        (Some("hook"), Some("crm"), Some("BAD_SIGNATURE"))
+    );
+    assert_eq!(
+        refusals[1]["client_ip"], "127.0.0.1",
+        "the socket's IP: no trusted proxy"
+    );
+    assert!(
+        !body.contains("private message") && !body.contains("wrong-token"),
+        "{body}"
+    );
+
+    let (_, _, status_page) = admin_page(&app, "/admin/").await;
+    assert!(status_page.contains("id=\"refusal-table\""), "{status_page}");
+    assert!(status_page.contains("BAD_SIGNATURE") || status_page.contains("could not be authenticated"));
+    // Nothing went to disk.
+    assert!(app.submissions().await.is_empty());
+}
+
+#[actix_web::test]
+async fn sighup_and_post_reload_swap_forms_in_and_a_bad_config_keeps_the_running_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = dir.path().join("relay.toml");
+    let write = |forms: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nport = {port}\nworkers = 1\n[log]\nfilter = \"info\"\n[database]\npath = 'relay.db'\n\
+                 [admin]\ntoken_env = \"RELOAD_ADMIN_TOKEN\"\n{forms}"
+            ),
+        )
+        .unwrap()
+    };
+    write("[forms.first]\n");
+    let mut relay = {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+        command
+            .args(["--config", config.to_str().unwrap(), "serve"])
+            .current_dir(dir.path())
+            .env("RELOAD_ADMIN_TOKEN", TOKEN)
+            .env_remove("ORTTO_API_KEY")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("relay.log")).unwrap());
+        crate::crash::Relay::from(command.spawn().unwrap())
+    };
+    wait_healthy(&base).await;
+    let client = test_client();
+    let post = |form: &'static str| {
+        client
+            .post(format!("{base}/f/{form}"))
+            .send_json(&json!({"email": "jo@example.com", "message": "hi"}))
+    };
+    assert_eq!(post("second").await.unwrap().status().as_u16(), 404);
+
+    write("[forms.first]\n[forms.second]\n");
+    let pid = relay.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while post("second").await.unwrap().status().as_u16() != 202 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGHUP did not add the form"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    write("[forms.first]\n[forms.second]\n[forms.third]\nallowed_origins = [\"not a url\"]\n");
+    let mut response = client
+        .post(format!("{base}/admin/reload"))
+        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let answer: Value = response.json().await.unwrap();
+    assert!(
+        answer["error"].as_str().unwrap().contains("forms.third"),
+        "{answer}"
+    );
+    assert_eq!(
+        post("second").await.unwrap().status().as_u16(),
+        202,
+        "the running config stays"
+    );
+    assert_eq!(post("third").await.unwrap().status().as_u16(), 404);
+
+    write("[forms.first]\n");
+    let mut response = client
+        .post(format!("{base}/admin/reload"))
+        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let answer: Value = response.json().await.unwrap();
+    // The shipped defaults bring the `demo` form.
+    assert_eq!(answer["reloaded"]["forms"], json!(["demo", "first"]), "{answer}");
+    assert_eq!(post("second").await.unwrap().status().as_u16(), 404);
+    assert!(relay.try_wait().unwrap().is_none(), "still the same process");
+    let log = std::fs::read_to_string(dir.path().join("relay.log")).unwrap();
+    assert!(
+        log.contains("configuration reloaded") && log.contains("reload refused"),
+        "{log}"
+    );
+}

@@ -1,7 +1,7 @@
 //! README "Delivery guarantees": every recorded submission reaches compose, through failures, pauses and restarts.
 
 use crate::fake_ortto::{FakeOrtto, Reply};
-use crate::helpers::{spawn_app, spawn_app_with_ortto, TestApp, TEST_ORTTO_KEY};
+use crate::helpers::{spawn_app, spawn_app_with_ortto, Expect, TestApp, TEST_ORTTO_KEY};
 use serde_json::json;
 use std::time::Duration;
 
@@ -366,8 +366,8 @@ async fn several_refused_payloads_pause_every_delivery_before_ortto_bans_the_ip(
         ready["reason"].as_str().unwrap().contains("refused 3 payloads"),
         "{ready}"
     );
-    let mut metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let text = crate::helpers::body_text(&mut metrics).await;
+    let metrics = app.get("/metrics").send(Expect::Any).await;
+    let text = metrics.body.clone();
     assert!(
         text.contains("talk_relay_deliveries_paused{reason=\"refusals\"} 1"),
         "{text}"

@@ -3,7 +3,7 @@
 //! Each promise: no 2xx without its committed row, refusals say so clearly, nothing lost.
 
 use crate::crash::{free_port, start_relay, wait_healthy, Relay};
-use crate::helpers::{body_text, closed_port, spawn_app, sqlite3_json, test_client, TestApp};
+use crate::helpers::{closed_port, spawn_app, sqlite3_json, test_client, Call, Expect, Method, TestApp};
 use serde_json::{json, Value};
 use sqlx::Connection;
 use std::path::{Path, PathBuf};
@@ -17,30 +17,27 @@ fn big_message(n: usize) -> String {
 
 /// Posts one JSON submission; (status, id when accepted).
 async fn post(client: &awc::Client, base: &str, n: usize) -> (u16, Option<String>) {
-    let mut response = client
-        .post(format!("{base}/f/demo"))
-        .insert_header(("Accept", "application/json"))
-        .send_json(&json!({"email": format!("p{n}@example.com"), "message": big_message(n)}))
-        .await
-        .expect("the relay answers");
-    let status = response.status().as_u16();
-    if status == 503 {
+    let response = Call::new(client, Method::POST, &format!("{base}/f/demo"))
+        .header("Accept", "application/json")
+        .json(
+            &json!({"email": format!("p{n}@example.com"), "message": big_message(n)}),
+            &[202, 503][..],
+        )
+        .await;
+    if response.status == 503 {
         assert!(
-            response.headers().contains_key("retry-after"),
+            response.header("retry-after").is_some(),
             "503 carries Retry-After"
         );
     }
-    let body: Value = response.json().await.expect("JSON");
-    (status, body["id"].as_str().map(str::to_owned))
+    (response.status, response.json()["id"].as_str().map(str::to_owned))
 }
 
 async fn readyz(base: &str) -> (u16, Value) {
-    let mut response = test_client()
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .expect("readyz answers");
-    (response.status().as_u16(), response.json().await.expect("JSON"))
+    let response = Call::new(&test_client(), Method::GET, &format!("{base}/readyz"))
+        .send(&[200, 503][..])
+        .await;
+    (response.status, response.json())
 }
 
 fn sh(command: &str) -> std::process::Output {
@@ -218,16 +215,13 @@ async fn a_full_filesystem_fails_only_the_writes_it_hits_and_loses_nothing_ackno
 async fn below_min_free_space_intake_answers_503_before_writing_and_says_why() {
     let app =
         spawn_app("[database]\nmin_free_mb = 1000000000\n[admin]\ntoken_env = 'TEST_ADMIN_TOKEN'\n").await;
-    let mut response = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header(("Accept", "application/json"))
-        .send_json(&json!({"email": "jo@example.com", "message": "hello"}))
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 503);
-    assert!(response.headers().contains_key("retry-after"));
-    let body: Value = response.json().await.unwrap();
+    let response = app
+        .post("/f/demo")
+        .header("Accept", "application/json")
+        .json(&json!({"email": "jo@example.com", "message": "hello"}), 503)
+        .await;
+    assert!(response.header("retry-after").is_some());
+    let body: Value = response.json();
     assert_eq!(body["errors"][0]["code"], "UNAVAILABLE");
     assert!(app.submissions().await.is_empty(), "nothing was written");
 
@@ -239,18 +233,16 @@ async fn below_min_free_space_intake_answers_503_before_writing_and_says_why() {
     );
     assert!(ready["free_mb"].as_u64().is_some(), "{ready}");
 
-    let mut metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let text = body_text(&mut metrics).await;
+    let metrics = app.get("/metrics").send(Expect::Any).await;
+    let text = metrics.body.clone();
     assert!(text.contains("talk_relay_database_writable 0"), "{text}");
     assert!(text.contains("talk_relay_database_free_bytes "), "{text}");
-    let mut page = app
-        .client
-        .get(app.url("/admin/"))
-        .insert_header(("Authorization", "Bearer admin-token-not-real"))
-        .send()
-        .await
-        .unwrap();
-    let page = body_text(&mut page).await;
+    let page = app
+        .get("/admin/")
+        .header("Authorization", "Bearer admin-token-not-real")
+        .send(Expect::Any)
+        .await;
+    let page = page.body.clone();
     assert!(page.contains("id=\"free-space\""), "{page}");
     assert!(page.contains("not writable"), "{page}");
 }
@@ -399,11 +391,11 @@ async fn refused_session_requests_write_nothing_and_stored_inputs_are_bounded() 
     )
     .await;
     let send = |bearer: Option<&'static str>, body: Value| {
-        let mut request = app.client.post(app.url("/talk/session"));
+        let mut request = app.post("/talk/session");
         if let Some(key) = bearer {
-            request = request.insert_header(("Authorization", format!("Bearer {key}")));
+            request = request.bearer(key);
         }
-        async move { request.send_json(&body).await.unwrap().status().as_u16() }
+        async move { request.json(&body, Expect::Any).await.status }
     };
     // Authenticated, with a 60,000-byte email: refused as invalid, logged without it.
     let long = format!("{}@example.com", "a".repeat(60_000));
@@ -437,8 +429,8 @@ async fn refused_session_requests_write_nothing_and_stored_inputs_are_bounded() 
         "an unchecked email is never stored"
     );
 
-    let mut metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let text = body_text(&mut metrics).await;
+    let metrics = app.get("/metrics").send(Expect::Any).await;
+    let text = metrics.body.clone();
     assert!(
         text.contains("talk_relay_sessions_total{outcome=\"unauthorized\"}"),
         "{text}"

@@ -1,6 +1,6 @@
 //! Accepting form posts: content types, repeated keys, encodings, sizes, durability.
 
-use crate::helpers::{body_text, spawn_app, TestApp, BROWSER_ACCEPT};
+use crate::helpers::{spawn_app, Expect, Method, TestApp, BROWSER_ACCEPT};
 use serde_json::{json, Value};
 
 #[actix_web::test]
@@ -12,8 +12,8 @@ async fn a_browser_form_post_is_recorded_with_its_compose_payload_before_the_red
             "first_name=Joe&last_name=Citizen&email=joe%40example.com&message=Do+you+offer+discounts%3F",
         )
         .await;
-    assert_eq!(response.status().as_u16(), 303);
-    assert_eq!(response.headers().get("location").unwrap(), "/thanks?form=demo");
+    assert_eq!(response.status, 303);
+    assert_eq!(response.header("location").unwrap(), "/thanks?form=demo");
 
     // The row is there as soon as the response is: it was committed first.
     let row = app.latest().await;
@@ -49,9 +49,8 @@ async fn a_browser_form_post_is_recorded_with_its_compose_payload_before_the_red
 #[actix_web::test]
 async fn the_thank_you_page_names_the_form() {
     let app = spawn_app("").await;
-    let mut response = app.client.get(app.url("/thanks?form=demo")).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let page = body_text(&mut response).await;
+    let response = app.get("/thanks?form=demo").send(200).await;
+    let page = response.body.clone();
     assert!(
         page.contains("Thank you!") && page.contains("Demo contact form"),
         "{page}"
@@ -100,23 +99,16 @@ async fn multipart_text_parts_are_accepted_and_keep_repeated_keys() {
     ]
     .concat()
         + &format!("--{boundary}--\r\n");
-    let mut response = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header((
+    let response = app
+        .post("/f/demo")
+        .header(
             "Content-Type",
             format!("multipart/form-data; boundary={boundary}"),
-        ))
-        .insert_header(("Accept", "application/json"))
-        .send_body(body)
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status().as_u16(),
-        202,
-        "{}",
-        body_text(&mut response).await
-    );
+        )
+        .header("Accept", "application/json")
+        .body(body, Expect::Any)
+        .await;
+    assert_eq!(response.status, 202, "{}", response.body.clone());
     let row = app.latest().await;
     let fields: Value = serde_json::from_str(&row.fields).unwrap();
     assert_eq!(fields["topics"], json!(["sales", "support"]));
@@ -136,19 +128,16 @@ async fn a_file_part_is_refused_naming_the_field_and_nothing_is_recorded() {
          --{boundary}\r\nContent-Disposition: form-data; name=\"resume\"; filename=\"cv.pdf\"\r\n\
          Content-Type: application/pdf\r\n\r\n%PDF-1.4\r\n--{boundary}--\r\n"
     );
-    let mut response = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header((
+    let response = app
+        .post("/f/demo")
+        .header(
             "Content-Type",
             format!("multipart/form-data; boundary={boundary}"),
-        ))
-        .insert_header(("Accept", "application/json"))
-        .send_body(body)
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 415);
-    let body: Value = response.json().await.unwrap();
+        )
+        .header("Accept", "application/json")
+        .body(body, 415)
+        .await;
+    let body: Value = response.json();
     assert_eq!(body["errors"][0]["field"], "resume");
     assert_eq!(body["errors"][0]["code"], "FILE_NOT_SUPPORTED");
     assert!(app.submissions().await.is_empty());
@@ -174,16 +163,13 @@ async fn repeated_urlencoded_keys_keep_every_value() {
 #[actix_web::test]
 async fn invalid_utf8_is_a_400_naming_the_field() {
     let app = spawn_app("").await;
-    let mut response = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .insert_header(("Accept", "application/json"))
-        .send_body("email=a%40example.com&message=caf%E9")
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 400);
-    let body: Value = response.json().await.unwrap();
+    let response = app
+        .post("/f/demo")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", "application/json")
+        .body("email=a%40example.com&message=caf%E9", 400)
+        .await;
+    let body: Value = response.json();
     assert_eq!(body["ok"], false);
     assert_eq!(body["errors"][0]["field"], "message");
     assert_eq!(body["errors"][0]["code"], "INVALID_ENCODING");
@@ -201,16 +187,13 @@ async fn an_unknown_form_is_404_form_not_found() {
 #[actix_web::test]
 async fn an_unsupported_content_type_is_415() {
     let app = spawn_app("").await;
-    let mut response = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header(("Content-Type", "text/xml"))
-        .insert_header(("Accept", "application/json"))
-        .send_body("<email>a@example.com</email>")
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 415);
-    let body: Value = response.json().await.unwrap();
+    let response = app
+        .post("/f/demo")
+        .header("Content-Type", "text/xml")
+        .header("Accept", "application/json")
+        .body("<email>a@example.com</email>", 415)
+        .await;
+    let body: Value = response.json();
     assert_eq!(body["errors"][0]["code"], "UNSUPPORTED_MEDIA_TYPE");
 }
 
@@ -218,16 +201,13 @@ async fn an_unsupported_content_type_is_415() {
 async fn an_oversized_body_is_413_and_not_recorded() {
     let app = spawn_app("[server]\nmax_body_bytes = 1024\n").await;
     let big = format!("email=a%40example.com&message={}", "x".repeat(2000));
-    let mut response = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .insert_header(("Accept", "application/json"))
-        .send_body(big)
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 413);
-    let body: Value = response.json().await.unwrap();
+    let response = app
+        .post("/f/demo")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", "application/json")
+        .body(big, 413)
+        .await;
+    let body: Value = response.json();
     assert_eq!(body["errors"][0]["code"], "PAYLOAD_TOO_LARGE");
     assert!(app.submissions().await.is_empty());
 }
@@ -238,69 +218,54 @@ async fn an_oversized_chunked_body_is_refused_without_reading_it_all() {
     // 64 KiB in 1 KiB chunks, no Content-Length: the relay must stop after the limit.
     let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(actix_web::web::Bytes::from(vec![b'x'; 1024])));
     let stream = futures_util::stream::iter(chunks);
-    let response = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .insert_header(("Accept", "application/json"))
-        .send_stream(stream)
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 413);
+    app.post("/f/demo")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", "application/json")
+        .stream(stream, 413)
+        .await;
     assert!(app.submissions().await.is_empty());
 }
 
 #[actix_web::test]
 async fn preflight_and_cors_follow_the_allowed_origins() {
     let app = spawn_app("[forms.site]\nallowed_origins = [\"https://www.example.com\"]\n").await;
-    let preflight = |origin: &'static str| {
-        app.client
-            .request(actix_web::http::Method::OPTIONS, app.url("/f/site"))
-            .insert_header(("Origin", origin))
-            .insert_header(("Access-Control-Request-Method", "POST"))
-            .insert_header(("Access-Control-Request-Headers", "content-type"))
-            .send()
+    let preflight = |origin: &'static str, expect: u16| {
+        app.call(Method::OPTIONS, "/f/site")
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "content-type")
+            .send(expect)
     };
-    let allowed = preflight("https://www.example.com").await.unwrap();
-    assert_eq!(allowed.status().as_u16(), 204);
+    let allowed = preflight("https://www.example.com", 204).await;
     assert_eq!(
-        allowed.headers().get("access-control-allow-origin").unwrap(),
+        allowed.header("access-control-allow-origin").unwrap(),
         "https://www.example.com"
     );
     assert!(allowed
-        .headers()
-        .get("access-control-allow-methods")
-        .unwrap()
-        .to_str()
+        .header("access-control-allow-methods")
         .unwrap()
         .contains("POST"));
-    let foreign = preflight("https://evil.example").await.unwrap();
-    assert_eq!(foreign.status().as_u16(), 403);
-    assert!(foreign.headers().get("access-control-allow-origin").is_none());
+    let foreign = preflight("https://evil.example", 403).await;
+    assert!(foreign.header("access-control-allow-origin").is_none());
 
     let response = app
-        .client
-        .post(app.url("/f/site"))
-        .insert_header(("Origin", "https://www.example.com"))
-        .insert_header(("Accept", "application/json"))
-        .send_json(&json!({"email": "a@example.com", "message": "hi"}))
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 202);
+        .post("/f/site")
+        .header("Origin", "https://www.example.com")
+        .header("Accept", "application/json")
+        .json(&json!({"email": "a@example.com", "message": "hi"}), 202)
+        .await;
     assert_eq!(
-        response.headers().get("access-control-allow-origin").unwrap(),
+        response.header("access-control-allow-origin").unwrap(),
         "https://www.example.com"
     );
 
     // A form with no list accepts any origin and says `*`.
     let open = app
-        .client
-        .request(actix_web::http::Method::OPTIONS, app.url("/f/demo"))
-        .insert_header(("Origin", "https://anything.example"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(open.headers().get("access-control-allow-origin").unwrap(), "*");
+        .call(Method::OPTIONS, "/f/demo")
+        .header("Origin", "https://anything.example")
+        .send(204)
+        .await;
+    assert_eq!(open.header("access-control-allow-origin").unwrap(), "*");
 }
 
 #[actix_web::test]
@@ -311,16 +276,14 @@ async fn a_post_from_a_foreign_origin_is_refused_and_not_recorded() {
         "https://www.example.com.evil.example",
         "http://www.example.com",
     ] {
-        let mut response = app
-            .client
-            .post(app.url("/f/site"))
-            .insert_header(("Origin", origin))
-            .insert_header(("Accept", "application/json"))
-            .send_json(&json!({"email": "a@example.com", "message": "hi"}))
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 403, "{origin}");
-        let body: Value = response.json().await.unwrap();
+        let response = app
+            .post("/f/site")
+            .header("Origin", origin)
+            .header("Accept", "application/json")
+            .json(&json!({"email": "a@example.com", "message": "hi"}), Expect::Any)
+            .await;
+        assert_eq!(response.status, 403, "{origin}");
+        let body: Value = response.json();
         assert_eq!(body["errors"][0]["code"], "ORIGIN_NOT_ALLOWED");
     }
     assert!(app.submissions().await.is_empty());
@@ -350,19 +313,14 @@ async fn a_restart_keeps_the_rows_and_intake_goes_on() {
 #[actix_web::test]
 async fn an_idempotency_key_answers_the_first_id_and_records_once() {
     let app = spawn_app("").await;
-    let send = || {
-        app.client
-            .post(app.url("/f/demo"))
-            .insert_header(("Accept", "application/json"))
-            .insert_header(("Idempotency-Key", "order-42"))
-            .send_json(&json!({"email": "a@example.com", "message": "once"}))
+    let send = |expect: u16| {
+        app.post("/f/demo")
+            .header("Accept", "application/json")
+            .header("Idempotency-Key", "order-42")
+            .json(&json!({"email": "a@example.com", "message": "once"}), expect)
     };
-    let mut first = send().await.unwrap();
-    assert_eq!(first.status().as_u16(), 202);
-    let first: Value = first.json().await.unwrap();
-    let mut again = send().await.unwrap();
-    assert_eq!(again.status().as_u16(), 200);
-    let again: Value = again.json().await.unwrap();
+    let first = send(202).await.json();
+    let again = send(200).await.json();
     assert_eq!(again["id"], first["id"]);
     assert_eq!(again["status"], "duplicate");
     assert_eq!(app.submissions().await.len(), 1);
@@ -371,17 +329,13 @@ async fn an_idempotency_key_answers_the_first_id_and_records_once() {
 #[actix_web::test]
 async fn health_and_readiness() {
     let app = spawn_app("").await;
-    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status().as_u16(), 200);
-    let mut ready = app
-        .client
-        .get(app.url("/readyz"))
-        .insert_header(("Accept", BROWSER_ACCEPT))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status().as_u16(), 200);
-    let body: Value = ready.json().await.unwrap();
+    app.get("/healthz").send(200).await;
+    let ready = app
+        .get("/readyz")
+        .header("Accept", BROWSER_ACCEPT)
+        .send(200)
+        .await;
+    let body: Value = ready.json();
     assert_eq!(body["database"], "writable");
 }
 

@@ -1,30 +1,20 @@
 //! README "Guard": rate limits, client IPs, input limits, CAPTCHA and origins.
 
 use crate::fake_ortto::{FakeOrtto, Reply};
-use crate::helpers::{body_text, spawn_app, TestApp, BROWSER_ACCEPT};
+use crate::helpers::{spawn_app, Expect, TestApp, BROWSER_ACCEPT};
 use serde_json::{json, Value};
 use std::time::Duration;
 
 const PER_IP: &str = "[rate_limits.form_per_ip]\nenabled = true\nburst = 3\nper_minute = 60\n";
 
 async fn post_as(app: &TestApp, forwarded_for: Option<&str>, body: &Value) -> (u16, Option<String>, Value) {
-    let mut request = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header(("Accept", "application/json"));
+    let mut request = app.post("/f/demo").header("Accept", "application/json");
     if let Some(xff) = forwarded_for {
-        request = request.insert_header(("X-Forwarded-For", xff));
+        request = request.header("X-Forwarded-For", xff);
     }
-    let mut response = request.send_json(body).await.unwrap();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (
-        response.status().as_u16(),
-        retry_after,
-        response.json().await.unwrap(),
-    )
+    let response = request.json(body, Expect::Any).await;
+    let retry_after = response.header("retry-after").map(str::to_owned);
+    (response.status, retry_after, response.json())
 }
 
 fn message() -> Value {
@@ -32,8 +22,8 @@ fn message() -> Value {
 }
 
 async fn metric(app: &TestApp, line_start: &str) -> Option<f64> {
-    let mut response = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let text = body_text(&mut response).await;
+    let response = app.get("/metrics").send(Expect::Any).await;
+    let text = response.body.clone();
     text.lines()
         .find(|l| l.starts_with(line_start))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
@@ -68,17 +58,14 @@ async fn a_limit_trips_exactly_at_its_quota_is_not_recorded_and_resets() {
     );
 
     // A browser gets the same refusal as a page.
-    let mut page = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .insert_header(("Accept", BROWSER_ACCEPT))
-        .send_body("email=a%40example.com&message=hi")
-        .await
-        .unwrap();
-    assert_eq!(page.status().as_u16(), 429);
-    assert!(page.headers().get("retry-after").is_some());
-    assert!(body_text(&mut page).await.contains("Please wait a moment"));
+    let page = app
+        .post("/f/demo")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", BROWSER_ACCEPT)
+        .body("email=a%40example.com&message=hi", 429)
+        .await;
+    assert!(page.header("retry-after").is_some());
+    assert!(page.body.clone().contains("Please wait a moment"));
 
     actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
@@ -157,15 +144,13 @@ async fn a_trusted_proxys_header_names_the_client() {
     // With `client_ip_header = "forwarded"`, the RFC 7239 header is the one read.
     let app =
         spawn_app("[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\nclient_ip_header = \"forwarded\"\n").await;
-    let mut response = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header(("Accept", "application/json"))
-        .insert_header(("Forwarded", "for=\"[2001:db8::1]:4711\";proto=https"))
-        .send_json(&message())
-        .await
-        .unwrap();
-    let body: Value = response.json().await.unwrap();
+    let response = app
+        .post("/f/demo")
+        .header("Accept", "application/json")
+        .header("Forwarded", "for=\"[2001:db8::1]:4711\";proto=https")
+        .json(&message(), Expect::Any)
+        .await;
+    let body: Value = response.json();
     assert_eq!(
         app.submission(body["id"].as_str().unwrap())
             .await
@@ -187,15 +172,12 @@ async fn ten_thousand_rotating_ips_are_pruned_away() {
         let requests = chunk.iter().map(|n| {
             let ip = format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255);
             // Refused after the rate-limit check (wrong content type): cheap, nothing recorded.
-            app.client
-                .post(app.url("/f/demo"))
-                .insert_header(("X-Forwarded-For", ip))
-                .insert_header(("Content-Type", "text/plain"))
-                .send_body("flood")
+            app.post("/f/demo")
+                .header("X-Forwarded-For", ip)
+                .header("Content-Type", "text/plain")
+                .body("flood", 415)
         });
-        for response in futures_util::future::join_all(requests).await {
-            assert_eq!(response.unwrap().status().as_u16(), 415);
-        }
+        futures_util::future::join_all(requests).await;
     }
     let sent_in = started.elapsed();
     let before = metric(&app, "talk_relay_rate_limiter_keys{scope=\"form_per_ip\"}")
@@ -258,20 +240,13 @@ async fn input_limits_each_answer_a_clear_error_naming_the_limit() {
     assert_eq!(body["errors"][0]["code"], "JSON_TOO_DEEP");
 
     let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
-    let mut response = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header(("Accept", "application/json"))
-        .insert_header(("Content-Type", "application/json"))
-        .send_body(format!("{{\"a\": {deep}}}"))
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status().as_u16(),
-        400,
-        "{}",
-        body_text(&mut response).await
-    );
+    let response = app
+        .post("/f/demo")
+        .header("Accept", "application/json")
+        .header("Content-Type", "application/json")
+        .body(format!("{{\"a\": {deep}}}"), Expect::Any)
+        .await;
+    assert_eq!(response.status, 400, "{}", response.body.clone());
     assert!(app.submissions().await.is_empty());
 }
 
@@ -396,47 +371,30 @@ async fn posts_naming_no_origin_follow_the_forms_setting() {
     assert_eq!(status, 403);
     assert_eq!(body["errors"][0]["code"], "ORIGIN_NOT_ALLOWED");
     // A Referer stands in for a missing Origin.
-    let mut response = strict
-        .client
-        .post(strict.url("/f/demo"))
-        .insert_header(("Accept", "application/json"))
-        .insert_header(("Referer", "https://www.example.com/contact"))
-        .send_json(&message())
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status().as_u16(),
-        202,
-        "{}",
-        body_text(&mut response).await
-    );
-    let mut look_alike = strict
-        .client
-        .post(strict.url("/f/demo"))
-        .insert_header(("Accept", "application/json"))
-        .insert_header(("Referer", "https://www.example.com.evil.example/contact"))
-        .send_json(&message())
-        .await
-        .unwrap();
-    assert_eq!(
-        look_alike.status().as_u16(),
-        403,
-        "{}",
-        body_text(&mut look_alike).await
-    );
+    let response = strict
+        .post("/f/demo")
+        .header("Accept", "application/json")
+        .header("Referer", "https://www.example.com/contact")
+        .json(&message(), Expect::Any)
+        .await;
+    assert_eq!(response.status, 202, "{}", response.body.clone());
+    let look_alike = strict
+        .post("/f/demo")
+        .header("Accept", "application/json")
+        .header("Referer", "https://www.example.com.evil.example/contact")
+        .json(&message(), Expect::Any)
+        .await;
+    assert_eq!(look_alike.status, 403, "{}", look_alike.body.clone());
 }
 
 /// Posts with extra headers as a client behind the trusted proxy at 127.0.0.1.
 async fn post_with(app: &TestApp, headers: &[(&str, String)]) -> (u16, Value) {
-    let mut request = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header(("Accept", "application/json"));
+    let mut request = app.post("/f/demo").header("Accept", "application/json");
     for (name, value) in headers {
-        request = request.insert_header((*name, value.clone()));
+        request = request.header(name, value);
     }
-    let mut response = request.send_json(&message()).await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    let response = request.json(&message(), Expect::Any).await;
+    (response.status, response.json())
 }
 
 const BEHIND_A_PROXY: &str = "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n\

@@ -2,23 +2,21 @@
 //! email, replay-proof signed hooks, CSRF-safe admin changes, and `/metrics` that answers
 //! in the format the scraper asks for.
 
-use crate::helpers::{body_text, spawn_app, TestApp, BROWSER_ACCEPT};
+use crate::helpers::{spawn_app, Expect, TestApp, BROWSER_ACCEPT};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
 async fn post_urlencoded(app: &TestApp, form: &str, body: &str, origin: Option<&str>) -> (u16, Value) {
     let mut request = app
-        .client
-        .post(app.url(&format!("/f/{form}")))
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .insert_header(("Accept", "application/json"));
+        .post(&format!("/f/{form}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", "application/json");
     if let Some(origin) = origin {
-        request = request.insert_header(("Origin", origin));
+        request = request.header("Origin", origin);
     }
-    let mut response = request.send_body(body.to_owned()).await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    let response = request.body(body.to_owned(), Expect::Any).await;
+    (response.status, response.json())
 }
 
 #[actix_web::test]
@@ -79,16 +77,13 @@ async fn origin_null_is_refused_by_an_allowlist_unless_the_form_opts_in() {
 #[actix_web::test]
 async fn spam_and_invalid_rows_keep_a_valid_email() {
     let app = spawn_app("[forms.demo.fields]\nage = 'int:cm:age'\n").await;
-    let mut spam = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .insert_header(("Accept", BROWSER_ACCEPT))
-        .send_body("email=Bot%40Example.com&message=buy&_gotcha=filled")
-        .await
-        .unwrap();
-    assert_eq!(spam.status().as_u16(), 303);
-    let _ = body_text(&mut spam).await;
+    let spam = app
+        .post("/f/demo")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", BROWSER_ACCEPT)
+        .body("email=Bot%40Example.com&message=buy&_gotcha=filled", 303)
+        .await;
+    let _ = spam.body.clone();
     let (status, _) = post_urlencoded(&app, "demo", "email=jo%40example.com&message=hi&age=old", None).await;
     assert_eq!(status, 422);
     let rows = app.submissions().await;
@@ -118,17 +113,13 @@ message = "/message"
         mac.update(body.as_bytes());
         let signature = hex::encode(mac.finalize().into_bytes());
         let request = app
-            .client
-            .post(app.url("/hooks/crm"))
-            .insert_header(("Content-Type", "application/json"))
-            .insert_header(("X-Signature", signature))
-            .send_body(body);
+            .post("/hooks/crm")
+            .header("Content-Type", "application/json")
+            .header("X-Signature", signature)
+            .body(body, Expect::Any);
         async move {
-            let mut response = request.await.unwrap();
-            (
-                response.status().as_u16(),
-                response.json::<Value>().await.unwrap(),
-            )
+            let response = request.await;
+            (response.status, response.json())
         }
     };
     let body = r#"{"email":"lee@example.com","message":"call me"}"#;
@@ -171,18 +162,14 @@ async fn admin_changes_need_the_bearer_token_or_the_same_origin_and_never_take_a
     );
     let replay = |auth: String, origin: Option<String>| {
         let mut request = app
-            .client
-            .post(app.url(&format!("/admin/submissions/{id}/replay")))
-            .insert_header(("Authorization", auth));
+            .post(&format!("/admin/submissions/{id}/replay"))
+            .header("Authorization", auth);
         if let Some(origin) = origin {
-            request = request.insert_header(("Origin", origin));
+            request = request.header("Origin", origin);
         }
         async move {
-            let mut response = request.send().await.unwrap();
-            (
-                response.status().as_u16(),
-                response.json::<Value>().await.unwrap(),
-            )
+            let response = request.send(Expect::Any).await;
+            (response.status, response.json())
         }
     };
     // A cross-site form post carrying the browser's cached Basic credentials.
@@ -209,20 +196,10 @@ async fn admin_changes_need_the_bearer_token_or_the_same_origin_and_never_take_a
 async fn metrics_answer_in_the_format_the_scraper_asks_for() {
     let app = spawn_app("").await;
     let fetch = |accept: &'static str| {
-        let request = app
-            .client
-            .get(app.url("/metrics"))
-            .insert_header(("Accept", accept));
+        let request = app.get("/metrics").header("Accept", accept).send(200);
         async move {
-            let mut response = request.send().await.unwrap();
-            let kind = response
-                .headers()
-                .get("content-type")
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned();
-            (kind, body_text(&mut response).await)
+            let response = request.await;
+            (response.header("content-type").unwrap().to_owned(), response.body)
         }
     };
     let (kind, text) = fetch("text/plain; version=0.0.4").await;

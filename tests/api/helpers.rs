@@ -1,4 +1,4 @@
-use awc::{Client, ClientResponse};
+use awc::Client;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -6,10 +6,14 @@ use talk_relay::config::{Config, ConfigSources};
 use talk_relay::startup::Application;
 use talk_relay::store::{Store, SubmissionRow};
 
-pub type Response = ClientResponse;
+pub use crate::call::{Answer, Call, Expect};
+pub use actix_web::http::Method;
 
 pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 pub const TEST_ORTTO_KEY: &str = "test-ortto-key-not-real";
+pub const TEST_ADMIN_TOKEN: &str = "admin-token-not-real";
+/// Turns the admin API on with [`TEST_ADMIN_TOKEN`].
+pub const ADMIN: &str = "[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n";
 
 /// Delivery settings that make retries and pauses take milliseconds, not minutes.
 pub const FAST_DELIVERY: &str =
@@ -111,7 +115,7 @@ pub fn test_secrets() -> std::collections::BTreeMap<String, String> {
         ("TEST_SITE_KEY_A", "site-key-a-not-real"),
         ("TEST_SITE_KEY_B", "site-key-b-not-real"),
         ("TEST_SESSION_SIGNING", "session-signing-not-real"),
-        ("TEST_ADMIN_TOKEN", "admin-token-not-real"),
+        ("TEST_ADMIN_TOKEN", TEST_ADMIN_TOKEN),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -169,29 +173,41 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
-    /// A browser-style urlencoded post.
-    pub async fn post_form(&self, form: &str, body: &str) -> Response {
-        self.client
-            .post(self.url(&format!("/f/{form}")))
-            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-            .insert_header(("Accept", BROWSER_ACCEPT))
-            .send_body(body.to_owned())
-            .await
-            .expect("request sent")
+    /// A request to this relay (see `call.rs`).
+    pub fn call(&self, method: Method, path: &str) -> Call {
+        Call::new(&self.client, method, &self.url(path))
     }
 
-    /// A `fetch()`-style JSON post.
-    pub async fn post_json(&self, form: &str, body: &Value) -> (u16, Value) {
-        let mut response = self
-            .client
-            .post(self.url(&format!("/f/{form}")))
-            .insert_header(("Accept", "application/json"))
-            .send_json(body)
+    pub fn get(&self, path: &str) -> Call {
+        self.call(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> Call {
+        self.call(Method::POST, path)
+    }
+
+    /// A browser-style urlencoded post to a form; the caller checks the answer.
+    pub async fn post_form(&self, form: &str, body: &str) -> Answer {
+        self.post(&format!("/f/{form}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Accept", BROWSER_ACCEPT)
+            .body(body.to_owned(), Expect::Any)
             .await
-            .expect("request sent");
-        let status = response.status().as_u16();
-        let json = response.json::<Value>().await.expect("JSON body");
-        (status, json)
+    }
+
+    /// A `fetch()`-style JSON post to a form; the caller checks the status.
+    pub async fn post_json(&self, form: &str, body: &Value) -> (u16, Value) {
+        let answer = self
+            .post(&format!("/f/{form}"))
+            .header("Accept", "application/json")
+            .json(body, Expect::Any)
+            .await;
+        (answer.status, answer.json())
+    }
+
+    /// An admin request with the test token (`[admin] token_env = "TEST_ADMIN_TOKEN"`).
+    pub fn admin(&self, method: Method, path: &str) -> Call {
+        self.call(method, path).bearer(TEST_ADMIN_TOKEN)
     }
 
     pub async fn store(&self) -> Store {
@@ -254,23 +270,9 @@ impl TestApp {
     }
 
     pub async fn readyz(&self) -> (u16, Value) {
-        let mut response = self
-            .client
-            .get(self.url("/readyz"))
-            .send()
-            .await
-            .expect("readyz answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("JSON"))
+        let answer = self.get("/readyz").send(&[200, 503][..]).await;
+        (answer.status, answer.json())
     }
-}
-
-pub async fn body_text<S>(response: &mut ClientResponse<S>) -> String
-where
-    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
-{
-    let bytes = response.body().limit(1 << 20).await.expect("body");
-    String::from_utf8(bytes.to_vec()).expect("UTF-8 body")
 }
 
 /// A port nothing listens on (bound, then released).

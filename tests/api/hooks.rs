@@ -1,6 +1,6 @@
 //! README "Webhooks from form tools": vendor webhooks, authenticated over the raw bytes, mapped like forms, deduplicated.
 
-use crate::helpers::{spawn_app, spawn_app_at, TestApp};
+use crate::helpers::{spawn_app, spawn_app_at, Expect, TestApp};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -75,16 +75,12 @@ async fn post(
     headers: &[(&str, String)],
     body: Vec<u8>,
 ) -> (u16, Value) {
-    let mut request = app
-        .client
-        .post(app.url(path))
-        .insert_header(("Content-Type", content_type));
+    let mut request = app.post(path).header("Content-Type", content_type);
     for (name, value) in headers {
-        request = request.insert_header((*name, value.clone()));
+        request = request.header(name, value);
     }
-    let mut response = request.send_body(body).await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    let response = request.body(body, Expect::Any).await;
+    (response.status, response.json())
 }
 
 async fn post_typeform(app: &TestApp, body: Vec<u8>, signature: String) -> (u16, Value) {
@@ -170,8 +166,8 @@ async fn a_tampered_body_or_wrong_secret_is_401_not_recorded_and_counted() {
     );
     assert!(app.submissions().await.is_empty());
 
-    let mut metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let text = crate::helpers::body_text(&mut metrics).await;
+    let metrics = app.get("/metrics").send(Expect::Any).await;
+    let text = metrics.body.clone();
     assert!(
         text.contains(
             "talk_relay_intake_total{source_kind=\"hook\",source=\"typeform\",outcome=\"bad_signature\"} 3"

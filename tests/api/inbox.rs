@@ -3,32 +3,19 @@
 
 use crate::crash::{free_port, wait_healthy};
 use crate::fake_ortto::{FakeOrtto, Reply};
-use crate::helpers::{body_text, spawn_app, spawn_app_with_ortto, test_client, TestApp};
+use crate::helpers::{
+    spawn_app, spawn_app_with_ortto, test_client, Call, Expect, Method, TestApp, ADMIN, TEST_ADMIN_TOKEN,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const ADMIN: &str = "[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n";
-const TOKEN: &str = "admin-token-not-real";
+const TOKEN: &str = TEST_ADMIN_TOKEN;
 
 /// A GET with the admin token; (status, content type, body).
 async fn admin_page(app: &TestApp, path: &str) -> (u16, String, String) {
-    let mut response = app
-        .client
-        .get(app.url(path))
-        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
-        .send()
-        .await
-        .unwrap();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (
-        response.status().as_u16(),
-        content_type,
-        body_text(&mut response).await,
-    )
+    let response = app.admin(Method::GET, path).send(Expect::Any).await;
+    let content_type = response.header("content-type").unwrap_or_default().to_owned();
+    (response.status, content_type, response.body)
 }
 
 #[actix_web::test]
@@ -93,16 +80,13 @@ async fn the_inbox_lists_filters_opens_and_exports_what_the_log_holds() {
     assert!(detail.contains("<td>400</td>"), "the attempt: {detail}");
     assert!(detail.contains("id=\"replay\""), "a dead row can be replayed");
 
-    let mut response = app
-        .client
-        .get(app.url("/admin/submissions.csv?source=other"))
-        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    assert!(response.headers().get("content-disposition").is_some());
-    let csv = body_text(&mut response).await;
+    let response = app
+        .get("/admin/submissions.csv?source=other")
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .send(200)
+        .await;
+    assert!(response.header("content-disposition").is_some());
+    let csv = response.body.clone();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 2, "{csv}");
     assert!(lines[0].starts_with("id,received_at,source_kind,source,status"));
@@ -132,27 +116,16 @@ async fn replay_from_the_inbox_is_a_same_origin_form_post_and_a_cross_site_one_i
             format!("admin:{TOKEN}")
         )
     );
-    let replay = |origin: String| {
-        app.client
-            .post(app.url(&format!("/admin/submissions/{dead}/replay")))
-            .insert_header(("Authorization", basic.clone()))
-            .insert_header(("Origin", origin))
-            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-            .send_body("")
+    let replay = |origin: String, expect: u16| {
+        app.post(&format!("/admin/submissions/{dead}/replay"))
+            .header("Authorization", basic.clone())
+            .header("Origin", origin)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("", expect)
     };
-    let response = replay("https://evil.example".to_owned()).await.unwrap();
-    assert_eq!(response.status().as_u16(), 403);
-    let response = replay(app.url("").trim_end_matches('/').to_owned())
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 303);
-    let location = response
-        .headers()
-        .get("location")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    replay("https://evil.example".to_owned(), 403).await;
+    let response = replay(app.address.clone(), 303).await;
+    let location = response.header("location").unwrap().to_owned();
     assert_eq!(location, format!("/admin/inbox/{dead}?replayed=1"));
     let row = app
         .wait_for_status(&dead, &["delivered"], Duration::from_secs(10))
@@ -169,23 +142,21 @@ async fn refused_hook_and_form_requests_are_kept_in_memory_without_bodies_and_sh
          [forms.locked]\nallowed_origins = [\"https://www.example.com\"]\n"
     ))
     .await;
-    let response = app
-        .client
-        .post(app.url("/hooks/crm"))
-        .insert_header(("Authorization", "wrong-token"))
-        .insert_header(("X-Forwarded-For", "203.0.113.9"))
-        .send_json(&json!({"email": "jo@example.com", "message": "a private message"}))
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 401);
-    let response = app
-        .client
-        .post(app.url("/f/locked"))
-        .insert_header(("Origin", "https://evil.example"))
-        .send_json(&json!({"email": "jo@example.com", "message": "another private message"}))
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 403);
+    app.post("/hooks/crm")
+        .header("Authorization", "wrong-token")
+        .header("X-Forwarded-For", "203.0.113.9")
+        .json(
+            &json!({"email": "jo@example.com", "message": "a private message"}),
+            401,
+        )
+        .await;
+    app.post("/f/locked")
+        .header("Origin", "https://evil.example")
+        .json(
+            &json!({"email": "jo@example.com", "message": "another private message"}),
+            403,
+        )
+        .await;
 
     let (status, _, body) = admin_page(&app, "/admin/refusals").await;
     assert_eq!(status, 200);
@@ -255,11 +226,17 @@ async fn sighup_and_post_reload_swap_forms_in_and_a_bad_config_keeps_the_running
     wait_healthy(&base).await;
     let client = test_client();
     let post = |form: &'static str| {
-        client
-            .post(format!("{base}/f/{form}"))
-            .send_json(&json!({"email": "jo@example.com", "message": "hi"}))
+        Call::new(&client, Method::POST, &format!("{base}/f/{form}")).json(
+            &json!({"email": "jo@example.com", "message": "hi"}),
+            &[202, 404][..],
+        )
     };
-    assert_eq!(post("second").await.unwrap().status().as_u16(), 404);
+    let reload = |expect: u16| {
+        Call::new(&client, Method::POST, &format!("{base}/admin/reload"))
+            .bearer(TOKEN)
+            .send(expect)
+    };
+    assert_eq!(post("second").await.status, 404);
 
     write("[forms.first]\n[forms.second]\n");
     let pid = relay.id().to_string();
@@ -269,7 +246,7 @@ async fn sighup_and_post_reload_swap_forms_in_and_a_bad_config_keeps_the_running
         .unwrap()
         .success());
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while post("second").await.unwrap().status().as_u16() != 202 {
+    while post("second").await.status != 202 {
         assert!(
             std::time::Instant::now() < deadline,
             "SIGHUP did not add the form"
@@ -278,37 +255,19 @@ async fn sighup_and_post_reload_swap_forms_in_and_a_bad_config_keeps_the_running
     }
 
     write("[forms.first]\n[forms.second]\n[forms.third]\nallowed_origins = [\"not a url\"]\n");
-    let mut response = client
-        .post(format!("{base}/admin/reload"))
-        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 422);
-    let answer: Value = response.json().await.unwrap();
+    let answer = reload(422).await.json();
     assert!(
         answer["error"].as_str().unwrap().contains("forms.third"),
         "{answer}"
     );
-    assert_eq!(
-        post("second").await.unwrap().status().as_u16(),
-        202,
-        "the running config stays"
-    );
-    assert_eq!(post("third").await.unwrap().status().as_u16(), 404);
+    assert_eq!(post("second").await.status, 202, "the running config stays");
+    assert_eq!(post("third").await.status, 404);
 
     write("[forms.first]\n");
-    let mut response = client
-        .post(format!("{base}/admin/reload"))
-        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let answer: Value = response.json().await.unwrap();
+    let answer = reload(200).await.json();
     // The shipped defaults bring the `demo` form.
     assert_eq!(answer["reloaded"]["forms"], json!(["demo", "first"]), "{answer}");
-    assert_eq!(post("second").await.unwrap().status().as_u16(), 404);
+    assert_eq!(post("second").await.status, 404);
     assert!(relay.try_wait().unwrap().is_none(), "still the same process");
     let log = std::fs::read_to_string(dir.path().join("relay.log")).unwrap();
     assert!(

@@ -1,5 +1,6 @@
 //! One test binary: every behaviour through a bound port and a real SQLite file.
 
+mod call;
 mod fake_ortto;
 mod helpers;
 

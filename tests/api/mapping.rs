@@ -372,15 +372,11 @@ mod consent {
     #[actix_web::test]
     async fn an_unticked_browser_checkbox_is_simply_absent_and_opts_out() {
         let app = spawn_app(OPT_OUT).await;
-        let response = app
-            .client
-            .post(app.url("/f/news"))
-            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-            .insert_header(("Referer", "https://www.example.com/contact"))
-            .send_body("email=a%40example.com&message=hello")
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 303);
+        app.post("/f/news")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Referer", "https://www.example.com/contact")
+            .body("email=a%40example.com&message=hello", 303)
+            .await;
         let row = app.latest().await;
         let payload = TestApp::payload(&row);
         assert_eq!(payload["fields"]["bol::p"], false);

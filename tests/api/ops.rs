@@ -2,7 +2,7 @@
 
 use crate::fake_ortto::{FakeOrtto, Reply};
 use crate::helpers::{
-    body_text, relay_cli, run_command, spawn_app, spawn_app_with_ortto, sqlite3_json, TestApp,
+    relay_cli, run_command, spawn_app, spawn_app_with_ortto, sqlite3_json, Expect, Method, TestApp,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -11,30 +11,18 @@ const ADMIN: &str = "[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n";
 const TOKEN: &str = "admin-token-not-real";
 
 async fn admin_get(app: &TestApp, path: &str) -> (u16, Value) {
-    let mut response = app
-        .client
-        .get(app.url(path))
-        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
-        .send()
-        .await
-        .unwrap();
+    let response = app.admin(Method::GET, path).send(Expect::Any).await;
     (
-        response.status().as_u16(),
-        response.json().await.unwrap_or(Value::Null),
+        response.status,
+        serde_json::from_str(&response.body).unwrap_or(Value::Null),
     )
 }
 
 async fn admin_post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let mut response = app
-        .client
-        .post(app.url(path))
-        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
-        .send_json(&body)
-        .await
-        .unwrap();
+    let response = app.admin(Method::POST, path).json(&body, Expect::Any).await;
     (
-        response.status().as_u16(),
-        response.json().await.unwrap_or(Value::Null),
+        response.status,
+        serde_json::from_str(&response.body).unwrap_or(Value::Null),
     )
 }
 
@@ -51,19 +39,17 @@ async fn submit(app: &TestApp, form: &str, email: &str, extra: Value) -> String 
 #[actix_web::test]
 async fn the_admin_api_is_off_without_a_token_and_closed_to_wrong_ones() {
     let off = spawn_app("").await;
-    let mut response = off.client.get(off.url("/admin/stats")).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 404);
-    assert!(body_text(&mut response).await.contains("TALK_RELAY_ADMIN_TOKEN"));
+    let response = off.get("/admin/stats").send(404).await;
+    assert!(response.body.clone().contains("TALK_RELAY_ADMIN_TOKEN"));
 
     let app = spawn_app(ADMIN).await;
     for auth in [None, Some("Bearer wrong"), Some("Basic YWRtaW46d3Jvbmc=")] {
-        let mut request = app.client.get(app.url("/admin/stats"));
+        let mut request = app.get("/admin/stats");
         if let Some(auth) = auth {
-            request = request.insert_header(("Authorization", auth));
+            request = request.header("Authorization", auth);
         }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status().as_u16(), 401, "{auth:?}");
-        assert!(response.headers().get("www-authenticate").is_some());
+        let response = request.send(401).await;
+        assert!(response.header("www-authenticate").is_some());
     }
 }
 
@@ -167,15 +153,8 @@ async fn the_status_page_shows_what_the_database_holds() {
         "Basic {}",
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("ops:{TOKEN}"))
     );
-    let mut response = app
-        .client
-        .get(app.url("/admin/"))
-        .insert_header(("Authorization", basic))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let page = body_text(&mut response).await;
+    let response = app.get("/admin/").header("Authorization", basic).send(200).await;
+    let page = response.body.clone();
     let (counts,): (String,) = sqlx::query_as(
         "SELECT group_concat(status || '=' || n, ',') FROM (SELECT status, COUNT(*) AS n FROM submissions GROUP BY status)",
     )
@@ -310,8 +289,8 @@ async fn metrics_follow_prometheus_conventions() {
     let id = submit(&app, "demo", "a@example.com", json!({})).await;
     app.wait_for_status(&id, &["delivered"], Duration::from_secs(10))
         .await;
-    let mut response = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let text = body_text(&mut response).await;
+    let response = app.get("/metrics").send(Expect::Any).await;
+    let text = response.body.clone();
     for expected in [
         "talk_relay_intake_total{source_kind=\"form\",source=\"demo\",outcome=\"accepted\"} 1",
         "talk_relay_deliveries_total{outcome=\"delivered\"} 1",

@@ -1,66 +1,43 @@
 //! README "fetch() from your own script": the same outcome answered to a browser (redirect, HTML) or a script (JSON).
 
-use crate::helpers::{body_text, spawn_app, BROWSER_ACCEPT};
-use serde_json::Value;
+use crate::helpers::{spawn_app, BROWSER_ACCEPT};
 
 #[actix_web::test]
 async fn api_detection_by_header_accept_and_body() {
     let app = spawn_app("").await;
-    let post = |accept: Option<&'static str>, xrw: bool, json_body: bool| {
-        let mut request = app.client.post(app.url("/f/demo"));
+    // (Accept, X-Requested-With, a JSON body) → the status that shows how it was answered.
+    let post = |accept: Option<&'static str>, xrw: bool, json_body: bool, expect: u16| {
+        let mut request = app.post("/f/demo");
         if let Some(accept) = accept {
-            request = request.insert_header(("Accept", accept));
+            request = request.header("Accept", accept);
         }
         if xrw {
-            request = request.insert_header(("X-Requested-With", "XMLHttpRequest"));
+            request = request.header("X-Requested-With", "XMLHttpRequest");
         }
-        if json_body {
-            request.send_json(&serde_json::json!({"email": "a@example.com", "message": "m"}))
-        } else {
-            request
-                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-                .send_body("email=a%40example.com&message=m")
+        async move {
+            if json_body {
+                request
+                    .json(
+                        &serde_json::json!({"email": "a@example.com", "message": "m"}),
+                        expect,
+                    )
+                    .await
+            } else {
+                request
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body("email=a%40example.com&message=m", expect)
+                    .await
+            }
         }
     };
-    assert_eq!(
-        post(Some(BROWSER_ACCEPT), false, false)
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        303
-    );
-    assert_eq!(post(None, false, false).await.unwrap().status().as_u16(), 303);
-    assert_eq!(
-        post(Some(BROWSER_ACCEPT), true, false)
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        202
-    );
-    assert_eq!(
-        post(Some("application/json"), false, false)
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        202
-    );
-    assert_eq!(
-        post(Some("*/*"), false, true).await.unwrap().status().as_u16(),
-        202
-    );
-    assert_eq!(post(None, false, true).await.unwrap().status().as_u16(), 202);
+    post(Some(BROWSER_ACCEPT), false, false, 303).await;
+    post(None, false, false, 303).await;
+    post(Some(BROWSER_ACCEPT), true, false, 202).await;
+    post(Some("application/json"), false, false, 202).await;
+    post(Some("*/*"), false, true, 202).await;
+    post(None, false, true, 202).await;
     // A JSON body from something that prefers HTML is answered as a browser.
-    assert_eq!(
-        post(Some(BROWSER_ACCEPT), false, true)
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        303
-    );
+    post(Some(BROWSER_ACCEPT), false, true, 303).await;
 }
 
 #[actix_web::test]
@@ -72,8 +49,8 @@ async fn a_honeypot_hit_looks_exactly_like_success_and_is_recorded_as_spam() {
     let spam = app
         .post_form("demo", "email=a%40example.com&message=hi&_gotcha=buy+now")
         .await;
-    assert_eq!(real.status(), spam.status());
-    assert_eq!(real.headers().get("location"), spam.headers().get("location"));
+    assert_eq!(real.status, spam.status);
+    assert_eq!(real.header("location"), spam.header("location"));
 
     let (status, body) = app
         .post_json(
@@ -111,24 +88,15 @@ async fn a_configured_honeypot_name_is_used() {
 #[actix_web::test]
 async fn a_browser_error_is_an_html_page_with_each_field_and_a_back_link() {
     let app = spawn_app("[forms.demo.fields]\nseats = \"int:cm:seats\"\n").await;
-    let mut response = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .insert_header(("Accept", BROWSER_ACCEPT))
-        .insert_header(("Referer", "https://www.example.com/contact?x=<b>"))
-        .send_body("email=nope&seats=many&message=hi")
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 422);
-    assert!(response
-        .headers()
-        .get("content-type")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
-    let page = body_text(&mut response).await;
+    let response = app
+        .post("/f/demo")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", BROWSER_ACCEPT)
+        .header("Referer", "https://www.example.com/contact?x=<b>")
+        .body("email=nope&seats=many&message=hi", 422)
+        .await;
+    assert!(response.header("content-type").unwrap().starts_with("text/html"));
+    let page = response.body.clone();
     assert!(page.contains("Please check the form"), "{page}");
     assert!(
         page.contains("<strong>email</strong>: This should be an email address"),
@@ -170,37 +138,27 @@ async fn browser_and_api_shapes_for_each_refusal() {
     ];
     for (form, content_type, body, status, code) in cases {
         let send = |accept: &'static str| {
-            app.client
-                .post(app.url(&format!("/f/{form}")))
-                .insert_header(("Content-Type", content_type))
-                .insert_header(("Accept", accept))
-                .send_body(body.to_owned())
+            app.post(&format!("/f/{form}"))
+                .header("Content-Type", content_type)
+                .header("Accept", accept)
+                .body(body.to_owned(), status)
         };
-        let mut api = send("application/json").await.unwrap();
-        assert_eq!(api.status().as_u16(), status, "{code}");
-        let json: Value = api.json().await.unwrap();
+        let json = send("application/json").await.json();
         assert_eq!(json["ok"], false);
         assert_eq!(json["errors"][0]["code"], code);
         assert!(!json["error"].as_str().unwrap().is_empty());
 
-        let mut browser = send(BROWSER_ACCEPT).await.unwrap();
-        assert_eq!(browser.status().as_u16(), status, "{code}");
-        let page = body_text(&mut browser).await;
+        let page = send(BROWSER_ACCEPT).await.body;
         assert!(
             page.starts_with("<!doctype html>") && page.contains(&format!("Error {status}")),
             "{page}"
         );
     }
-    let mut too_big = app
-        .client
-        .post(app.url("/f/demo"))
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .insert_header(("Accept", BROWSER_ACCEPT))
-        .send_body("message=".to_owned() + &"x".repeat(500))
-        .await
-        .unwrap();
-    assert_eq!(too_big.status().as_u16(), 413);
-    assert!(body_text(&mut too_big)
-        .await
-        .contains("That was too much to send"));
+    let too_big = app
+        .post("/f/demo")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", BROWSER_ACCEPT)
+        .body("message=".to_owned() + &"x".repeat(500), 413)
+        .await;
+    assert!(too_big.body.contains("That was too much to send"));
 }

@@ -2,7 +2,7 @@
 //! Apps Script forward of `namedValues`), a message written for submissions that bring
 //! none, and `check-config` showing the words each form reads.
 
-use crate::helpers::{check_config, spawn_app, TestApp};
+use crate::helpers::{check_config, spawn_app, Expect, TestApp};
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> Value {
@@ -69,8 +69,8 @@ async fn a_consent_answer_in_neither_list_is_never_taken_as_no() {
     assert_eq!(payload["fields"]["bol::p"], false);
     assert_eq!(row.consent_note, None);
 
-    let mut metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let text = crate::helpers::body_text(&mut metrics).await;
+    let metrics = app.get("/metrics").send(Expect::Any).await;
+    let text = metrics.body.clone();
     assert!(
         text.contains("talk_relay_consent_unrecognised_total{source_kind=\"form\",source=\"google\",outcome=\"unrecognised\"} 1"),
         "{text}"
@@ -144,15 +144,13 @@ async fn post_timestamped(app: &TestApp, path: &str, header: &str, body: &[u8]) 
     mac.update(format!("{t}.").as_bytes());
     mac.update(body);
     let signature = format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()));
-    let mut response = app
-        .client
-        .post(app.url(path))
-        .insert_header(("Content-Type", "application/json"))
-        .insert_header((header, signature))
-        .send_body(body.to_vec())
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    let response = app
+        .post(path)
+        .header("Content-Type", "application/json")
+        .header(header, signature)
+        .body(body.to_vec(), Expect::Any)
+        .await;
+    (response.status, response.json())
 }
 
 fn raw_fixture(name: &str) -> Vec<u8> {
@@ -215,17 +213,12 @@ async fn a_booking_tool_s_cancellation_is_ignored_and_a_booking_without_question
     );
 
     // Still authenticated first: an unsigned cancellation is a 401, not an "ignored".
-    let mut unsigned = app
-        .client
-        .post(app.url("/hooks/calendly"))
-        .insert_header(("Content-Type", "application/json"))
-        .send_body(raw_fixture("calendly-canceled.json"))
-        .await
-        .unwrap();
-    assert_eq!(unsigned.status().as_u16(), 401);
-    let _ = unsigned.body().await;
-    let mut metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let text = crate::helpers::body_text(&mut metrics).await;
+    app.post("/hooks/calendly")
+        .header("Content-Type", "application/json")
+        .body(raw_fixture("calendly-canceled.json"), 401)
+        .await;
+    let metrics = app.get("/metrics").send(Expect::Any).await;
+    let text = metrics.body.clone();
     assert!(
         text.contains(
             "talk_relay_intake_total{source_kind=\"hook\",source=\"calendly\",outcome=\"ignored\"} 1"
@@ -235,14 +228,12 @@ async fn a_booking_tool_s_cancellation_is_ignored_and_a_booking_without_question
 }
 
 async fn post_with_token(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
-    let mut response = app
-        .client
-        .post(app.url(path))
-        .insert_header(("Authorization", "Bearer hook-token-not-real"))
-        .send_json(body)
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    let response = app
+        .post(path)
+        .header("Authorization", "Bearer hook-token-not-real")
+        .json(body, Expect::Any)
+        .await;
+    (response.status, response.json())
 }
 
 #[actix_web::test]
@@ -324,15 +315,12 @@ fn hmac_bytes(parts: &[&[u8]]) -> Vec<u8> {
 }
 
 async fn post_signed(app: &TestApp, path: &str, headers: Vec<(&str, String)>, body: &[u8]) -> (u16, Value) {
-    let mut request = app
-        .client
-        .post(app.url(path))
-        .insert_header(("Content-Type", "application/json"));
-    for header in headers {
-        request = request.insert_header(header);
+    let mut request = app.post(path).header("Content-Type", "application/json");
+    for (name, value) in headers {
+        request = request.header(name, value);
     }
-    let mut response = request.send_body(body.to_vec()).await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    let response = request.body(body.to_vec(), Expect::Any).await;
+    (response.status, response.json())
 }
 
 /// The README's table of senders, as configured there.

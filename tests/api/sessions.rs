@@ -1,7 +1,7 @@
 //! README "Verified Talk sessions": verified Talk sessions without the Ortto key leaving the relay.
 
 use crate::fake_ortto::{FakeOrtto, Reply};
-use crate::helpers::{spawn_app, spawn_app_with_ortto, TestApp, TEST_ORTTO_KEY};
+use crate::helpers::{spawn_app, spawn_app_with_ortto, Expect, Method, TestApp, TEST_ORTTO_KEY};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -42,27 +42,17 @@ async fn request(
     origin: Option<&str>,
     body: Value,
 ) -> (u16, Option<String>, Value, Option<String>) {
-    let mut request = app.client.post(app.url("/talk/session"));
+    let mut request = app.post("/talk/session");
     if let Some(key) = bearer {
-        request = request.insert_header(("Authorization", format!("Bearer {key}")));
+        request = request.bearer(key);
     }
     if let Some(origin) = origin {
-        request = request.insert_header(("Origin", origin));
+        request = request.header("Origin", origin);
     }
-    let mut response = request.send_json(&body).await.unwrap();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-    };
+    let response = request.json(&body, Expect::Any).await;
+    let header = |name: &str| response.header(name).map(str::to_owned);
     let (cors, retry_after) = (header("access-control-allow-origin"), header("retry-after"));
-    (
-        response.status().as_u16(),
-        cors,
-        response.json().await.unwrap(),
-        retry_after,
-    )
+    (response.status, cors, response.json(), retry_after)
 }
 
 /// Every byte of the database, as the `sqlite3` shell dumps it.
@@ -177,8 +167,8 @@ async fn anything_else_is_401_and_never_reaches_ortto() {
         .await
         .unwrap();
     assert_eq!(count, 0);
-    let mut metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let text = crate::helpers::body_text(&mut metrics).await;
+    let metrics = app.get("/metrics").send(Expect::Any).await;
+    let text = metrics.body.clone();
     assert!(
         text.contains("talk_relay_sessions_total{outcome=\"unauthorized\"} 6"),
         "{text}"
@@ -223,22 +213,19 @@ async fn orttos_failures_are_mapped_without_leaking_the_key() {
 #[actix_web::test]
 async fn preflight_allows_listed_origins_only() {
     let (_ortto, app) = ortto_and_app().await;
-    let preflight = |origin: &'static str| {
-        app.client
-            .request(actix_web::http::Method::OPTIONS, app.url("/talk/session"))
-            .insert_header(("Origin", origin))
-            .insert_header(("Access-Control-Request-Method", "POST"))
-            .send()
+    let preflight = |origin: &'static str, expect: u16| {
+        app.call(Method::OPTIONS, "/talk/session")
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .send(expect)
     };
-    let allowed = preflight("https://app.example.com").await.unwrap();
-    assert_eq!(allowed.status().as_u16(), 204);
+    let allowed = preflight("https://app.example.com", 204).await;
     assert_eq!(
-        allowed.headers().get("access-control-allow-origin").unwrap(),
+        allowed.header("access-control-allow-origin").unwrap(),
         "https://app.example.com"
     );
-    let foreign = preflight("https://evil.example").await.unwrap();
-    assert_eq!(foreign.status().as_u16(), 403);
-    assert!(foreign.headers().get("access-control-allow-origin").is_none());
+    let foreign = preflight("https://evil.example", 403).await;
+    assert!(foreign.header("access-control-allow-origin").is_none());
 }
 
 #[actix_web::test]

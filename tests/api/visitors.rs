@@ -1,37 +1,27 @@
 //! README "Pages": the visitor's pages link back to where they came from, can be the site's
 //! own templates (autoescaped, per form) and speak English or German.
 
-use crate::helpers::{body_text, check_config, spawn_app, TestApp, BROWSER_ACCEPT};
+use crate::helpers::{check_config, spawn_app, Expect, TestApp, BROWSER_ACCEPT};
 
 const SITE: &str = "https://www.example.com";
 
 /// Posts like a browser from the site; (status, Location, body).
 async fn browser_post(app: &TestApp, form: &str, body: &str) -> (u16, String, String) {
-    let mut response = app
-        .client
-        .post(app.url(&format!("/f/{form}")))
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .insert_header(("Accept", BROWSER_ACCEPT))
-        .insert_header(("Origin", SITE))
-        .insert_header(("Referer", "https://www.example.com/"))
-        .send_body(body.to_owned())
-        .await
-        .unwrap();
-    let location = response
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (
-        response.status().as_u16(),
-        location,
-        body_text(&mut response).await,
-    )
+    let response = app
+        .post(&format!("/f/{form}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", BROWSER_ACCEPT)
+        .header("Origin", SITE)
+        .header("Referer", "https://www.example.com/")
+        .body(body.to_owned(), Expect::Any)
+        .await;
+    let location = response.header("location").unwrap_or_default().to_owned();
+    (response.status, location, response.body)
 }
 
 async fn get_page(app: &TestApp, path: &str) -> (u16, String) {
-    let mut response = app.client.get(app.url(path)).send().await.unwrap();
-    (response.status().as_u16(), body_text(&mut response).await)
+    let response = app.get(path).send(Expect::Any).await;
+    (response.status, response.body.clone())
 }
 
 /// minijinja writes `/` as `&#x2f;` in attributes; a browser reads it back as `/`.

@@ -2,7 +2,7 @@
 
 use super::{DeliveryState, PauseReason, RetrySchedule};
 use crate::metrics::Metrics;
-use crate::ortto::{check_compose_payload, classify_compose, ComposeOutcome, Delivered, OrttoClient};
+use crate::ortto::{classify_compose, ComposeOutcome, Delivered, OrttoClient};
 use crate::store::{AttemptRecord, ClaimedRow, LogWriter, RowUpdate};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -29,15 +29,6 @@ pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()
             .finish_attempt(row.lease(), None, RowUpdate::Dead { error })
             .await;
     };
-    if let Err(problem) = check_compose_payload(payload) {
-        tracing::warn!(%problem, "payload would be refused by Ortto; not sending it");
-        ctx.count("refused_locally");
-        let error = format!("refused locally before sending: {problem}");
-        return ctx
-            .writer
-            .finish_attempt(row.lease(), None, RowUpdate::Dead { error })
-            .await;
-    }
     let Some(client) = &ctx.client else {
         ctx.count("dry_run");
         return ctx

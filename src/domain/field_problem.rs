@@ -12,6 +12,9 @@ pub enum ProblemCode {
     FieldTooLong,
     InvalidEncoding,
     FileNotSupported,
+    /// The payload built from the submission fails the pre-send check (README, "Delivery
+    /// guarantees"): a safety net, never reached by a submission the mapping accepts.
+    NotSendable,
 }
 
 impl ProblemCode {
@@ -26,6 +29,7 @@ impl ProblemCode {
             Self::FieldTooLong => "FIELD_TOO_LONG",
             Self::InvalidEncoding => "INVALID_ENCODING",
             Self::FileNotSupported => "FILE_NOT_SUPPORTED",
+            Self::NotSendable => "NOT_SENDABLE",
         }
     }
 }
@@ -63,6 +67,7 @@ mod tests {
             ProblemCode::FieldTooLong,
             ProblemCode::InvalidEncoding,
             ProblemCode::FileNotSupported,
+            ProblemCode::NotSendable,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }

@@ -274,7 +274,7 @@ pub async fn map_and_record(
                     .count_consent_unrecognised(source.kind.as_str(), source.name);
             }
             row.consent_note = mapped.consent_note;
-            row.payload = Some(serde_json::to_string(&mapped.compose).expect("compose requests serialise"));
+            row.payload = Some(mapped.payload);
             row.captcha = captcha;
             record(state, row).await
         }

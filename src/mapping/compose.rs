@@ -21,6 +21,8 @@ pub struct MappingContext {
 #[derive(Debug, Clone)]
 pub struct MappedSubmission {
     pub compose: ComposeRequest,
+    /// `compose` serialised, checked against what Ortto accepts: the bytes stored and sent.
+    pub payload: String,
     pub email: Option<String>,
     pub subject: String,
     pub consent: Option<bool>,
@@ -133,15 +135,27 @@ pub fn compose(
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(MappedSubmission {
-        compose: ComposeRequest {
-            fields,
-            merge_by: rules.merge_by.iter().map(|id| id.as_str().to_owned()).collect(),
-            conversation: Conversation {
-                subject: subject.clone(),
-                messages,
-            },
+    let compose = ComposeRequest {
+        fields,
+        merge_by: rules.merge_by.iter().map(|id| id.as_str().to_owned()).collect(),
+        conversation: Conversation {
+            subject: subject.clone(),
+            messages,
         },
+    };
+    // Built and checked once, here: delivery sends these bytes without parsing them again.
+    let payload = serde_json::to_string(&compose).expect("compose requests serialise");
+    if let Err(problem) = crate::ortto::check_compose(&compose, payload.len()) {
+        tracing::warn!(%problem, "a built payload failed the pre-send check; not recording it for delivery");
+        return Err(vec![FieldProblem::new(
+            "submission",
+            ProblemCode::NotSendable,
+            format!("This submission cannot be sent on: {problem}."),
+        )]);
+    }
+    Ok(MappedSubmission {
+        compose,
+        payload,
         email,
         subject,
         consent,

@@ -1,73 +1,73 @@
 //! Checks a compose payload against Ortto's documented limits before it is sent, so the
 //! relay never spends one of the 15 bad requests that get its IP banned.
 
-use super::{STR_MAX_CHARS, TXT_MAX_CHARS};
+use super::{ComposeRequest, STR_MAX_CHARS, TXT_MAX_CHARS};
 use crate::domain::{FieldKind, PersonFieldId};
 use serde_json::Value;
 
 const MAX_PAYLOAD_BYTES: usize = 2 * 1024 * 1024;
 
+/// Checks a stored payload (tests, and any row written before intake checked its payload).
 pub fn check_compose_payload(payload: &str) -> Result<(), String> {
-    if payload.len() > MAX_PAYLOAD_BYTES {
-        return Err(format!(
-            "payload is {} bytes; Ortto accepts at most 2 MB",
-            payload.len()
-        ));
+    let request: ComposeRequest =
+        serde_json::from_str(payload).map_err(|e| format!("payload is not a compose request: {e}"))?;
+    check_compose(&request, payload.len())
+}
+
+/// Checks a compose request, `bytes` long once serialised, against what Ortto accepts.
+/// Intake runs it once on the typed request it built; delivery sends the stored bytes.
+pub fn check_compose(request: &ComposeRequest, bytes: usize) -> Result<(), String> {
+    if bytes > MAX_PAYLOAD_BYTES {
+        return Err(format!("payload is {bytes} bytes; Ortto accepts at most 2 MB"));
     }
-    let json: Value = serde_json::from_str(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
-    if let Some(path) = control_character(&json, &mut String::new()) {
-        return Err(format!("`{path}` holds a control character Ortto refuses"));
-    }
-    let fields = json
-        .get("fields")
-        .and_then(Value::as_object)
-        .ok_or("payload has no `fields` object")?;
+    let fields = &request.fields;
     for (id, value) in fields {
+        if has_control(id) {
+            return Err(format!("`/fields/{id}` holds a control character Ortto refuses"));
+        }
+        if let Some(path) = control_character(value, &mut format!("/fields/{id}")) {
+            return Err(format!("`{path}` holds a control character Ortto refuses"));
+        }
         check_field(&PersonFieldId::parse(id)?, id, value)?;
     }
     // Consent is never sent without saying where it came from (README, "Consent").
     if fields.contains_key("bol::p") && !fields.get("str::s-ctx").is_some_and(Value::is_string) {
         return Err("`bol::p` is sent without `str::s-ctx`".to_owned());
     }
-    let merge_by = json
-        .get("merge_by")
-        .and_then(Value::as_array)
-        .ok_or("payload has no `merge_by` list")?;
+    let merge_by = &request.merge_by;
     if merge_by.is_empty() || merge_by.len() > 2 {
         return Err("`merge_by` must hold one or two field ids".to_owned());
     }
     for id in merge_by {
-        PersonFieldId::parse(id.as_str().ok_or("`merge_by` holds a non-string")?)?;
+        PersonFieldId::parse(id)?;
     }
-    let main = merge_by[0].as_str().ok_or("`merge_by` holds a non-string")?;
-    if !fields.contains_key(main) {
-        return Err(format!("the main merge field `{main}` has no value"));
+    if !fields.contains_key(&merge_by[0]) {
+        return Err(format!("the main merge field `{}` has no value", merge_by[0]));
     }
-    let subject = json
-        .pointer("/conversation/subject")
-        .and_then(Value::as_str)
-        .ok_or("the conversation has no subject")?;
+    let subject = &request.conversation.subject;
     if subject.trim().is_empty() || subject.contains(['\n', '\r']) {
         return Err("the conversation subject must be one non-blank line".to_owned());
+    }
+    if has_control(subject) {
+        return Err("`/conversation/subject` holds a control character Ortto refuses".to_owned());
     }
     if subject.chars().count() > STR_MAX_CHARS {
         return Err(format!(
             "the conversation subject is longer than {STR_MAX_CHARS} characters"
         ));
     }
-    let messages = json
-        .pointer("/conversation/messages")
-        .and_then(Value::as_array)
-        .ok_or("payload has no conversation messages")?;
+    let messages = &request.conversation.messages;
     if messages.is_empty() {
         return Err("the conversation has no messages".to_owned());
     }
-    for message in messages {
-        let kind = message.get("type").and_then(Value::as_str);
-        let body = message.get("body").and_then(Value::as_str);
-        match (kind, body) {
-            (Some("text" | "html"), Some(body)) if !body.trim().is_empty() => {}
-            _ => return Err("a message is not a non-blank text or html body".to_owned()),
+    for (i, message) in messages.iter().enumerate() {
+        if message.body.trim().is_empty() {
+            return Err("a message is not a non-blank text or html body".to_owned());
+        }
+        if has_control(&message.body) {
+            return Err(format!(
+                "`/conversation/messages/{i}/body` holds a control character Ortto refuses"
+            ));
         }
     }
     Ok(())
@@ -110,13 +110,16 @@ fn check_field(parsed: &PersonFieldId, id: &str, value: &Value) -> Result<(), St
     }
 }
 
-/// The path of the first string (or key) holding a control character other than a line
-/// break or tab, which Ortto answers with 400.
+/// Whether text holds a control character other than a line break or tab, which Ortto
+/// answers with 400.
+fn has_control(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+}
+
+/// The path of the first string (or key) inside a field's value holding a control character.
 fn control_character(value: &Value, path: &mut String) -> Option<String> {
-    let bad = |text: &str| {
-        text.chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
-    };
+    let bad = has_control;
     match value {
         Value::String(text) => bad(text).then(|| path.clone()),
         Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {

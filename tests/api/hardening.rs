@@ -235,3 +235,25 @@ async fn a_body_of_thousands_of_distinct_names_is_refused_at_the_field_limit() {
     assert_eq!(body["errors"][0]["code"], "TOO_MANY_FIELDS");
     assert!(app.submissions().await.is_empty());
 }
+
+#[actix_web::test]
+async fn a_payload_ortto_would_refuse_is_caught_once_at_intake_and_never_queued() {
+    // Limits raised past Ortto's 2 MB: the mapping accepts the message, the pre-send check
+    // on the built request does not, so the submitter hears it now and nothing is queued.
+    let app = spawn_app(
+        "[server]\nmax_body_bytes = 4000000\n[limits]\nmax_message_chars = 3000000\nmax_value_chars = 3000000\n",
+    )
+    .await;
+    let message = "x".repeat(2_200_000);
+    let answer = app
+        .post("/f/demo")
+        .header("Accept", "application/json")
+        .json(&json!({"email": "big@example.com", "message": message}), 422)
+        .await
+        .json();
+    assert_eq!(answer["errors"][0]["code"], "NOT_SENDABLE", "{answer}");
+    assert!(answer["errors"][0]["message"].as_str().unwrap().contains("2 MB"));
+    let row = app.latest().await;
+    assert_eq!((row.status.as_str(), row.payload.is_none()), ("invalid", true));
+    assert_eq!(row.email.as_deref(), Some("big@example.com"));
+}

@@ -1,3 +1,4 @@
+use super::admin::SubmissionSummary;
 use crate::domain::{SourceKind, Status};
 use anyhow::Context;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
@@ -28,23 +29,14 @@ pub struct NewSubmission {
     pub captcha: Option<&'static str>,
 }
 
-/// A stored submission, as the admin API and tests read it.
+/// A stored submission, as the admin API and tests read it: the columns a list shows
+/// ([`SubmissionSummary`], reachable through `Deref`) and the rest.
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct SubmissionRow {
-    pub id: String,
-    pub received_at: String,
-    pub source_kind: String,
-    pub source: String,
-    pub status: String,
-    pub attempts: i64,
-    pub next_attempt_at: Option<String>,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub summary: SubmissionSummary,
     pub last_attempt_at: Option<String>,
-    pub delivered_at: Option<String>,
-    pub last_http_status: Option<i64>,
-    pub last_error: Option<String>,
-    pub email: Option<String>,
-    pub subject: Option<String>,
-    pub consent: Option<i64>,
     pub consent_note: Option<String>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
@@ -57,6 +49,14 @@ pub struct SubmissionRow {
     pub payload: Option<String>,
     pub fields: String,
     pub captcha: Option<String>,
+}
+
+impl std::ops::Deref for SubmissionRow {
+    type Target = SubmissionSummary;
+
+    fn deref(&self) -> &SubmissionSummary {
+        &self.summary
+    }
 }
 
 /// Inserts a batch as one multi-row INSERT. A row whose idempotency key was already seen

@@ -230,7 +230,12 @@ async fn spam_and_invalid_rows_are_never_delivered() {
     app.wait_for_status(&real, &["delivered"], WAIT).await;
     actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(ortto.requests().len(), 1);
-    let statuses: Vec<String> = app.submissions().await.into_iter().map(|r| r.status).collect();
+    let statuses: Vec<String> = app
+        .submissions()
+        .await
+        .into_iter()
+        .map(|r| r.status.clone())
+        .collect();
     assert_eq!(statuses, ["spam", "invalid", "delivered"]);
 }
 
@@ -379,7 +384,7 @@ async fn several_refused_payloads_pause_every_delivery_before_ortto_bans_the_ip(
 
     let mut statuses = Vec::new();
     for id in &ids {
-        statuses.push(app.submission(id).await.status);
+        statuses.push(app.submission(id).await.status.clone());
     }
     assert_eq!(
         statuses.iter().filter(|s| *s == "dead").count(),

@@ -302,7 +302,7 @@ async fn a_write_lock_held_by_another_process_gets_503_after_the_busy_timeout_an
         .submissions()
         .await
         .into_iter()
-        .filter_map(|r| r.email)
+        .filter_map(|r| r.email.clone())
         .collect();
     assert_eq!(emails, ["a@example.com", "c@example.com"]);
     eprintln!("held lock: 503 after {waited:?}");

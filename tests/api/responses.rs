@@ -65,7 +65,12 @@ async fn a_honeypot_hit_looks_exactly_like_success_and_is_recorded_as_spam() {
     let row = app.submission(body["id"].as_str().unwrap()).await;
     assert_eq!(row.status, "spam");
     assert!(row.payload.is_none());
-    let statuses: Vec<String> = app.submissions().await.into_iter().map(|r| r.status).collect();
+    let statuses: Vec<String> = app
+        .submissions()
+        .await
+        .into_iter()
+        .map(|r| r.status.clone())
+        .collect();
     // Without an Ortto key the real one is built and parked as dry_run; spam never is.
     assert!(
         ["queued", "dry_run"].contains(&statuses[0].as_str()),

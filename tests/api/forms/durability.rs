@@ -13,7 +13,12 @@ async fn a_restart_keeps_the_rows_and_intake_goes_on() {
         .post_json("demo", &json!({"email": "b@example.com", "message": "after"}))
         .await;
     assert_eq!(status, 202);
-    let ids: Vec<String> = app.submissions().await.into_iter().map(|r| r.id).collect();
+    let ids: Vec<String> = app
+        .submissions()
+        .await
+        .into_iter()
+        .map(|r| r.id.clone())
+        .collect();
     assert_eq!(
         ids,
         vec![

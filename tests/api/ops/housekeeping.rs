@@ -25,7 +25,12 @@ async fn erase_removes_every_row_of_one_person_and_reports_counts() {
         stdout.contains("erased 2 submissions, 2 delivery attempts, 0 session logs"),
         "{stdout}"
     );
-    let ids: Vec<String> = app.submissions().await.into_iter().map(|r| r.id).collect();
+    let ids: Vec<String> = app
+        .submissions()
+        .await
+        .into_iter()
+        .map(|r| r.id.clone())
+        .collect();
     assert_eq!(ids, [kept]);
     assert_rollup_matches(&app).await;
     let mut dump = std::process::Command::new("sqlite3");
@@ -59,7 +64,12 @@ async fn purge_and_the_retention_timer_delete_old_rows_but_keep_waiting_ones() {
         String::from_utf8_lossy(&output.stdout).contains("2 submissions"),
         "{output:?}"
     );
-    let left: Vec<String> = app.submissions().await.into_iter().map(|r| r.id).collect();
+    let left: Vec<String> = app
+        .submissions()
+        .await
+        .into_iter()
+        .map(|r| r.id.clone())
+        .collect();
     assert!(
         left.contains(&"old-queued".to_owned()) && left.contains(&recent) && left.len() == 2,
         "{left:?}"
@@ -72,7 +82,12 @@ async fn purge_and_the_retention_timer_delete_old_rows_but_keep_waiting_ones() {
     app.restart("[database]\nretention_days = 7\npurge_interval_ms = 100\n")
         .await;
     actix_web::rt::time::sleep(Duration::from_millis(600)).await;
-    let left: Vec<String> = app.submissions().await.into_iter().map(|r| r.id).collect();
+    let left: Vec<String> = app
+        .submissions()
+        .await
+        .into_iter()
+        .map(|r| r.id.clone())
+        .collect();
     assert!(!left.contains(&"old-dead".to_owned()), "{left:?}");
     assert!(left.contains(&recent));
     assert_rollup_matches(&app).await;
@@ -188,7 +203,12 @@ async fn erase_matches_non_ascii_addresses_and_leaves_no_bytes_in_the_files() {
     );
     assert!(stdout.contains("erased 2 submissions"), "{stdout}");
     assert!(stdout.contains("WAL was truncated"), "{stdout}");
-    let ids: Vec<String> = app.submissions().await.into_iter().map(|r| r.id).collect();
+    let ids: Vec<String> = app
+        .submissions()
+        .await
+        .into_iter()
+        .map(|r| r.id.clone())
+        .collect();
     assert_eq!(ids, [kept]);
     assert_rollup_matches(&app).await;
     // Not in any page of the file, free pages included, nor in the WAL.

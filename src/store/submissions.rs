@@ -2,7 +2,7 @@ use super::admin::SubmissionSummary;
 use crate::domain::{SourceKind, Status};
 use anyhow::Context;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 /// A row for `submissions`, as intake builds it.
 #[derive(Debug, Clone)]
@@ -105,6 +105,7 @@ pub async fn insert_many(
         .context("inserting submissions")?
         .into_iter()
         .collect();
+    count_in_rollups(conn, rows.iter().filter(|row| inserted.contains(&row.id))).await?;
     let mut answers = Vec::with_capacity(rows.len());
     for row in rows {
         if inserted.contains(&row.id) {
@@ -123,6 +124,65 @@ pub async fn insert_many(
         answers.push((existing, false));
     }
     Ok(answers)
+}
+
+/// Counts newly inserted rows in the daily and hourly rollups: one upsert per key for the
+/// whole batch, in the batch's transaction (README, "Rollups").
+async fn count_in_rollups<'a>(
+    conn: &mut SqliteConnection,
+    rows: impl Iterator<Item = &'a &'a NewSubmission>,
+) -> anyhow::Result<()> {
+    let mut daily: BTreeMap<(&str, &str, &str, &str, i64), i64> = BTreeMap::new();
+    let mut hourly: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
+    for row in rows {
+        let consent = row.consent.map_or(-1, i64::from);
+        let (day, hour) = (&row.received_at[..10], &row.received_at[..13]);
+        let (kind, source, status) = (row.source_kind.as_str(), row.source.as_str(), row.status.as_str());
+        *daily.entry((day, kind, source, status, consent)).or_default() += 1;
+        *hourly.entry((hour, kind, source)).or_default() += 1;
+    }
+    if daily.is_empty() {
+        return Ok(());
+    }
+    let mut upsert: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "INSERT INTO submission_rollup_daily (day, source_kind, source, status, consent, count) ",
+    );
+    upsert.push_values(
+        &daily,
+        |mut values, ((day, kind, source, status, consent), count)| {
+            values
+                .push_bind(*day)
+                .push_bind(*kind)
+                .push_bind(*source)
+                .push_bind(*status)
+                .push_bind(*consent)
+                .push_bind(*count);
+        },
+    );
+    upsert.push(
+        " ON CONFLICT (day, source_kind, source, status, consent) DO UPDATE SET count = count + excluded.count",
+    );
+    upsert
+        .build()
+        .execute(&mut *conn)
+        .await
+        .context("counting the batch in the daily rollup")?;
+    let mut upsert: QueryBuilder<Sqlite> =
+        QueryBuilder::new("INSERT INTO submission_rollup_hourly (hour, source_kind, source, count) ");
+    upsert.push_values(&hourly, |mut values, ((hour, kind, source), count)| {
+        values
+            .push_bind(*hour)
+            .push_bind(*kind)
+            .push_bind(*source)
+            .push_bind(*count);
+    });
+    upsert.push(" ON CONFLICT (hour, source_kind, source) DO UPDATE SET count = count + excluded.count");
+    upsert
+        .build()
+        .execute(&mut *conn)
+        .await
+        .context("counting the batch in the hourly rollup")?;
+    Ok(())
 }
 
 pub async fn by_id(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<SubmissionRow>> {

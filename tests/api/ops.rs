@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 mod housekeeping;
+mod plans;
 
 const ADMIN: &str = "[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n";
 const TOKEN: &str = "admin-token-not-real";

@@ -5,9 +5,9 @@ mod describe;
 mod forms;
 mod hooks;
 mod rules;
-mod sessions;
 mod settings;
 mod signatures;
+mod talk_sessions;
 
 use forms::{check_form, RawForm};
 pub(crate) use forms::{check_url_name, parse_origins};
@@ -30,10 +30,10 @@ use anyhow::Context;
 use hooks::{check_hook, RawHook};
 use secrecy::SecretString;
 use serde::Deserialize;
-use sessions::{check_sessions, RawSessions};
-pub use sessions::{SessionConfig, SiteKey};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use talk_sessions::{check_sessions, RawSessions};
+pub use talk_sessions::{SessionConfig, SiteKey};
 
 /// The shipped defaults, embedded so the binary runs from any directory.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");

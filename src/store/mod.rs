@@ -4,14 +4,14 @@
 mod admin;
 mod deliveries;
 pub mod health;
-mod sessions;
+mod session_log;
 mod submissions;
 mod wal;
 mod writer;
 
 pub use admin::{AttemptRow, Erased, Removed, Stats, SubmissionFilter, SubmissionSummary};
 pub use deliveries::{AttemptRecord, ClaimedRow, Lease, RowUpdate};
-pub use sessions::SessionLog;
+pub use session_log::SessionLog;
 pub use submissions::{NewSubmission, SubmissionRow};
 pub use writer::{LogWriter, RecordError, Recorded};
 

@@ -7,7 +7,7 @@
 
 use super::deliveries::{self, AttemptRecord, ClaimedRow, Lease, RowUpdate};
 use super::health::StorageHealth;
-use super::sessions::{self, SessionLog};
+use super::session_log::{self, SessionLog};
 use super::submissions::{self, NewSubmission};
 use super::wal::IDLE;
 use super::{touch_heartbeat, Store};
@@ -376,7 +376,7 @@ async fn apply_all(conn: &mut SqliteConnection, works: &[&Work]) -> anyhow::Resu
                 Done::Applied
             }
             Work::LogSession(log) => {
-                sessions::insert_session_log(&mut tx, log).await?;
+                session_log::insert_session_log(&mut tx, log).await?;
                 Done::Applied
             }
             Work::Heartbeat => {

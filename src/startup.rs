@@ -219,8 +219,15 @@ async fn reload_on_hangup(state: web::Data<AppState>, stop: CancellationToken) {
 /// left for it to copy.
 async fn watch_storage(store: Store, health: Arc<StorageHealth>, stop: CancellationToken) {
     let mut last_watch = std::time::Instant::now();
+    // The WAL file's size and modification time when a checkpoint last left nothing to copy:
+    // while they stay so, nothing was written since, and not taking the checkpoint lock lets
+    // the idle writer truncate the WAL.
+    let wal = crate::store::health::wal_path(&health.settings().path);
+    let mut settled_at = None;
     loop {
-        let busy = health.measure_wal() > health.settings().max_wal_bytes / 4;
+        let size = health.measure_wal();
+        let stamp = std::fs::metadata(&wal).ok().map(|m| (m.len(), m.modified().ok()));
+        let busy = size > health.settings().max_wal_bytes / 4;
         let pause = if busy {
             Duration::from_millis(100)
         } else {
@@ -232,9 +239,14 @@ async fn watch_storage(store: Store, health: Arc<StorageHealth>, stop: Cancellat
                     health.watch_once();
                     last_watch = std::time::Instant::now();
                 }
-                match store.checkpoint().await {
-                    Ok(behind) => health.set_checkpoint_backlog(behind),
-                    Err(error) => tracing::warn!(error = %format!("{error:#}"), "WAL checkpoint failed"),
+                if stamp.is_none() || settled_at != stamp {
+                    match store.checkpoint().await {
+                        Ok(behind) => {
+                            health.set_checkpoint_backlog(behind);
+                            settled_at = if behind == 0 { stamp } else { None };
+                        }
+                        Err(error) => tracing::warn!(error = %format!("{error:#}"), "WAL checkpoint failed"),
+                    }
                 }
             }
             _ = stop.cancelled() => return,

@@ -1,85 +1,14 @@
 //! `/admin`: the operator's API and status page, behind a bearer token from the
 //! environment (or HTTP Basic with the token as password, for a browser). Off when unset.
 
+use super::access::{Operator, OperatorChange};
 use crate::domain::{utc_timestamp, Status};
 use crate::state::AppState;
 use crate::store::SubmissionFilter;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
-
-/// How a request may change state: reads pass with the token either way; a change sent
-/// with HTTP Basic (credentials a browser caches and sends cross-site by itself) must also
-/// come from the relay's own origin, so another site cannot forge it (CSRF).
-pub(super) fn refusal_to_change(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
-    if let Some(refusal) = refusal(req, state) {
-        return Some(refusal);
-    }
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer "));
-    let own_host = req.connection_info().host().to_owned();
-    let same_origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|o| url::Url::parse(o).ok())
-        .is_some_and(|o| {
-            let authority = match o.port() {
-                Some(port) => format!("{}:{port}", o.host_str().unwrap_or("")),
-                None => o.host_str().unwrap_or("").to_owned(),
-            };
-            authority.eq_ignore_ascii_case(&own_host)
-        });
-    (!bearer && !same_origin).then(|| {
-        HttpResponse::Forbidden().json(json!({
-            "ok": false,
-            "error": "Changes need the bearer token, or a same-origin request from the admin page.",
-        }))
-    })
-}
-
-/// `None` lets the request through; otherwise the answer that says why not.
-pub(super) fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
-    let config = state.config();
-    let Some(token) = &config.admin_token else {
-        return Some(HttpResponse::NotFound().json(json!({
-            "ok": false,
-            "error": format!("The admin API is off: set ${} to turn it on.", config.admin_token_env),
-        })));
-    };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|value| {
-            if let Some(bearer) = value.strip_prefix("Bearer ") {
-                return Some(bearer.trim().to_owned());
-            }
-            let basic = base64::engine::general_purpose::STANDARD
-                .decode(value.strip_prefix("Basic ")?.trim())
-                .ok()?;
-            let basic = String::from_utf8(basic).ok()?;
-            Some(
-                basic
-                    .split_once(':')
-                    .map_or(basic.clone(), |(_, password)| password.to_owned()),
-            )
-        });
-    let matches = given.is_some_and(|g| crate::guard::same_secret(&g, token));
-    if matches {
-        return None;
-    }
-    Some(
-        HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"talk-relay admin\""))
-            .json(json!({ "ok": false, "error": "A valid admin token is required." })),
-    )
-}
 
 pub(super) fn internal(error: anyhow::Error) -> HttpResponse {
     tracing::error!(error = %format!("{error:#}"), "admin request failed");
@@ -89,13 +18,10 @@ pub(super) fn internal(error: anyhow::Error) -> HttpResponse {
 
 /// `GET /admin/submissions?status=&source=&email=&since=&until=&before=&limit=`
 pub async fn list(
-    req: HttpRequest,
+    _access: Operator,
     query: web::Query<SubmissionFilter>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Some(refusal) = refusal(&req, &state) {
-        return refusal;
-    }
     match state.store.list_submissions(&query).await {
         Ok(rows) => {
             let full = rows.len() as i64 == query.limit.unwrap_or(50).clamp(1, 500);
@@ -107,10 +33,7 @@ pub async fn list(
 }
 
 /// `GET /admin/submissions/{id}`: the row with its payload, fields and attempts.
-pub async fn show(req: HttpRequest, id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(refusal) = refusal(&req, &state) {
-        return refusal;
-    }
+pub async fn show(_access: Operator, id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     match state.store.submission_with_attempts(&id).await {
         Ok(Some((submission, attempts))) => {
             HttpResponse::Ok().json(json!({ "submission": submission, "attempts": attempts }))
@@ -131,10 +54,12 @@ pub struct ReplayRequest {
 }
 
 /// `POST /admin/submissions/{id}/replay`
-pub async fn replay_one(req: HttpRequest, id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(refusal) = refusal_to_change(&req, &state) {
-        return refusal;
-    }
+pub async fn replay_one(
+    req: HttpRequest,
+    _access: OperatorChange,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let id = id.into_inner();
     // The inbox's button is a plain HTML form: answer it with the submission's page again.
     let from_inbox = req
@@ -153,13 +78,10 @@ pub async fn replay_one(req: HttpRequest, id: web::Path<String>, state: web::Dat
 
 /// `POST /admin/replay` with `{"ids": […]}` or `{"status": "dead" | "dry_run"}`.
 pub async fn replay(
-    req: HttpRequest,
+    _access: OperatorChange,
     body: web::Json<ReplayRequest>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Some(refusal) = refusal_to_change(&req, &state) {
-        return refusal;
-    }
     let status = match body.status.as_deref().map(|s| (s, Status::parse(s))) {
         None => None,
         Some((_, Some(status @ (Status::Dead | Status::DryRun)))) => Some(status),
@@ -189,13 +111,10 @@ fn since(hours: Option<i64>) -> String {
 
 /// `GET /admin/stats?hours=24`
 pub async fn stats(
-    req: HttpRequest,
+    _access: Operator,
     query: web::Query<StatsQuery>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Some(refusal) = refusal(&req, &state) {
-        return refusal;
-    }
     match state.store.stats(&since(query.hours)).await {
         Ok(stats) => HttpResponse::Ok().json(stats),
         Err(error) => internal(error),
@@ -204,10 +123,7 @@ pub async fn stats(
 
 /// `GET /admin/`: a small status page — is anything stuck, since when, and why — with the
 /// recent refusals.
-pub async fn status_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(refusal) = refusal(&req, &state) {
-        return refusal;
-    }
+pub async fn status_page(_access: Operator, state: web::Data<AppState>) -> HttpResponse {
     let (stats, dead) = match (
         state.store.stats(&since(Some(24))).await,
         state.store.latest_dead(10).await,
@@ -259,13 +175,10 @@ pub struct RefusalsQuery {
 
 /// `GET /admin/refusals?limit=`: the last refused form and hook requests, newest first.
 pub async fn refusals(
-    req: HttpRequest,
+    _access: Operator,
     query: web::Query<RefusalsQuery>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Some(refusal) = refusal(&req, &state) {
-        return refusal;
-    }
     let limit = query.limit.unwrap_or(crate::refusals::KEPT);
     HttpResponse::Ok().json(json!({
         "kept": state.refusals.capacity(),
@@ -299,10 +212,7 @@ pub fn reload_and_log(state: &AppState) -> Result<crate::state::Reloaded, String
 }
 
 /// `POST /admin/reload`: read the configuration again; a bad one keeps the running set (422).
-pub async fn reload(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(refusal) = refusal_to_change(&req, &state) {
-        return refusal;
-    }
+pub async fn reload(_access: OperatorChange, state: web::Data<AppState>) -> HttpResponse {
     match reload_and_log(&state) {
         Ok(reloaded) => HttpResponse::Ok().json(json!({ "ok": true, "reloaded": reloaded })),
         Err(reason) => HttpResponse::UnprocessableEntity().json(json!({

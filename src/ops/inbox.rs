@@ -2,12 +2,13 @@
 //! submissions, one submission with its fields, payload and attempts, replay for dead rows,
 //! and the filtered list as CSV. Server-rendered, no JavaScript.
 
-use super::admin::{internal, refusal};
+use super::access::Operator;
+use super::admin::internal;
 use crate::domain::Status;
 use crate::state::AppState;
 use crate::store::{SubmissionFilter, SubmissionSummary};
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use minijinja::context;
 
 const PAGE_ROWS: i64 = 50;
@@ -45,13 +46,10 @@ fn query_of(filter: &SubmissionFilter) -> String {
 
 /// `GET /admin/inbox?status=&source=&email=&since=&until=&before=`
 pub async fn list_page(
-    req: HttpRequest,
+    _access: Operator,
     query: web::Query<SubmissionFilter>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Some(refusal) = refusal(&req, &state) {
-        return refusal;
-    }
     let mut filter = normalised(query.into_inner());
     filter.limit = Some(PAGE_ROWS);
     let rows = match state.store.list_submissions(&filter).await {
@@ -87,14 +85,11 @@ pub struct DetailQuery {
 
 /// `GET /admin/inbox/{id}`: one submission, its fields, payload and every attempt.
 pub async fn detail_page(
-    req: HttpRequest,
+    _access: Operator,
     id: web::Path<String>,
     query: web::Query<DetailQuery>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Some(refusal) = refusal(&req, &state) {
-        return refusal;
-    }
     let (row, attempts) = match state.store.submission_with_attempts(&id).await {
         Ok(Some(found)) => found,
         Ok(None) => {
@@ -136,13 +131,10 @@ fn defused(value: &str) -> String {
 /// `GET /admin/submissions.csv?…`: the filtered list as CSV, newest first, without
 /// payloads or submitted fields.
 pub async fn csv(
-    req: HttpRequest,
+    _access: Operator,
     query: web::Query<SubmissionFilter>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Some(refusal) = refusal(&req, &state) {
-        return refusal;
-    }
     let mut filter = normalised(query.into_inner());
     filter.limit = Some(500);
     let mut out = csv::Writer::from_writer(Vec::new());

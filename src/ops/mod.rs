@@ -1,5 +1,6 @@
 //! Operating endpoints: liveness, readiness and metrics.
 
+mod access;
 pub mod admin;
 pub mod inbox;
 

@@ -1,0 +1,122 @@
+//! Who may use `/admin` (README, "Operating it"): the admin token as a bearer token, or as
+//! the password of HTTP Basic for a browser. Handlers take [`Operator`] (reads) or
+//! [`OperatorChange`] (changes) as an argument; a request without the right credentials is
+//! answered before the handler runs.
+
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::error::InternalError;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use base64::Engine;
+use serde_json::json;
+use std::future::{ready, Ready};
+
+/// The request carries the admin token.
+pub struct Operator;
+
+/// The request carries the admin token and may change state (see [`refusal_to_change`]).
+pub struct OperatorChange;
+
+fn admitted<T>(
+    req: &HttpRequest,
+    check: fn(&HttpRequest, &AppState) -> Option<HttpResponse>,
+    ok: T,
+) -> Ready<Result<T, actix_web::Error>> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .expect("the admin routes run with the application state");
+    ready(match check(req, state) {
+        None => Ok(ok),
+        Some(refusal) => Err(InternalError::from_response("admin access refused", refusal).into()),
+    })
+}
+
+impl FromRequest for Operator {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        admitted(req, refusal, Operator)
+    }
+}
+
+impl FromRequest for OperatorChange {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        admitted(req, refusal_to_change, OperatorChange)
+    }
+}
+
+/// How a request may change state: reads pass with the token either way; a change sent
+/// with HTTP Basic (credentials a browser caches and sends cross-site by itself) must also
+/// come from the relay's own origin, so another site cannot forge it (CSRF).
+fn refusal_to_change(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    if let Some(refusal) = refusal(req, state) {
+        return Some(refusal);
+    }
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
+    let own_host = req.connection_info().host().to_owned();
+    let same_origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|o| url::Url::parse(o).ok())
+        .is_some_and(|o| {
+            let authority = match o.port() {
+                Some(port) => format!("{}:{port}", o.host_str().unwrap_or("")),
+                None => o.host_str().unwrap_or("").to_owned(),
+            };
+            authority.eq_ignore_ascii_case(&own_host)
+        });
+    (!bearer && !same_origin).then(|| {
+        HttpResponse::Forbidden().json(json!({
+            "ok": false,
+            "error": "Changes need the bearer token, or a same-origin request from the admin page.",
+        }))
+    })
+}
+
+/// `None` lets the request through; otherwise the answer that says why not.
+fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    let config = state.config();
+    let Some(token) = &config.admin_token else {
+        return Some(HttpResponse::NotFound().json(json!({
+            "ok": false,
+            "error": format!("The admin API is off: set ${} to turn it on.", config.admin_token_env),
+        })));
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|value| {
+            if let Some(bearer) = value.strip_prefix("Bearer ") {
+                return Some(bearer.trim().to_owned());
+            }
+            let basic = base64::engine::general_purpose::STANDARD
+                .decode(value.strip_prefix("Basic ")?.trim())
+                .ok()?;
+            let basic = String::from_utf8(basic).ok()?;
+            Some(
+                basic
+                    .split_once(':')
+                    .map_or(basic.clone(), |(_, password)| password.to_owned()),
+            )
+        });
+    let matches = given.is_some_and(|g| crate::guard::same_secret(&g, token));
+    if matches {
+        return None;
+    }
+    Some(
+        HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"talk-relay admin\""))
+            .json(json!({ "ok": false, "error": "A valid admin token is required." })),
+    )
+}

@@ -1,6 +1,6 @@
 //! `[forms.NAME]`: origins, redirects, honeypot and CAPTCHA, checked into a `FormConfig`.
 
-use super::{check_mapping, check_positive, MappingInput, MappingRules, RawConsent, SecretSource};
+use super::{check_mapping, check_positive, mapping_input, MappingRules, RawConsent, SecretSource};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -206,19 +206,7 @@ pub(crate) fn check_form(
                 .ok_or_else(|| anyhow::anyhow!("{}: `{r}` is not an absolute http(s) URL", key("redirect")))
         })
         .transpose()?;
-    let mut rules = check_mapping(
-        &key,
-        MappingInput {
-            title: raw.title.unwrap_or_else(|| name.to_owned()),
-            subject: raw.subject,
-            fields: raw.fields,
-            merge_by: raw.merge_by,
-            default_country_code: raw.default_country_code,
-            default_message: raw.default_message,
-            consent: raw.consent,
-        },
-        max_message_chars,
-    )?;
+    let mut rules = check_mapping(&key, mapping_input!(raw, name), max_message_chars)?;
     rules.message_field = raw.message_field;
     rules.html_field = raw.html_field;
     rules.conventional_names = raw.conventional_names;

@@ -3,7 +3,7 @@
 use super::signatures::{
     parse_signed, HmacFormat, SignatureLayout, SignedPart, TimestampSource, TimestampUnit,
 };
-use super::{check_mapping, check_positive, MappingInput, MappingRules, RawConsent, SecretSource};
+use super::{check_mapping, check_positive, mapping_input, MappingRules, RawConsent, SecretSource};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -342,19 +342,7 @@ pub(crate) fn check_hook(
             key(&format!("accept.\"{pointer}\""))
         );
     }
-    let mut rules = check_mapping(
-        &key,
-        MappingInput {
-            title: raw.title.unwrap_or_else(|| name.to_owned()),
-            subject: raw.subject,
-            fields: raw.fields,
-            merge_by: raw.merge_by,
-            default_country_code: raw.default_country_code,
-            default_message: raw.default_message,
-            consent: raw.consent,
-        },
-        max_message_chars,
-    )?;
+    let mut rules = check_mapping(&key, mapping_input!(raw, name), max_message_chars)?;
     rules.html_field = Some(HTML_FIELD.to_owned());
     Ok(HookConfig {
         name: name.to_owned(),

@@ -12,7 +12,7 @@ mod talk_sessions;
 use forms::{check_form, RawForm};
 pub(crate) use forms::{check_url_name, parse_origins};
 pub use forms::{CaptchaConfig, CaptchaProvider, CaptchaUnreachable, FormConfig, WebOrigin, CAPTCHA_FIELDS};
-pub(crate) use rules::{check_mapping, MappingInput, RawConsent};
+pub(crate) use rules::{check_mapping, mapping_input, MappingInput, RawConsent};
 pub use rules::{
     ConsentPolicy, ConsentWord, MappingRules, UncheckedConsent, DEFAULT_OPTED_IN_CONTEXT,
     DEFAULT_OPTED_OUT_CONTEXT, DEFAULT_TICKED, DEFAULT_UNTICKED,

@@ -106,7 +106,6 @@ pub struct MappingRules {
     pub default_message: Option<String>,
 }
 
-#[allow(clippy::too_many_arguments)]
 /// The mapping keys a form and a hook share, as written in the config.
 pub(crate) struct MappingInput {
     pub title: String,
@@ -117,6 +116,22 @@ pub(crate) struct MappingInput {
     pub default_message: Option<String>,
     pub consent: Option<RawConsent>,
 }
+
+/// Takes the shared mapping keys off a raw form or hook table (both name them alike).
+macro_rules! mapping_input {
+    ($raw:expr, $name:expr) => {
+        $crate::config::MappingInput {
+            title: $raw.title.unwrap_or_else(|| $name.to_owned()),
+            subject: $raw.subject,
+            fields: $raw.fields,
+            merge_by: $raw.merge_by,
+            default_country_code: $raw.default_country_code,
+            default_message: $raw.default_message,
+            consent: $raw.consent,
+        }
+    };
+}
+pub(crate) use mapping_input;
 
 pub(crate) fn check_mapping(
     key: &dyn Fn(&str) -> String,

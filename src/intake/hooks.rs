@@ -182,15 +182,5 @@ async fn receive_hook(
 }
 
 fn receipt(hook: &HookConfig, recorded: Recorded) -> Receipt {
-    let (id, duplicate) = match recorded {
-        Recorded::New(id) => (id, false),
-        Recorded::Duplicate(id) => (id, true),
-    };
-    Receipt {
-        id,
-        duplicate,
-        next: None,
-        source: hook.name.clone(),
-        outcome: "accepted",
-    }
+    Receipt::of(recorded, &hook.name, None, "accepted")
 }

@@ -22,6 +22,28 @@ pub struct Receipt {
     pub outcome: &'static str,
 }
 
+impl Receipt {
+    /// The receipt for what the log writer recorded (a new row, or the one a duplicate matched).
+    pub fn of(
+        recorded: crate::store::Recorded,
+        source: &str,
+        next: Option<Url>,
+        outcome: &'static str,
+    ) -> Self {
+        let (id, duplicate) = match recorded {
+            crate::store::Recorded::New(id) => (id, false),
+            crate::store::Recorded::Duplicate(id) => (id, true),
+        };
+        Self {
+            id,
+            duplicate,
+            next,
+            source: source.to_owned(),
+            outcome,
+        }
+    }
+}
+
 /// A submission taken. In dry run (no Ortto key) the API says so: `"status": "dry_run"`,
 /// since nothing will be sent until a key is set and the rows are replayed. `thanks` is the
 /// built-in thank-you page's address, for a browser without a redirect.

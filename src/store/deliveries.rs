@@ -324,47 +324,27 @@ mod tests {
             counts: true,
             error: "timeout".into(),
         };
-        release(&mut conn, std::slice::from_ref(&stale), Utc::now())
-            .await
-            .unwrap();
-        let fenced = finish_many(
-            &mut conn,
-            &[Finish {
-                lease: &stale,
-                attempt: None,
-                update: &retry,
-            }],
-        )
-        .await
-        .unwrap();
-        assert_eq!(fenced, 1);
         let delivered = RowUpdate::Delivered {
             conversation_id: Some("c".into()),
             person_id: None,
             person_status: None,
         };
-        let fenced = finish_many(
-            &mut conn,
-            &[Finish {
-                lease: &current,
+        release(&mut conn, std::slice::from_ref(&stale), Utc::now())
+            .await
+            .unwrap();
+        // (the claim, the outcome) → how many outcomes found their claim gone
+        for (lease, update, fenced) in [
+            (&stale, &retry, 1),
+            (&current, &delivered, 0),
+            (&stale, &retry, 1),
+        ] {
+            let finish = Finish {
+                lease,
                 attempt: None,
-                update: &delivered,
-            }],
-        )
-        .await
-        .unwrap();
-        assert_eq!(fenced, 0);
-        let late = finish_many(
-            &mut conn,
-            &[Finish {
-                lease: &stale,
-                attempt: None,
-                update: &retry,
-            }],
-        )
-        .await
-        .unwrap();
-        assert_eq!(late, 1);
+                update,
+            };
+            assert_eq!(finish_many(&mut conn, &[finish]).await.unwrap(), fenced);
+        }
         let (status, token): (String, Option<String>) =
             sqlx::query_as("SELECT status, lease_token FROM submissions WHERE id = 'r1'")
                 .fetch_one(&mut conn)

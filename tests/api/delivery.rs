@@ -200,13 +200,8 @@ async fn without_a_key_rows_become_dry_run_and_replay_sends_them_later() {
     assert_eq!(ready["mode"], "dry_run");
     app.stop().await;
 
-    let output = crate::helpers::relay_cli(&["replay", "--status", "dry_run"], &app.db_path).await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("re-queued 1 submission"));
+    let stdout = crate::helpers::relay_cli(&["replay", "--status", "dry_run"], &app.db_path).await;
+    assert!(stdout.contains("re-queued 1 submission"), "{stdout}");
 
     app.connect_ortto(&ortto);
     app.restart(crate::helpers::FAST_DELIVERY).await;

@@ -237,6 +237,15 @@ impl TestApp {
         rows
     }
 
+    /// Every row's id, oldest first.
+    pub async fn ids(&self) -> Vec<String> {
+        self.submissions()
+            .await
+            .into_iter()
+            .map(|r| r.summary.id)
+            .collect()
+    }
+
     pub async fn latest(&self) -> SubmissionRow {
         self.submissions().await.pop().expect("at least one submission")
     }
@@ -293,13 +302,19 @@ pub async fn run_command(mut command: std::process::Command) -> std::process::Ou
 }
 
 /// `talk-relay ARGS` against a test database.
-pub async fn relay_cli(args: &[&str], db_path: &std::path::Path) -> std::process::Output {
+pub async fn relay_cli(args: &[&str], db_path: &std::path::Path) -> String {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
     command
         .args(args)
         .env("TALK_RELAY__DATABASE__PATH", db_path)
         .env_remove("ORTTO_API_KEY");
-    run_command(command).await
+    let output = run_command(command).await;
+    assert!(
+        output.status.success(),
+        "talk-relay {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// One SQL statement through the `sqlite3` shell, read-only, as JSON rows.

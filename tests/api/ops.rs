@@ -201,8 +201,7 @@ async fn the_cli_prints_stats() {
     submit(&app, "demo", "a@example.com", json!({})).await;
     submit(&app, "demo", "bad", json!({})).await;
     app.stop().await;
-    let output = relay_cli(&["stats", "--hours", "1"], &app.db_path).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = relay_cli(&["stats", "--hours", "1"], &app.db_path).await;
     assert!(
         stdout.contains("invalid") && stdout.contains("queue depth"),
         "{stdout}"

@@ -127,6 +127,8 @@ async fn list_filters_paginates_shows_attempts_and_replays() {
             .status,
         "delivered"
     );
+    // Replay moved the row dead → queued → delivered: the rollups followed it.
+    assert_rollup_matches(&app).await;
     let (status, _) = admin_post(&app, "/admin/replay", json!({"status": "spam"})).await;
     assert_eq!(status, 400);
     let (_, stats) = admin_get(&app, "/admin/stats?hours=1").await;
@@ -178,7 +180,8 @@ async fn the_status_page_shows_what_the_database_holds() {
     assert!(page.contains("name=\"viewport\""));
 }
 
-/// The trigger-kept daily rollup agrees with the table it summarises.
+/// The rollups (counted per batch on insert, by triggers on status change and delete)
+/// agree with the table they summarise.
 async fn assert_rollup_matches(app: &TestApp) {
     let store = app.store().await;
     let actual: Vec<(String, i64)> =
@@ -193,6 +196,20 @@ async fn assert_rollup_matches(app: &TestApp) {
     .await
     .unwrap();
     assert_eq!(actual, rolled);
+    let by_source = |sql: &'static str| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query_as::<_, (String, i64)>(sql)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        by_source("SELECT source, COUNT(*) FROM submissions GROUP BY source ORDER BY source").await,
+        by_source("SELECT source, SUM(count) FROM submission_rollup_hourly GROUP BY source HAVING SUM(count) > 0 ORDER BY source").await,
+        "the hourly rollup"
+    );
 }
 
 #[actix_web::test]

@@ -35,23 +35,26 @@ async fn purge_and_the_retention_timer_delete_old_rows_but_keep_waiting_ones() {
     let mut app = spawn_app("").await;
     let recent = submit(&app, "demo", "new@example.com", json!({})).await;
     let store = app.store().await;
+    // Old rows written straight into the file, counted as the log writer counts what it
+    // inserts (README, "Rollups").
+    let insert_old = |id: &'static str, status: &'static str| {
+        let pool = store.pool().clone();
+        async move {
+            for sql in [
+                "INSERT INTO submissions (id, received_at, source_kind, source, status, fields, next_attempt_at) VALUES (?1, '2020-01-01T00:00:00.000Z', 'form', 'demo', ?2, '{}', '2999-01-01T00:00:00.000Z')",
+                "INSERT INTO submission_rollup_daily VALUES ('2020-01-01', 'form', 'demo', ?2, -1, 1) ON CONFLICT DO UPDATE SET count = count + 1",
+                "INSERT INTO submission_rollup_hourly VALUES ('2020-01-01T00', 'form', 'demo', 1) ON CONFLICT DO UPDATE SET count = count + 1",
+            ] {
+                sqlx::query(sql).bind(id).bind(status).execute(&pool).await.unwrap();
+            }
+        }
+    };
     for (id, status) in [
         ("old-delivered", "delivered"),
         ("old-queued", "queued"),
         ("old-spam", "spam"),
     ] {
-        sqlx::query("INSERT INTO submissions (id, received_at, source_kind, source, status, fields, next_attempt_at) VALUES (?, '2020-01-01T00:00:00.000Z', 'form', 'demo', ?, '{}', '2999-01-01T00:00:00.000Z')")
-            .bind(id)
-            .bind(status)
-            .execute(store.pool())
-            .await
-            .unwrap();
-        // Counted as the log writer counts what it inserts (README, "Rollups").
-        sqlx::query("INSERT INTO submission_rollup_daily VALUES ('2020-01-01', 'form', 'demo', ?, -1, 1) ON CONFLICT DO UPDATE SET count = count + 1")
-            .bind(status)
-            .execute(store.pool())
-            .await
-            .unwrap();
+        insert_old(id, status).await;
     }
     app.stop().await;
     let stdout = relay_cli(&["purge", "--older-than", "30"], &app.db_path).await;
@@ -62,10 +65,7 @@ async fn purge_and_the_retention_timer_delete_old_rows_but_keep_waiting_ones() {
         "{left:?}"
     );
 
-    sqlx::query("INSERT INTO submissions (id, received_at, source_kind, source, status, fields) VALUES ('old-dead', '2020-01-01T00:00:00.000Z', 'form', 'demo', 'dead', '{}')")
-        .execute(store.pool())
-        .await
-        .unwrap();
+    insert_old("old-dead", "dead").await;
     app.restart("[database]\nretention_days = 7\npurge_interval_ms = 100\n")
         .await;
     actix_web::rt::time::sleep(Duration::from_millis(600)).await;

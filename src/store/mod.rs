@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Shared handle to the log: a small pool for reads and delivery-state writes.
 #[derive(Clone)]

@@ -138,3 +138,62 @@ async fn read_only_and_maintenance_commands_need_no_hook_or_session_secrets() {
     assert!(!serve.status.success(), "serve still requires every secret");
     assert!(String::from_utf8_lossy(&serve.stderr).contains("UNSET_BASIN_SECRET"));
 }
+
+/// A log created by the previous release (its seven migrations, as `migrations/sqlite` still
+/// holds them byte for byte) upgrades in place: no checksum error, its rows kept, the new
+/// columns there.
+#[actix_web::test]
+async fn a_database_from_the_previous_release_upgrades_without_checksum_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let previous = dir.path().join("previous-migrations");
+    std::fs::create_dir(&previous).unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    let mut names: Vec<String> = std::fs::read_dir(&shipped)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.as_str() < "20261202")
+        .collect();
+    names.sort();
+    // What the previous release recorded for each (the first 16 hex digits of sqlx's SHA-384):
+    // editing a shipped migration would make every existing database refuse to start.
+    let recorded = [
+        "d5476980a101d4a2",
+        "ba0f476343712351",
+        "b7df67f3b23c7915",
+        "a0f24d4f328d4b50",
+        "9df09992bfcd03f0",
+        "8ac7ff5b313e5b69",
+        "86871695b0638f48",
+    ];
+    assert_eq!(names.len(), recorded.len(), "{names:?}");
+    for (name, recorded) in names.iter().zip(recorded) {
+        let bytes = std::fs::read(shipped.join(name)).unwrap();
+        let digest = hex::encode(<sha2::Sha384 as sha2::Digest>::digest(&bytes));
+        assert_eq!(&digest[..16], recorded, "{name} changed since it shipped");
+        std::fs::copy(shipped.join(name), previous.join(name)).unwrap();
+    }
+    let db = dir.path().join("old.db");
+    let store = talk_relay::store::Store::open(&db).await.unwrap();
+    sqlx::migrate::Migrator::new(previous.as_path())
+        .await
+        .unwrap()
+        .run(store.pool())
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at, payload, fields)
+         VALUES ('kept', '2026-12-01T00:00:00.000Z', 'form', 'demo', 'queued', '2026-12-01T00:00:00.000Z', '{}', '{}')",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    store.pool().close().await;
+
+    crate::helpers::relay_cli(&["migrate"], &db).await;
+    let store = talk_relay::store::Store::open(&db).await.unwrap();
+    let (id, token): (String, Option<String>) = sqlx::query_as("SELECT id, lease_token FROM submissions")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!((id.as_str(), token), ("kept", None));
+}

@@ -222,12 +222,10 @@ async fn watch_storage(store: Store, health: Arc<StorageHealth>, stop: Cancellat
     // The WAL file's size and modification time when a checkpoint last left nothing to copy:
     // while they stay so, nothing was written since, and not taking the checkpoint lock lets
     // the idle writer truncate the WAL.
-    let wal = crate::store::health::wal_path(&health.settings().path);
     let mut settled_at = None;
     loop {
-        let size = health.measure_wal();
-        let stamp = std::fs::metadata(&wal).ok().map(|m| (m.len(), m.modified().ok()));
-        let busy = size > health.settings().max_wal_bytes / 4;
+        let stamp = health.wal_stamp();
+        let busy = stamp.0 > health.settings().max_wal_bytes / 4;
         let pause = if busy {
             Duration::from_millis(100)
         } else {
@@ -239,11 +237,11 @@ async fn watch_storage(store: Store, health: Arc<StorageHealth>, stop: Cancellat
                     health.watch_once();
                     last_watch = std::time::Instant::now();
                 }
-                if stamp.is_none() || settled_at != stamp {
+                if stamp.1.is_none() || settled_at != Some(stamp) {
                     match store.checkpoint().await {
                         Ok(behind) => {
                             health.set_checkpoint_backlog(behind);
-                            settled_at = if behind == 0 { stamp } else { None };
+                            settled_at = (behind == 0).then_some(stamp);
                         }
                         Err(error) => tracing::warn!(error = %format!("{error:#}"), "WAL checkpoint failed"),
                     }

@@ -5,7 +5,7 @@
 
 use super::{answer, Asker, IntakeError, ResponseKind};
 use super::{map_and_record, Receipt, RequestMeta, Source};
-use crate::config::HookConfig;
+use crate::config::{Config, HookConfig};
 use crate::domain::SourceKind;
 use crate::domain::SubmittedFields;
 use crate::guard;
@@ -39,8 +39,8 @@ pub async fn receive_hook_request(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let meta = RequestMeta::of(&req, &state);
     let config = state.config();
+    let meta = RequestMeta::of(&req, &config);
     let hook = config.hook(&hook_name);
     let asker = Asker {
         kind: ResponseKind::Api,
@@ -51,7 +51,7 @@ pub async fn receive_hook_request(
         back: None,
     };
     let outcome = match hook {
-        Some(hook) => receive_hook(hook, &req, body, &state, meta).await,
+        Some(hook) => receive_hook(hook, &config, &req, body, &state, meta).await,
         None => Err(IntakeError::HookNotFound(hook_name.into_inner())),
     };
     let source = hook.map_or("unknown", |h| h.name.as_str());
@@ -88,6 +88,7 @@ pub async fn receive_hook_request(
 /// The pipeline for one webhook call, step by step.
 async fn receive_hook(
     hook: &HookConfig,
+    config: &Config,
     req: &HttpRequest,
     body: web::Payload,
     state: &AppState,
@@ -100,7 +101,7 @@ async fn receive_hook(
             retry_after_secs: limited.retry_after_secs,
         });
     }
-    let bytes = body::read_request_body(req, body, &state.config().server).await?;
+    let bytes = body::read_request_body(req, body, &config.server).await?;
     // `{url}`: as the sender called it (a hook may name the registered URL in `signed_url`).
     let url = {
         let info = req.connection_info();
@@ -118,7 +119,7 @@ async fn receive_hook(
 
     // Parse: the vendor's payload, as the fields a form would have sent, one set per event.
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
-    let events = mapping::normalise(hook, content_type, bytes, &state.config().limits).await?;
+    let events = mapping::normalise(hook, content_type, bytes, &config.limits).await?;
     meta.page_url = None;
     let header_key = meta.idempotency_key.take();
     let source = Source {

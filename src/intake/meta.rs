@@ -1,10 +1,10 @@
 //! What the relay keeps about a request itself, beside its fields (README, "The log":
 //! `client_ip`, `user_agent`, `origin`, `page_url`, `idempotency_key`, `request_id`).
 
+use crate::config::Config;
 use crate::config::WebOrigin;
 use crate::domain::{new_submission_id, utc_timestamp, SourceKind, Status};
 use crate::guard;
-use crate::state::AppState;
 use crate::store::NewSubmission;
 use actix_web::{HttpMessage, HttpRequest};
 use chrono::{DateTime, Utc};
@@ -26,7 +26,9 @@ pub struct RequestMeta {
 }
 
 impl RequestMeta {
-    pub fn of(req: &HttpRequest, state: &AppState) -> Self {
+    /// The facts, read under `config`: the one snapshot the whole request uses (a reload
+    /// meanwhile changes nothing for it).
+    pub fn of(req: &HttpRequest, config: &Config) -> Self {
         let header = |name: &str| {
             req.headers()
                 .get(name)
@@ -36,7 +38,6 @@ impl RequestMeta {
         };
         let page_url = header("referer")
             .filter(|r| url::Url::parse(r).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
-        let config = state.config();
         let server = &config.server;
         let client = guard::client_ip(req, &server.trusted_proxies, &server.client_ip_header);
         Self {

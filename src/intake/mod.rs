@@ -14,7 +14,7 @@ pub use kind::ResponseKind;
 pub use meta::RequestMeta;
 pub use respond::{accepted, close_if_timed_out, html as html_response, refused, Receipt};
 
-use crate::config::{CaptchaUnreachable, FormConfig};
+use crate::config::{CaptchaUnreachable, Config, FormConfig};
 use crate::domain::{utc_timestamp, SourceKind, Status, SubmittedFields};
 use crate::guard;
 use crate::http::{body, cors};
@@ -32,12 +32,12 @@ pub async fn submit_form(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let kind = ResponseKind::of(&req);
-    let meta = RequestMeta::of(&req, &state);
     let config = state.config();
+    let meta = RequestMeta::of(&req, &config);
     let form = config.form(&form_name);
     let mut page = None;
     let outcome = match form {
-        Some(form) => receive_form(form, &req, body, &state, &meta, &mut page).await,
+        Some(form) => receive_form(form, &config, &req, body, &state, &meta, &mut page).await,
         None => Err(IntakeError::FormNotFound(form_name.into_inner())),
     };
     let asker = Asker {
@@ -60,6 +60,7 @@ pub async fn submit_form(
 /// soon as the body is parsed, so even a refusal can link back to the form.
 async fn receive_form(
     form: &FormConfig,
+    config: &Config,
     req: &HttpRequest,
     body: web::Payload,
     state: &AppState,
@@ -79,7 +80,6 @@ async fn receive_form(
     }
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
     let format = body::BodyFormat::detect(content_type)?;
-    let config = state.config();
     let bytes = body::read_request_body(req, body, &config.server).await?;
     let fields = crate::http::parse::parse_fields(format, content_type, bytes, &config.limits).await?;
     // 3. Clean (text first, so mapping sees what will be kept; HTML is sanitised in map).
@@ -246,8 +246,8 @@ pub(crate) fn answer(
                 receipt.outcome
             };
             state.metrics.count_intake(source_kind, asker.source, counted);
-            let thanks = redirect::thanks_link(&state.link_key, &receipt.source, asker.back.as_deref());
-            accepted(asker.kind, receipt, state.deliveries.dry_run(), &thanks)
+            let thanks = || redirect::thanks_link(&state.link_key, &receipt.source, asker.back.as_deref());
+            accepted(asker.kind, receipt, state.deliveries.dry_run(), thanks)
         }
         Err(error) => {
             state

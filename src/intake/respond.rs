@@ -45,15 +45,17 @@ impl Receipt {
 }
 
 /// A submission taken. In dry run (no Ortto key) the API says so: `"status": "dry_run"`,
-/// since nothing will be sent until a key is set and the rows are replayed. `thanks` is the
-/// built-in thank-you page's address, for a browser without a redirect.
-pub fn accepted(kind: ResponseKind, receipt: &Receipt, dry_run: bool, thanks: &str) -> HttpResponse {
+/// since nothing will be sent until a key is set and the rows are replayed. `thanks` makes
+/// the built-in thank-you page's address, only for a browser without a redirect.
+pub fn accepted(
+    kind: ResponseKind,
+    receipt: &Receipt,
+    dry_run: bool,
+    thanks: impl FnOnce() -> String,
+) -> HttpResponse {
     match kind {
         ResponseKind::Browser => {
-            let location = receipt
-                .next
-                .as_ref()
-                .map_or_else(|| thanks.to_owned(), Url::to_string);
+            let location = receipt.next.as_ref().map_or_else(thanks, Url::to_string);
             HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location))
                 .finish()

@@ -67,7 +67,7 @@ pub async fn list_page(
         "inbox",
         context! {
             rows, next_link, sources,
-            statuses => Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            statuses => Status::ALL.map(|s| s.as_str()),
             filter => context! {
                 status => filter.status, source => filter.source, email => filter.email,
                 since => filter.since, until => filter.until,
@@ -93,9 +93,14 @@ pub async fn detail_page(
     let (row, attempts) = match state.store.submission_with_attempts(&id).await {
         Ok(Some(found)) => found,
         Ok(None) => {
-            let page = state
-                .pages()
-                .admin("inbox", context! { rows => Vec::<()>::new(), missing => true });
+            let page = state.pages().admin(
+                "inbox",
+                context! {
+                    rows => Vec::<()>::new(), missing => true, csv_link => "/admin/submissions.csv",
+                    statuses => Status::ALL.map(|s| s.as_str()),
+                    sources => Vec::<()>::new(), filter => context! {},
+                },
+            );
             return crate::intake::html_response(StatusCode::NOT_FOUND, page);
         }
         Err(error) => return internal(error),

@@ -49,6 +49,9 @@ pub struct Visit<'a> {
 /// stops the load with the file's name, so a bad edit never replaces working pages.
 pub struct Pages {
     env: Environment<'static>,
+    /// The built-in templates alone: what a site template that fails while serving falls
+    /// back to (with their own `layout.html`, which the site may have replaced).
+    built_in: Environment<'static>,
 }
 
 impl std::fmt::Debug for Pages {
@@ -58,16 +61,17 @@ impl std::fmt::Debug for Pages {
 }
 
 impl Pages {
-    pub fn built_in() -> Self {
-        Self::load(None).expect("the built-in templates parse")
-    }
-
-    pub fn load(dir: Option<&Path>) -> anyhow::Result<Self> {
+    fn built_in_env() -> anyhow::Result<Environment<'static>> {
         let mut env = Environment::new();
         for (name, source) in BUILT_IN {
             env.add_template(name, source)
                 .with_context(|| format!("built-in template {name}"))?;
         }
+        Ok(env)
+    }
+
+    pub fn load(dir: Option<&Path>) -> anyhow::Result<Self> {
+        let mut env = Self::built_in_env()?;
         if let Some(dir) = dir {
             let mut overrides = vec![String::new()];
             for entry in std::fs::read_dir(dir).with_context(|| format!("pages.dir {}", dir.display()))? {
@@ -89,7 +93,10 @@ impl Pages {
                 }
             }
         }
-        let pages = Self { env };
+        let pages = Self {
+            env,
+            built_in: Self::built_in_env()?,
+        };
         pages.check()?;
         Ok(pages)
     }
@@ -127,13 +134,10 @@ impl Pages {
             Err(error) => {
                 // A site template failing at runtime: the built-in page, never a blank one.
                 tracing::error!(template = name, error = %error, "a page template failed; using the built-in one");
-                let fallback = name.rsplit('/').next().unwrap_or(name);
-                let built_in = BUILT_IN
-                    .iter()
-                    .find(|(n, _)| *n == fallback)
-                    .map_or("", |(_, s)| s);
-                Environment::new()
-                    .template_from_named_str(fallback, built_in)
+                let page = name.rsplit('/').next().unwrap_or(name);
+                self.built_in
+                    .get_template(name)
+                    .or_else(|_| self.built_in.get_template(page))
                     .and_then(|t| t.render(ctx))
                     .unwrap_or_else(|e| {
                         format!("<!doctype html><p>{}</p>", minijinja::HtmlEscape(&e.to_string()))

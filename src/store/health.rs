@@ -142,11 +142,18 @@ impl StorageHealth {
 
     /// The WAL's size now; also kept as the high-water mark.
     pub fn measure_wal(&self) -> u64 {
-        let bytes = std::fs::metadata(wal_path(&self.settings.path)).map_or(0, |m| m.len());
+        self.wal_stamp().0
+    }
+
+    /// The WAL's size (recorded, as [`StorageHealth::measure_wal`] does) and its last
+    /// modification time, from one look at the file: a changed stamp means new frames.
+    pub fn wal_stamp(&self) -> (u64, Option<std::time::SystemTime>) {
+        let metadata = std::fs::metadata(wal_path(&self.settings.path)).ok();
+        let bytes = metadata.as_ref().map_or(0, |m| m.len());
         let mut state = self.state();
         state.snapshot.wal_bytes = bytes;
         state.snapshot.wal_peak_bytes = state.snapshot.wal_peak_bytes.max(bytes);
-        bytes
+        (bytes, metadata.and_then(|m| m.modified().ok()))
     }
 
     /// Looks at the disk and the file once: free space against `database.min_free_mb`, and

@@ -133,8 +133,8 @@ pub async fn mint_session(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = Instant::now();
-    let meta = RequestMeta::of(&req, &state);
     let config = state.config();
+    let meta = RequestMeta::of(&req, &config);
     let sessions = &config.sessions;
     let mut log = SessionLog {
         requested_at: now_timestamp(),
@@ -148,7 +148,7 @@ pub async fn mint_session(
         client_ip: meta.client_ip.clone(),
         latency_ms: 0,
     };
-    let result = mint(&req, payload, &state, &meta, &mut log).await;
+    let result = mint(&req, payload, &state, &config, &meta, &mut log).await;
     let mut response = match result {
         Ok(minted) => {
             log.person_id = minted.person_id.clone();
@@ -208,10 +208,10 @@ async fn mint(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
+    config: &crate::config::Config,
     meta: &RequestMeta,
     log: &mut SessionLog,
 ) -> Result<Minted, SessionError> {
-    let config = state.config();
     let sessions = &config.sessions;
     if !sessions.enabled() {
         return Err(SessionError::Disabled);

@@ -79,6 +79,9 @@ async fn the_inbox_lists_filters_opens_and_exports_what_the_log_holds() {
     );
     assert!(detail.contains("<td>400</td>"), "the attempt: {detail}");
     assert!(detail.contains("id=\"replay\""), "a dead row can be replayed");
+    let (status, _, missing) = admin_page(&app, "/admin/inbox/no-such-id").await;
+    assert_eq!(status, 404);
+    assert!(missing.contains("No submission has that id."), "{missing}");
 
     let response = app
         .get("/admin/submissions.csv?source=other")
@@ -228,7 +231,7 @@ async fn sighup_and_post_reload_swap_forms_in_and_a_bad_config_keeps_the_running
     let post = |form: &'static str| {
         Call::new(&client, Method::POST, &format!("{base}/f/{form}")).json(
             &json!({"email": "jo@example.com", "message": "hi"}),
-            &[202, 404][..],
+            &[202, 404, 429][..],
         )
     };
     let reload = |expect: u16| {
@@ -268,6 +271,23 @@ async fn sighup_and_post_reload_swap_forms_in_and_a_bad_config_keeps_the_running
     // The shipped defaults bring the `demo` form.
     assert_eq!(answer["reloaded"]["forms"], json!(["demo", "first"]), "{answer}");
     assert_eq!(post("second").await.status, 404);
+
+    // Limits swap in too; the counters survive a reload that leaves `[rate_limits]` alone.
+    let limited =
+        |burst: u32| format!("[forms.first]\n[rate_limits.form_per_ip]\nburst = {burst}\nper_minute = 1\n");
+    write(&limited(1));
+    reload(200).await;
+    assert_eq!(post("first").await.status, 202);
+    assert_eq!(post("first").await.status, 429, "the new limit holds");
+    reload(200).await;
+    assert_eq!(
+        post("first").await.status,
+        429,
+        "an unchanged limit keeps its count"
+    );
+    write(&limited(3));
+    reload(200).await;
+    assert_eq!(post("first").await.status, 202, "a changed limit starts afresh");
     assert!(relay.try_wait().unwrap().is_none(), "still the same process");
     let log = std::fs::read_to_string(dir.path().join("relay.log")).unwrap();
     assert!(

@@ -156,3 +156,37 @@ async fn a_template_that_does_not_parse_or_an_unknown_language_is_refused_by_che
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("pages.lang"));
 }
+
+#[actix_web::test]
+async fn a_site_template_that_fails_while_serving_falls_back_to_the_built_in_page() {
+    // It renders for the sample `check-config` uses (422), and fails for a 404.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("layout.html"),
+        "<!doctype html><html><body class=\"site\">{% block body %}{% endblock %}</body></html>",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("error.html"),
+        "{% extends \"layout.html\" %}{% block body %}<h1>{{ heading }}</h1>\
+         {% if status == 404 %}{{ 1 // 0 }}{% endif %}{% endblock %}",
+    )
+    .unwrap();
+    let app = spawn_app(&format!("[pages]\ndir = '{}'\n", dir.path().display())).await;
+    let (status, _, page) = browser_post(&app, "demo", "email=nope&message=hi").await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("class=\"site\""),
+        "the site's page while it works: {page}"
+    );
+    let (status, _, page) = browser_post(&app, "nope", "email=a%40example.com").await;
+    assert_eq!(status, 404);
+    assert!(
+        page.contains("Form not found") && page.contains("Error 404"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("class=\"site\""),
+        "the built-in page, with its own layout: {page}"
+    );
+}

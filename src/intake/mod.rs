@@ -46,8 +46,14 @@ pub async fn submit_form(
         source: form.map_or("unknown", |f| f.name.as_str()),
         client_ip: meta.client_ip.clone(),
         form,
-        // The page the visitor came from: `_page`, else `Referer` (only the origin, cross-site).
-        back: page.map(String::from).or_else(|| meta.page_url.clone()),
+        // The page the visitor came from: `_page`, else `Referer` (only the origin,
+        // cross-site), each only where `_page` may point (a signed `/thanks` link must not
+        // lead off the site because a script sent a `Referer` of its choosing).
+        back: page
+            .or_else(|| {
+                form.and_then(|f| redirect::back_page(f, meta.page_url.as_deref(), meta.origin.as_ref()))
+            })
+            .map(String::from),
     };
     let mut response = answer(&state, &asker, &outcome);
     if let Some(form) = form {

@@ -63,8 +63,9 @@ pub struct ThanksQuery {
     pub sig: Option<String>,
 }
 
-fn link_signature(key: &SecretString, form: &str, page: &str) -> Vec<u8> {
-    crate::guard::hmac_sha256(key, &[form.as_bytes(), b"\n", page.as_bytes()])
+/// What the `/thanks` signature covers: the form and the page.
+fn signed_parts<'a>(form: &'a str, page: &'a str) -> [&'a [u8]; 3] {
+    [form.as_bytes(), b"\n", page.as_bytes()]
 }
 
 /// The built-in thank-you page's address, with the page to go back to, signed by the relay
@@ -73,7 +74,7 @@ pub fn thanks_link(key: &SecretString, form: &str, back: Option<&str>) -> String
     let mut link = Url::parse("http://relay/thanks").expect("a constant URL");
     link.query_pairs_mut().append_pair("form", form);
     if let Some(back) = back {
-        let sig = hex::encode(link_signature(key, form, back));
+        let sig = hex::encode(crate::guard::hmac_sha256(key, &signed_parts(form, back)));
         link.query_pairs_mut()
             .append_pair("page", back)
             .append_pair("sig", &sig);
@@ -89,6 +90,5 @@ pub fn verified_back(key: &SecretString, query: &ThanksQuery) -> Option<String> 
         query.sig.as_deref()?,
     );
     let given = hex::decode(sig).ok()?;
-    crate::guard::hmac_sha256_matches(key, &[form.as_bytes(), b"\n", page.as_bytes()], &given)
-        .then(|| page.to_owned())
+    crate::guard::hmac_sha256_matches(key, &signed_parts(form, page), &given).then(|| page.to_owned())
 }

@@ -190,3 +190,26 @@ async fn a_site_template_that_fails_while_serving_falls_back_to_the_built_in_pag
         "the built-in page, with its own layout: {page}"
     );
 }
+
+#[actix_web::test]
+async fn a_referer_off_the_forms_origins_gets_no_signed_back_link() {
+    // A script can send an allowed Origin with any Referer; the relay must not sign a link to it.
+    let app = spawn_app("[forms.contact]\nallowed_origins = [\"https://www.example.com\"]\n").await;
+    let location = app
+        .post("/f/contact")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", BROWSER_ACCEPT)
+        .header("Origin", SITE)
+        .header("Referer", "https://evil.example/login")
+        .body("email=jo%40example.com&message=hi", 303)
+        .await
+        .header("location")
+        .unwrap()
+        .to_owned();
+    assert_eq!(location, "/thanks?form=contact", "no page, no signature");
+    let (_, page) = get_page(&app, &location).await;
+    assert!(
+        !page.contains("evil.example") && !page.contains("id=\"back\""),
+        "{page}"
+    );
+}

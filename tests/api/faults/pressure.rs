@@ -104,7 +104,9 @@ async fn the_wal_stays_bounded_under_load_returns_under_after_a_long_reader_and_
         assert!(Instant::now() < drained, "the worker did not drain the queue");
         actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(15);
+    // A loaded machine (the whole suite at once) can keep the idle writer's truncation
+    // waiting a while; what must hold is that it comes.
+    let deadline = Instant::now() + Duration::from_secs(30);
     while wal_size(&db) > 0 {
         assert!(
             Instant::now() < deadline,

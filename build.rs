@@ -1,4 +1,5 @@
 // Migrations are embedded by `sqlx::migrate!`; rebuild when one is added or changed.
 fn main() {
     println!("cargo:rerun-if-changed=migrations/sqlite");
+    println!("cargo:rerun-if-changed=migrations/postgres");
 }

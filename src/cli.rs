@@ -72,9 +72,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped().await
         }
         Command::Migrate => {
-            let store = Store::open(&config.database.path).await?;
-            store.migrate().await?;
-            println!("database {} is up to date", config.database.path.display());
+            crate::store::open_migrated(&config.database).await?;
+            println!("database {} is up to date", config.database.describe_target());
             Ok(())
         }
         Command::Replay { ids, status } => {
@@ -136,15 +135,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "erased {} submissions, {} delivery attempts, {} session logs",
                 removed.submissions, removed.delivery_attempts, removed.talk_sessions
             );
-            if erased.wal_truncated {
-                println!(
-                    "deleted with secure_delete; the WAL was truncated, so the bytes are gone from disk"
-                );
-            } else {
-                println!(
-                    "warning: a reader kept the WAL open; the erased bytes stay in it until the next truncation \
-                     (a running relay truncates it within a second of being idle)"
-                );
+            match erased.residue {
+                None => println!("the erased bytes are gone from the database's files"),
+                Some(residue) => println!("warning: {residue}"),
             }
             Ok(())
         }
@@ -161,7 +154,5 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::open(&config.database.path).await?;
-    store.migrate().await?;
-    Ok(store)
+    crate::store::open_migrated(&config.database).await
 }

@@ -1,13 +1,15 @@
 //! The application: opens the log, binds the listener, wires routes and background work.
 
+use crate::config::DatabaseTarget;
 use crate::config::{Config, ConfigSources};
+use crate::delivery::OutboundBudget;
 use crate::delivery::{DeliveryState, DeliveryWorker, OutboundLimiter, WorkerSettings};
 use crate::metrics::Metrics;
 use crate::ortto::OrttoClient;
 use crate::state::Services;
 pub use crate::state::{system_clock, AppState, Clock};
 use crate::store::health::{HealthSettings, StorageHealth};
-use crate::store::{LogWriter, OpenSettings, Store};
+use crate::store::{LogWriter, Store};
 use crate::talk_session::SessionClient;
 use crate::{intake, ops};
 use actix_web::dev::Server;
@@ -57,10 +59,13 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let pages = crate::pages::Pages::load(config.pages_dir())?;
         let database = &config.database;
-        let store = Store::open_with(&database.path, OpenSettings::of(database)).await?;
-        store.migrate().await?;
+        let store = crate::store::open_migrated(database).await?;
+        tracing::info!(database = %database.describe_target(), "log opened");
         let health = Arc::new(StorageHealth::new(HealthSettings {
-            path: database.path.clone(),
+            path: match database.target()? {
+                DatabaseTarget::Sqlite(path) => Some(path),
+                DatabaseTarget::Postgres(_) => None,
+            },
             min_free_bytes: database.min_free_mb * 1_000_000,
             max_wal_bytes: database.max_wal_mb << 20,
             probe_every: Duration::from_millis(database.readiness_probe_ms),
@@ -77,10 +82,12 @@ impl Application {
                 config.ortto.api_key_env
             );
         }
-        let outbound = config
-            .ortto
-            .limit_outbound
-            .then(|| Arc::new(OutboundLimiter::for_settings(&config.ortto)));
+        // A database shared by a fleet keeps one budget for all of it; otherwise the process does.
+        let outbound: Option<Arc<dyn OutboundBudget>> = config.ortto.limit_outbound.then(|| {
+            store
+                .shared_budget(&config.ortto.windows())
+                .unwrap_or_else(|| Arc::new(OutboundLimiter::for_settings(&config.ortto)))
+        });
         let prune_every = Duration::from_millis(config.rate_limits.prune_interval_ms);
         let retention = (
             config.database.retention_days,
@@ -239,10 +246,11 @@ async fn watch_storage(store: Store, health: Arc<StorageHealth>, stop: Cancellat
                 }
                 if stamp.1.is_none() || settled_at != Some(stamp) {
                     match store.checkpoint().await {
-                        Ok(behind) => {
+                        Ok(Some(behind)) => {
                             health.set_checkpoint_backlog(behind);
                             settled_at = (behind == 0).then_some(stamp);
                         }
+                        Ok(None) => settled_at = Some(stamp),
                         Err(error) => tracing::warn!(error = %format!("{error:#}"), "WAL checkpoint failed"),
                     }
                 }

@@ -4,7 +4,7 @@
 
 use crate::clean::HtmlCleaner;
 use crate::config::{Config, ConfigSources};
-use crate::delivery::{DeliveryState, OutboundLimiter};
+use crate::delivery::{DeliveryState, OutboundBudget};
 use crate::guard::RateLimits;
 use crate::metrics::Metrics;
 use crate::pages::Pages;
@@ -25,7 +25,7 @@ pub struct AppState {
     pub writer: LogWriter,
     pub cleaner: HtmlCleaner,
     pub deliveries: Arc<DeliveryState>,
-    pub outbound: Option<Arc<OutboundLimiter>>,
+    pub outbound: Option<Arc<dyn OutboundBudget>>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<StorageHealth>,
     pub refusals: Refusals,
@@ -40,7 +40,7 @@ pub struct Services {
     pub store: Store,
     pub writer: LogWriter,
     pub deliveries: Arc<DeliveryState>,
-    pub outbound: Option<Arc<OutboundLimiter>>,
+    pub outbound: Option<Arc<dyn OutboundBudget>>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<StorageHealth>,
     pub clock: Clock,

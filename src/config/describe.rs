@@ -9,7 +9,7 @@ impl Config {
         use std::fmt::Write;
         let mut out = String::new();
         let _ = writeln!(out, "listen: {}:{}", self.server.host, self.server.port);
-        let _ = writeln!(out, "database: {}", self.database.path.display());
+        let _ = writeln!(out, "database: {}", self.database.describe_target());
         let _ = writeln!(
             out,
             "ortto: {} (plan {:?}, key {})",

@@ -19,8 +19,8 @@ pub use rules::{
 };
 use settings::AdminSettings;
 pub use settings::{
-    DatabaseSettings, DeliverySettings, Durability, LimitSettings, LogSettings, OrttoSettings, PagesSettings,
-    Plan, RateLimit, RateLimitSettings, Region, ServerSettings,
+    DatabaseSettings, DatabaseTarget, DeliverySettings, Durability, LimitSettings, LogSettings,
+    OrttoSettings, PagesSettings, Plan, RateLimit, RateLimitSettings, Region, ServerSettings,
 };
 
 pub use hooks::{GenericPointers, HmacAuth, HookAuth, HookConfig, Preset, SignatureEncoding, HTML_FIELD};
@@ -166,6 +166,8 @@ impl Config {
         check_positive("database.max_wal_mb", raw.database.max_wal_mb)?;
         check_positive("database.busy_timeout_ms", raw.database.busy_timeout_ms)?;
         check_positive("database.readiness_probe_ms", raw.database.readiness_probe_ms)?;
+        check_positive("database.pool_size", u64::from(raw.database.pool_size))?;
+        raw.database.target()?;
         check_positive("server.body_timeout_ms", raw.server.body_timeout_ms)?;
         anyhow::ensure!(
             (1..=128).contains(&raw.rate_limits.ipv6_prefix),

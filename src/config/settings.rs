@@ -32,7 +32,13 @@ pub struct LogSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
+    /// `sqlite://PATH` or `postgres://…`; empty: the SQLite file at `path`.
+    pub url: String,
+    /// The SQLite file, when `url` is empty (a shorthand for `sqlite://PATH`).
     pub path: PathBuf,
+    /// PostgreSQL connections per relay for reads, claims' budget and housekeeping (the
+    /// writer has one more of its own).
+    pub pool_size: u32,
     pub retention_days: u32,
     /// How often the retention purge runs (daily by default).
     pub purge_interval_ms: u64,
@@ -49,6 +55,56 @@ pub struct DatabaseSettings {
     pub readiness_probe_ms: u64,
     /// Fault injection for tests: caps the database at this many pages (0 = no cap).
     pub max_page_count: u64,
+}
+
+/// Where the log lives, from `database.url` (or `database.path`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    Sqlite(PathBuf),
+    /// The connection URL; it may hold a password, so it is never logged or printed.
+    Postgres(String),
+}
+
+impl DatabaseSettings {
+    pub fn target(&self) -> anyhow::Result<DatabaseTarget> {
+        let url = self.url.trim();
+        if url.is_empty() {
+            return Ok(DatabaseTarget::Sqlite(self.path.clone()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or_default();
+            anyhow::ensure!(
+                !path.is_empty(),
+                "database.url: `sqlite://` needs a file path, as in sqlite://data/talk-relay.db"
+            );
+            return Ok(DatabaseTarget::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseTarget::Postgres(url.to_owned()));
+        }
+        let scheme = url.split_once("://").map_or("(none)", |(scheme, _)| scheme);
+        anyhow::bail!(
+            "database.url: the scheme `{scheme}` is not supported; use sqlite://PATH or postgres://…"
+        )
+    }
+
+    /// Where the log lives, for logs and pages: the file, or the PostgreSQL host and
+    /// database without user or password.
+    pub fn describe_target(&self) -> String {
+        match self.target() {
+            Ok(DatabaseTarget::Sqlite(path)) => format!("sqlite {}", path.display()),
+            Ok(DatabaseTarget::Postgres(url)) => match url::Url::parse(&url) {
+                Ok(parsed) => format!(
+                    "postgres {}:{}{}",
+                    parsed.host_str().unwrap_or("localhost"),
+                    parsed.port().unwrap_or(5432),
+                    parsed.path()
+                ),
+                Err(_) => "postgres (unparseable url)".to_owned(),
+            },
+            Err(error) => format!("{error}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -121,6 +177,22 @@ impl Plan {
 }
 
 impl OrttoSettings {
+    /// The outbound windows: (requests, window), the explicit quotas over the plan's.
+    pub fn windows(&self) -> [(u32, std::time::Duration); 2] {
+        let (plan_10s, plan_60s) = self.plan.quotas();
+        let pick = |explicit: u32, plan: u32| if explicit > 0 { explicit } else { plan };
+        [
+            (
+                pick(self.requests_per_10s, plan_10s),
+                std::time::Duration::from_secs(10),
+            ),
+            (
+                pick(self.requests_per_60s, plan_60s),
+                std::time::Duration::from_secs(60),
+            ),
+        ]
+    }
+
     pub fn base_url(&self) -> String {
         if !self.base_url.is_empty() {
             return self.base_url.trim_end_matches('/').to_owned();

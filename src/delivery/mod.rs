@@ -2,12 +2,12 @@
 //! endpoint, at least once, through outages, rate limits, a wrong key and restarts.
 
 mod attempt;
-mod limiter;
+mod budget;
 mod pause;
 mod schedule;
 mod worker;
 
-pub use limiter::OutboundLimiter;
+pub use budget::{take_under, Gcra, Grant, OutboundBudget, OutboundLimiter};
 pub use pause::{DeliveryState, PauseReason};
 pub use schedule::RetrySchedule;
 pub use worker::{DeliveryWorker, WorkerSettings};

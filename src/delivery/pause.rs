@@ -21,6 +21,26 @@ pub enum PauseReason {
 }
 
 impl PauseReason {
+    /// As the shared pause row stores it.
+    pub fn code(self) -> String {
+        match self {
+            Self::RateLimited => "rate_limited".to_owned(),
+            Self::KeyRejected { status } => format!("key_rejected:{status}"),
+            Self::Refusals => "refusals".to_owned(),
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "rate_limited" => Some(Self::RateLimited),
+            "refusals" => Some(Self::Refusals),
+            _ => code
+                .strip_prefix("key_rejected:")
+                .and_then(|status| status.parse().ok())
+                .map(|status| Self::KeyRejected { status }),
+        }
+    }
+
     pub fn describe(self) -> String {
         match self {
             Self::RateLimited => "rate limited by Ortto".to_owned(),
@@ -43,6 +63,8 @@ struct Inner {
     key_rejected: Option<u16>,
     /// When Ortto last refused payloads (4xx other than 401/403/429), within the window.
     refusals: VecDeque<Instant>,
+    /// A pause this relay started that the other relays sharing its budget have not heard of.
+    unshared: Option<(Duration, PauseReason)>,
 }
 
 #[derive(Debug)]
@@ -69,8 +91,25 @@ impl DeliveryState {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Pauses every delivery for `wait` (a longer pause already in force stays).
+    /// Pauses every delivery for `wait` (a longer pause already in force stays), here and,
+    /// through the delivery worker, on every relay sharing the budget.
     pub fn pause(&self, wait: Duration, reason: PauseReason) -> DateTime<Utc> {
+        {
+            let mut inner = self.lock();
+            if inner.unshared.is_none_or(|(longest, _)| longest < wait) {
+                inner.unshared = Some((wait, reason));
+            }
+        }
+        self.adopt(wait, reason)
+    }
+
+    /// The pause to tell the other relays about, once.
+    pub fn take_unshared(&self) -> Option<(Duration, PauseReason)> {
+        self.lock().unshared.take()
+    }
+
+    /// Takes on a pause another relay started (or this one, through [`Self::pause`]).
+    pub fn adopt(&self, wait: Duration, reason: PauseReason) -> DateTime<Utc> {
         let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
         let mut inner = self.lock();
         if inner.paused_until.is_none_or(|current| current < until) {

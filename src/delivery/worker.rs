@@ -1,13 +1,15 @@
 //! The delivery loop: take the outbound budget, claim at most that many due rows under a
-//! lease, send them concurrently, sleep until intake wakes it, the poll interval passes or
-//! the budget refills; on stop, let in-flight rows finish within a bound and release the rest.
+//! lease (giving back the tokens it could not use), send them concurrently, sleep until
+//! intake wakes it, the poll interval passes or the budget refills; on stop, let in-flight
+//! rows finish within a bound and release the rest. A pause this relay starts (a 429, a
+//! rejected key) is passed to every relay sharing the budget.
 
 use super::attempt::{deliver, AttemptContext};
-use super::{DeliveryState, OutboundLimiter, RetrySchedule};
+use super::{DeliveryState, OutboundBudget, RetrySchedule};
 use crate::config::{DeliverySettings, OrttoSettings};
 use crate::metrics::Metrics;
 use crate::ortto::OrttoClient;
-use crate::store::{ClaimedRow, Lease, LogWriter};
+use crate::store::{Lease, LogWriter};
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -30,7 +32,7 @@ pub struct DeliveryWorker {
     writer: LogWriter,
     settings: WorkerSettings,
     state: Arc<DeliveryState>,
-    limiter: Option<Arc<OutboundLimiter>>,
+    budget: Option<Arc<dyn OutboundBudget>>,
     wake: Arc<Notify>,
     metrics: Arc<Metrics>,
 }
@@ -40,7 +42,7 @@ impl DeliveryWorker {
         writer: LogWriter,
         settings: WorkerSettings,
         state: Arc<DeliveryState>,
-        limiter: Option<Arc<OutboundLimiter>>,
+        budget: Option<Arc<dyn OutboundBudget>>,
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -48,7 +50,7 @@ impl DeliveryWorker {
             writer,
             settings,
             state,
-            limiter,
+            budget,
             wake,
             metrics,
         }
@@ -83,6 +85,7 @@ impl DeliveryWorker {
                     claimed.remove(&id);
                 }
             }
+            self.share_pause().await;
             if let Some(wait) = self.state.remaining() {
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
@@ -98,23 +101,26 @@ impl DeliveryWorker {
                 && room > 0
                 && (in_flight.is_empty() || room >= (settings.concurrency / 2).max(1))
             {
-                match self.writer.claim_due(room, lease).await {
-                    Ok(rows) => {
-                        filled = rows.len() == room;
-                        let (granted, over_budget) = self.take_budget(rows).await;
-                        budget_at = over_budget.map(|wait| Instant::now() + wait);
-                        for row in granted {
-                            // Its lease ran out while it was in flight here: that task records the outcome.
-                            if claimed.contains_key(&row.id) {
-                                tracing::warn!(submission_id = %row.id, "claimed a row already in flight here; not sending it twice");
-                                continue;
-                            }
-                            claimed.insert(row.id.clone(), row.lease());
-                            in_flight.spawn_local(attempt_task(row, ctx.clone()));
+                let (allowed, next_slot) = self.take_budget(room).await;
+                budget_at = next_slot.map(|wait| Instant::now() + wait);
+                if allowed > 0 {
+                    let rows = match self.writer.claim_due(allowed, lease).await {
+                        Ok(rows) => rows,
+                        Err(error) => {
+                            tracing::error!(error = %format!("{error:#}"), "could not claim submissions");
+                            Vec::new()
                         }
-                    }
-                    Err(error) => {
-                        tracing::error!(error = %format!("{error:#}"), "could not claim submissions")
+                    };
+                    filled = rows.len() == room;
+                    self.refund(allowed - rows.len()).await;
+                    for row in rows {
+                        // Its lease ran out while it was in flight here: that task records the outcome.
+                        if claimed.contains_key(&row.id) {
+                            tracing::warn!(submission_id = %row.id, "claimed a row already in flight here; not sending it twice");
+                            continue;
+                        }
+                        claimed.insert(row.id.clone(), row.lease());
+                        in_flight.spawn_local(attempt_task(row, ctx.clone()));
                     }
                 }
             }
@@ -136,36 +142,56 @@ impl DeliveryWorker {
         self.drain(in_flight, claimed).await;
     }
 
-    /// Takes one outbound slot per claimed row, now or never: a row never waits for the
-    /// limiter while it holds a lease (the wait could outlast the lease, and another claim
-    /// would send it again). Rows beyond the budget go straight back, due when the next
-    /// slot is; the answer says how long that is. A dry run needs no budget.
-    async fn take_budget(&self, rows: Vec<ClaimedRow>) -> (Vec<ClaimedRow>, Option<Duration>) {
-        let Some(limiter) = self.limiter.as_ref().filter(|_| self.settings.api_key.is_some()) else {
-            return (rows, None);
+    /// How many rows this round may claim: tokens taken from the outbound budget before
+    /// the claim, never waited for (README, "Delivery guarantees"). With none, the answer
+    /// says when the next one may be free; a fleet-wide pause is taken on here. A dry run
+    /// needs no budget.
+    async fn take_budget(&self, room: usize) -> (usize, Option<Duration>) {
+        let Some(budget) = self.budget.as_ref().filter(|_| self.settings.api_key.is_some()) else {
+            return (room, None);
         };
-        let mut granted = Vec::with_capacity(rows.len());
-        let mut over: Vec<Lease> = Vec::new();
-        let mut wait = None;
-        for row in rows {
-            if wait.is_none() {
-                match limiter.try_take() {
-                    Ok(()) => {
-                        granted.push(row);
-                        continue;
-                    }
-                    Err(next_slot) => wait = Some(next_slot.max(Duration::from_millis(1))),
+        match budget.take(room).await {
+            Ok(grant) => {
+                if let Some((wait, reason)) = grant.paused {
+                    self.state.adopt(wait, reason);
+                    return (0, None);
                 }
+                (grant.granted, grant.next_slot)
             }
-            over.push(row.lease());
-        }
-        if let (false, Some(wait)) = (over.is_empty(), wait) {
-            let due = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-            if let Err(error) = self.writer.release(over, due).await {
-                tracing::error!(error = %format!("{error:#}"), "could not release rows over the outbound budget; their leases will expire");
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "could not take the outbound budget; trying again shortly");
+                (
+                    0,
+                    Some(Duration::from_millis(self.settings.delivery.poll_interval_ms)),
+                )
             }
         }
-        (granted, wait)
+    }
+
+    /// Gives back tokens a claim could not use (fewer rows were due).
+    async fn refund(&self, unused: usize) {
+        let Some(budget) = self
+            .budget
+            .as_ref()
+            .filter(|_| unused > 0 && self.settings.api_key.is_some())
+        else {
+            return;
+        };
+        if let Err(error) = budget.refund(unused).await {
+            tracing::warn!(error = %format!("{error:#}"), unused, "could not give back unused outbound tokens");
+        }
+    }
+
+    /// Tells every relay sharing the budget about a pause this one started.
+    async fn share_pause(&self) {
+        let Some((wait, reason)) = self.state.take_unshared() else {
+            return;
+        };
+        if let Some(budget) = &self.budget {
+            if let Err(error) = budget.pause_all(wait, reason).await {
+                tracing::error!(error = %format!("{error:#}"), "could not share a delivery pause with the other relays");
+            }
+        }
     }
 
     /// Lets in-flight deliveries finish within the grace period, then gives the rest back.

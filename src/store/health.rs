@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 /// The settings the watch works to (from `[database]`).
 #[derive(Debug, Clone)]
 pub struct HealthSettings {
-    pub path: PathBuf,
+    /// The SQLite file; `None` on PostgreSQL (no local file or disk to watch).
+    pub path: Option<PathBuf>,
     pub min_free_bytes: u64,
     pub max_wal_bytes: u64,
     pub probe_every: Duration,
@@ -47,7 +48,7 @@ pub struct StorageHealth {
 
 impl StorageHealth {
     pub fn new(settings: HealthSettings) -> Self {
-        let identity = file_identity(&settings.path);
+        let identity = settings.path.as_deref().and_then(file_identity);
         Self {
             settings,
             identity,
@@ -119,14 +120,15 @@ impl StorageHealth {
 
     /// Whether the file at the configured path is still the one the relay opened.
     pub fn file_problem(&self) -> Option<String> {
-        match (self.identity, file_identity(&self.settings.path)) {
+        let path = self.settings.path.as_deref()?;
+        match (self.identity, file_identity(path)) {
             (_, None) => Some(format!(
                 "the database file {} is missing (deleted while the relay runs?)",
-                self.settings.path.display()
+                path.display()
             )),
             (Some(opened), Some(now)) if opened != now => Some(format!(
                 "the database file {} was replaced while the relay runs; restart the relay",
-                self.settings.path.display()
+                path.display()
             )),
             _ => None,
         }
@@ -148,7 +150,11 @@ impl StorageHealth {
     /// The WAL's size (recorded, as [`StorageHealth::measure_wal`] does) and its last
     /// modification time, from one look at the file: a changed stamp means new frames.
     pub fn wal_stamp(&self) -> (u64, Option<std::time::SystemTime>) {
-        let metadata = std::fs::metadata(wal_path(&self.settings.path)).ok();
+        let metadata = self
+            .settings
+            .path
+            .as_deref()
+            .and_then(|db| std::fs::metadata(wal_path(db)).ok());
         let bytes = metadata.as_ref().map_or(0, |m| m.len());
         let mut state = self.state();
         state.snapshot.wal_bytes = bytes;
@@ -160,9 +166,10 @@ impl StorageHealth {
     /// whether the database file is still there. Logs each change of state once.
     pub fn watch_once(&self) {
         self.measure_wal();
-        let dir = self
-            .settings
-            .path
+        let Some(path) = self.settings.path.as_deref() else {
+            return;
+        };
+        let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));

@@ -1,163 +1,116 @@
-//! Every SQL statement the relay runs. SQLite in WAL mode: dashboards read while the
-//! relay writes; every write goes through the one [`LogWriter`], reads use a small pool.
+//! The log: one storage contract ([`LogStore`]) and its two implementations, SQLite (the
+//! embedded default, one relay per file) and PostgreSQL (any number of relays sharing one
+//! database; README, "Running more than one relay"). Every write goes through the one
+//! [`LogWriter`] of each process; reads and housekeeping go through the contract.
 
-mod admin;
-mod deliveries;
 pub mod health;
-mod session_log;
-mod submissions;
-mod wal;
+mod model;
+pub mod postgres;
+pub mod sqlite;
 mod writer;
 
-pub use admin::{AttemptRow, Erased, Removed, Stats, SubmissionFilter, SubmissionSummary};
-pub use deliveries::{AttemptRecord, ClaimedRow, Lease, RowUpdate};
-pub use session_log::SessionLog;
-pub use submissions::{NewSubmission, SubmissionRow};
-pub use writer::{LogWriter, RecordError, Recorded};
+pub use model::{
+    AttemptRecord, AttemptRow, ClaimedRow, CountRow, Erased, Lease, NewSubmission, Removed, RowUpdate,
+    SessionLog, Stats, SubmissionFilter, SubmissionRow, SubmissionSummary,
+};
+pub use postgres::PgStore;
+pub use sqlite::{OpenSettings, SqliteStore};
+pub use writer::{
+    apply_in, BatchStatements, Done, Finish, LogWriter, RecordError, Recorded, Work, WriteSession,
+};
 
-use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
-use std::path::Path;
-use std::time::Duration;
+use crate::config::{DatabaseSettings, DatabaseTarget};
+use crate::delivery::OutboundBudget;
+use crate::domain::Status;
+use std::sync::Arc;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// The storage contract both backends keep: the same tables, columns and rules.
+#[async_trait::async_trait]
+pub trait LogStore: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
 
-/// Shared handle to the log: a small pool for reads and delivery-state writes.
-#[derive(Clone)]
-pub struct Store {
-    pool: SqlitePool,
-    options: SqliteConnectOptions,
-    busy_timeout: Duration,
-}
+    /// Brings the schema up to date. Instances that start together migrate once.
+    async fn migrate(&self) -> anyhow::Result<()>;
 
-/// How the log's connections are opened (from `[database]`).
-#[derive(Debug, Clone, Copy)]
-pub struct OpenSettings {
-    pub durability: crate::config::Durability,
-    pub busy_timeout: Duration,
-    /// The WAL is truncated to this size whenever SQLite restarts it.
-    pub max_wal_bytes: u64,
-    /// Fault injection for tests (0 = no cap).
-    pub max_page_count: u64,
-}
+    /// The log writer's own session (README, "How a submission flows": group commit).
+    async fn write_session(
+        &self,
+        health: Arc<health::StorageHealth>,
+    ) -> anyhow::Result<Box<dyn WriteSession>>;
 
-impl Default for OpenSettings {
-    fn default() -> Self {
-        Self {
-            durability: crate::config::Durability::Full,
-            busy_timeout: Duration::from_secs(5),
-            max_wal_bytes: 64 << 20,
-            max_page_count: 0,
-        }
-    }
-}
+    async fn submission(&self, id: &str) -> anyhow::Result<Option<SubmissionRow>>;
 
-impl OpenSettings {
-    pub fn of(database: &crate::config::DatabaseSettings) -> Self {
-        Self {
-            durability: database.synchronous,
-            busy_timeout: Duration::from_millis(database.busy_timeout_ms),
-            max_wal_bytes: database.max_wal_mb << 20,
-            max_page_count: database.max_page_count,
-        }
-    }
-}
+    /// Newest first; `before` is the cursor.
+    async fn list_submissions(&self, filter: &SubmissionFilter) -> anyhow::Result<Vec<SubmissionSummary>>;
 
-impl Store {
-    /// Opens (creating if missing) the database file, with the pragmas the log relies on.
-    pub async fn open(path: &Path) -> anyhow::Result<Self> {
-        Self::open_with(path, OpenSettings::default()).await
-    }
+    async fn attempts_for(&self, id: &str) -> anyhow::Result<Vec<AttemptRow>>;
 
-    pub async fn open_with(path: &Path, settings: OpenSettings) -> anyhow::Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the database directory {}", dir.display()))?;
-        }
-        let mut options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match settings.durability {
-                crate::config::Durability::Full => SqliteSynchronous::Full,
-                crate::config::Durability::Normal => SqliteSynchronous::Normal,
-            })
-            .busy_timeout(settings.busy_timeout)
-            .foreign_keys(true)
-            .pragma("journal_size_limit", settings.max_wal_bytes.to_string())
-            .log_statements(tracing::log::LevelFilter::Trace);
-        if settings.max_page_count > 0 {
-            options = options.pragma("max_page_count", settings.max_page_count.to_string());
-        }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.clone())
-            .await
-            .with_context(|| format!("opening the database {}", path.display()))?;
-        Ok(Self {
-            pool,
-            options,
-            busy_timeout: settings.busy_timeout,
+    /// Counts by source and status since `since`, and the queue's state now.
+    async fn stats(&self, since: &str) -> anyhow::Result<Stats>;
+
+    /// Rows waiting for delivery, and how many seconds the oldest due one has waited.
+    async fn queue_stats(&self) -> anyhow::Result<(i64, i64)>;
+
+    /// Re-queues rows with a fresh attempt budget: by id (any row with a payload that is not
+    /// delivered and not in flight) or by status (`dead`, `dry_run`). Returns how many.
+    async fn replay(&self, ids: &[String], status: Option<Status>) -> anyhow::Result<u64>;
+
+    /// Deletes rows received before `cutoff`, `batch` at a time; rows still waiting for
+    /// delivery are kept.
+    async fn purge_before(&self, cutoff: &str, batch: i64) -> anyhow::Result<Removed>;
+
+    /// Removes every row of one person from every table (README, "Operating it").
+    async fn erase_email(&self, email: &str) -> anyhow::Result<Erased>;
+
+    /// Background upkeep between batches; SQLite copies WAL pages into the database and
+    /// answers how many frames are left. `None`: nothing to do on this backend.
+    async fn checkpoint(&self) -> anyhow::Result<Option<u64>>;
+
+    /// The fleet's shared outbound budget and pause, if this backend is shared by several
+    /// relays; `None`: the process keeps its own ([`crate::delivery::OutboundLimiter`]).
+    fn shared_budget(&self, windows: &[(u32, std::time::Duration)]) -> Option<Arc<dyn OutboundBudget>>;
+
+    /// The newest dead rows, for the status page.
+    async fn latest_dead(&self, limit: i64) -> anyhow::Result<Vec<SubmissionSummary>> {
+        self.list_submissions(&SubmissionFilter {
+            status: Some(Status::Dead.as_str().to_owned()),
+            limit: Some(limit),
+            ..Default::default()
         })
+        .await
     }
 
-    pub fn busy_timeout(&self) -> Duration {
-        self.busy_timeout
-    }
-
-    pub async fn migrate(&self) -> anyhow::Result<()> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .context("running database migrations")
-    }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// A connection of its own, outside the pool (the log writer owns one). It never
-    /// checkpoints the WAL on commit, so commits never wait for one: [`Store::checkpoint`]
-    /// does, and the writer truncates the WAL between batches. It never creates the file:
-    /// a database deleted under a running relay stays an error, not a new empty file.
-    pub async fn dedicated_connection(&self) -> anyhow::Result<SqliteConnection> {
-        let options = self
-            .options
-            .clone()
-            .create_if_missing(false)
-            .pragma("wal_autocheckpoint", "0");
-        options
-            .connect()
-            .await
-            .context("opening a dedicated database connection")
-    }
-
-    /// Copies committed WAL pages into the database without blocking the writer or readers.
-    /// Answers how many WAL frames are still not copied into the database.
-    pub async fn checkpoint(&self) -> anyhow::Result<u64> {
-        let (_, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&self.pool)
-            .await
-            .context("checkpointing the WAL")?;
-        Ok(u64::try_from(log - done).unwrap_or(0))
-    }
-
-    pub async fn submission(&self, id: &str) -> anyhow::Result<Option<SubmissionRow>> {
-        submissions::by_id(&self.pool, id).await
+    async fn submission_with_attempts(
+        &self,
+        id: &str,
+    ) -> anyhow::Result<Option<(SubmissionRow, Vec<AttemptRow>)>> {
+        let Some(row) = self.submission(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some((row, self.attempts_for(id).await?)))
     }
 }
 
-/// Proves the database takes writes (for `/readyz`): a 64 KB probe, larger than any
-/// submission row, so a disk too full for submissions fails it too.
-async fn touch_heartbeat(conn: &mut SqliteConnection) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO relay_heartbeat (id, at, probe) VALUES (1, ?, randomblob(65536))
-         ON CONFLICT (id) DO UPDATE SET at = excluded.at, probe = excluded.probe",
-    )
-    .bind(crate::domain::now_timestamp())
-    .execute(&mut *conn)
-    .await
-    .context("writing the heartbeat row")?;
-    Ok(())
+/// The shared handle to the log, whichever backend holds it.
+pub type Store = Arc<dyn LogStore>;
+
+/// The most rows a list answers with.
+pub(crate) const MAX_LIST: i64 = 500;
+
+/// Opens the database `[database]` names (README, "Configuration": `database.url`).
+pub async fn open(database: &DatabaseSettings) -> anyhow::Result<Store> {
+    Ok(match database.target()? {
+        DatabaseTarget::Sqlite(path) => {
+            Arc::new(SqliteStore::open_with(&path, OpenSettings::of(database)).await?)
+        }
+        DatabaseTarget::Postgres(url) => Arc::new(PgStore::connect(&url, database.pool_size).await?),
+    })
+}
+
+/// Opens and migrates (the CLI's commands and the server's start).
+pub async fn open_migrated(database: &DatabaseSettings) -> anyhow::Result<Store> {
+    let store = open(database).await?;
+    store.migrate().await?;
+    Ok(store)
 }

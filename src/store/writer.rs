@@ -1,26 +1,25 @@
-//! The log's one writer. SQLite has a single write lock; rather than let intake and the
-//! delivery worker fight for it (and sleep in its busy handler), every write is a job for
-//! this task, which owns one connection and applies whatever is waiting as one transaction:
-//! group commit for intake rows (one multi-row INSERT), delivery claims and outcomes, session
-//! logs and heartbeats. Each caller is answered only after its batch is on disk. Idle, a
-//! batch is one job, so a lone request waits for nothing but its own fsync.
+//! The log's one writer per process. Rather than let intake and the delivery worker fight
+//! for the database (SQLite has a single write lock; PostgreSQL pays a commit per
+//! transaction), every write is a job for this task, which applies whatever is waiting as
+//! one transaction through its backend's [`WriteSession`]: group commit for intake rows,
+//! delivery claims and outcomes, session logs and heartbeats. Each caller is answered only
+//! after its batch is committed. Idle, a batch is one job, so a lone request waits for
+//! nothing but its own commit.
 
-use super::deliveries::{self, AttemptRecord, ClaimedRow, Lease, RowUpdate};
 use super::health::StorageHealth;
-use super::session_log::{self, SessionLog};
-use super::submissions::{self, NewSubmission};
-use super::wal::IDLE;
-use super::{touch_heartbeat, Store};
+use super::model::{AttemptRecord, ClaimedRow, Lease, NewSubmission, RowUpdate, SessionLog};
+use super::Store;
 use crate::domain::Status;
 use crate::metrics::Metrics;
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, SqliteConnection};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 const MAX_BATCH: usize = 64;
 const QUEUE_DEPTH: usize = 4096;
+/// With no job for this long the session's upkeep runs anyway (SQLite shrinks an idle WAL).
+const IDLE: Duration = Duration::from_secs(1);
 
 /// How a record request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +41,8 @@ pub enum RecordError {
     Refused(String),
 }
 
-enum Work {
+/// One job for the writer. Public for the backends' [`WriteSession`]s.
+pub enum Work {
     Record(Box<NewSubmission>),
     Finish {
         lease: Lease,
@@ -61,7 +61,8 @@ enum Work {
     Heartbeat,
 }
 
-enum Done {
+/// What a job answers, in the order of the jobs.
+pub enum Done {
     Recorded(Recorded),
     Claimed(Vec<ClaimedRow>),
     Applied,
@@ -87,15 +88,12 @@ impl LogWriter {
         metrics: Arc<Metrics>,
         health: Arc<StorageHealth>,
     ) -> anyhow::Result<Self> {
-        let conn = store.dedicated_connection().await?;
+        let session = store.write_session(health.clone()).await?;
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
         let writer = Writer {
-            store: store.clone(),
-            conn: Some(conn),
+            session,
             metrics,
             health,
-            last_blocked_truncate: None,
-            wal_seen: (0, Instant::now()),
         };
         tokio::spawn(writer.run(queue, wake));
         Ok(Self { jobs })
@@ -166,18 +164,29 @@ impl LogWriter {
     }
 }
 
-/// The writer task's own state: its connection (reopened after any failed write, so the
-/// next batch never starts inside a transaction SQLite rolled back on its own) and the
-/// health it reports to.
-pub(super) struct Writer {
-    pub(super) store: Store,
-    pub(super) conn: Option<SqliteConnection>,
+/// A backend's side of the writer: one connection of its own.
+#[async_trait::async_trait]
+pub trait WriteSession: Send {
+    /// Applies `works` as one transaction; one answer per work, in order.
+    async fn apply(&mut self, works: &[&Work]) -> anyhow::Result<Vec<Done>>;
+
+    /// After a failed apply: back to a known state (a fresh connection, outside any
+    /// transaction) before the next batch.
+    fn reset(&mut self);
+
+    /// Whether `error` says the database takes no writes at all (full, locked, gone,
+    /// unreachable), rather than refusing one job's data.
+    fn cannot_write(&self, error: &anyhow::Error) -> bool;
+
+    /// Runs between batches and every idle second.
+    async fn upkeep(&mut self) {}
+}
+
+/// The writer task's own state: its backend session and the health it reports to.
+struct Writer {
+    session: Box<dyn WriteSession>,
     metrics: Arc<Metrics>,
-    pub(super) health: Arc<StorageHealth>,
-    /// When a reader last blocked a truncation (the next try waits a little).
-    pub(super) last_blocked_truncate: Option<Instant>,
-    /// The WAL's size when last measured, and since when it has been that size.
-    pub(super) wal_seen: (u64, Instant),
+    health: Arc<StorageHealth>,
 }
 
 impl Writer {
@@ -186,7 +195,7 @@ impl Writer {
         loop {
             match tokio::time::timeout(IDLE, queue.recv_many(&mut batch, MAX_BATCH)).await {
                 Err(_idle) => {
-                    self.bound_wal().await;
+                    self.session.upkeep().await;
                     continue;
                 }
                 Ok(0) => break,
@@ -201,27 +210,16 @@ impl Writer {
             if deliverable && committed {
                 wake.notify_one();
             }
-            self.bound_wal().await;
+            self.session.upkeep().await;
         }
         tracing::debug!("log writer stopped: every sender is gone");
-    }
-
-    /// The connection, reopened if a failure dropped it.
-    pub(super) async fn connection(&mut self) -> anyhow::Result<&mut SqliteConnection> {
-        if self.conn.is_none() {
-            self.conn = Some(self.store.dedicated_connection().await?);
-        }
-        Ok(self.conn.as_mut().expect("just opened"))
     }
 
     async fn try_apply(&mut self, works: &[&Work]) -> anyhow::Result<Vec<Done>> {
         if let Some(problem) = self.health.file_problem() {
             anyhow::bail!(problem);
         }
-        let result = match self.connection().await {
-            Ok(conn) => apply_all(conn, works).await,
-            Err(error) => Err(error),
-        };
+        let result = self.session.apply(works).await;
         match &result {
             // Only a submission or the padded probe proves there is room for submissions.
             Ok(_)
@@ -234,7 +232,7 @@ impl Writer {
             Ok(_) => {}
             // Back to a known state: whatever SQLite did with the failed transaction, the
             // next write starts on a fresh connection, outside any transaction.
-            Err(_) => self.conn = None,
+            Err(_) => self.session.reset(),
         }
         result
     }
@@ -264,7 +262,7 @@ impl Writer {
                 }
                 true
             }
-            Err(batch_error) if cannot_write(&batch_error) => {
+            Err(batch_error) if self.session.cannot_write(&batch_error) => {
                 let reason = format!("{batch_error:#}");
                 self.health.write_failed(&reason);
                 for job in batch.drain(..) {
@@ -296,39 +294,45 @@ impl Writer {
     }
 }
 
-/// Whether an error says the database cannot take writes at all (rather than refusing one
-/// job's data): busy or locked past the busy timeout, full, I/O, read-only, gone, corrupt.
-fn cannot_write(error: &anyhow::Error) -> bool {
-    match error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<sqlx::Error>())
-    {
-        // Not from SQLite: the file is missing or was replaced.
-        None => true,
-        Some(sqlx::Error::Database(db)) => db
-            .code()
-            .and_then(|code| code.parse::<i32>().ok())
-            .is_some_and(|code| matches!(code & 0xff, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 26)),
-        Some(sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed | sqlx::Error::PoolTimedOut) => true,
-        Some(_) => false,
-    }
+/// The statements a batch is made of, run inside the session's open transaction. Each
+/// backend writes them in its own SQL; [`apply_in`] puts a batch together the same way for both.
+#[async_trait::async_trait]
+pub trait BatchStatements: Send {
+    /// One multi-row INSERT; per row, the id it is stored under (the first row's for a
+    /// duplicate idempotency key) and whether it is new. Rollups are counted per batch.
+    async fn insert_many(&mut self, rows: &[&NewSubmission]) -> anyhow::Result<Vec<(String, bool)>>;
+    /// Records every outcome: attempts always, row changes only under the claim's token.
+    /// Answers how many outcomes found their claim gone.
+    async fn finish_many(&mut self, finishes: &[Finish<'_>]) -> anyhow::Result<usize>;
+    async fn claim_due(&mut self, limit: usize, lease: Duration) -> anyhow::Result<Vec<ClaimedRow>>;
+    async fn release(&mut self, leases: &[Lease], at: DateTime<Utc>) -> anyhow::Result<()>;
+    async fn log_session(&mut self, log: &SessionLog) -> anyhow::Result<()>;
+    /// Proves the database takes writes (for `/readyz`).
+    async fn heartbeat(&mut self) -> anyhow::Result<()>;
 }
-async fn apply_all(conn: &mut SqliteConnection, works: &[&Work]) -> anyhow::Result<Vec<Done>> {
-    let mut tx = conn.begin().await?;
+
+/// One delivery outcome to record: the row's claim, the attempt made (none for a dry run or
+/// a local rejection) and the row's new state.
+pub struct Finish<'a> {
+    pub lease: &'a Lease,
+    pub attempt: Option<&'a AttemptRecord>,
+    pub update: &'a RowUpdate,
+}
+
+/// Applies a batch through `tx` (inside one transaction the caller commits): all intake rows
+/// in one INSERT, all outcomes in two statements, then the rest in order.
+pub async fn apply_in<T: BatchStatements>(tx: &mut T, works: &[&Work]) -> anyhow::Result<Vec<Done>> {
     let rows: Vec<&NewSubmission> = works
         .iter()
-        .filter_map(|work| {
-            if let Work::Record(row) = work {
-                Some(row.as_ref())
-            } else {
-                None
-            }
+        .filter_map(|work| match work {
+            Work::Record(row) => Some(row.as_ref()),
+            _ => None,
         })
         .collect();
     let mut recorded = if rows.is_empty() {
         Vec::new()
     } else {
-        submissions::insert_many(&mut tx, &rows).await?
+        tx.insert_many(&rows).await?
     }
     .into_iter()
     .map(|(id, new)| {
@@ -338,15 +342,14 @@ async fn apply_all(conn: &mut SqliteConnection, works: &[&Work]) -> anyhow::Resu
             Recorded::Duplicate(id)
         }
     });
-    // Every delivery outcome in the batch, in two statements.
-    let finishes: Vec<deliveries::Finish<'_>> = works
+    let finishes: Vec<Finish<'_>> = works
         .iter()
         .filter_map(|work| match work {
             Work::Finish {
                 lease,
                 attempt,
                 update,
-            } => Some(deliveries::Finish {
+            } => Some(Finish {
                 lease,
                 attempt: attempt.as_ref(),
                 update,
@@ -355,7 +358,7 @@ async fn apply_all(conn: &mut SqliteConnection, works: &[&Work]) -> anyhow::Resu
         })
         .collect();
     if !finishes.is_empty() {
-        let fenced = deliveries::finish_many(&mut tx, &finishes).await?;
+        let fenced = tx.finish_many(&finishes).await?;
         if fenced > 0 {
             tracing::warn!(
                 outcomes = fenced,
@@ -368,23 +371,20 @@ async fn apply_all(conn: &mut SqliteConnection, works: &[&Work]) -> anyhow::Resu
         done.push(match work {
             Work::Record(_) => Done::Recorded(recorded.next().expect("one answer per row")),
             Work::Finish { .. } => Done::Applied,
-            Work::Claim { limit, lease } => {
-                Done::Claimed(deliveries::claim_due(&mut tx, *limit, *lease).await?)
-            }
+            Work::Claim { limit, lease } => Done::Claimed(tx.claim_due(*limit, *lease).await?),
             Work::Release { leases, at } => {
-                deliveries::release(&mut tx, leases, *at).await?;
+                tx.release(leases, *at).await?;
                 Done::Applied
             }
             Work::LogSession(log) => {
-                session_log::insert_session_log(&mut tx, log).await?;
+                tx.log_session(log).await?;
                 Done::Applied
             }
             Work::Heartbeat => {
-                touch_heartbeat(&mut tx).await?;
+                tx.heartbeat().await?;
                 Done::Applied
             }
         });
     }
-    tx.commit().await?;
     Ok(done)
 }

@@ -236,10 +236,18 @@ async fn mint(
     let body = request::session_body(sessions, &request, &email, meta.client_ip.as_deref())?;
 
     let client = req.app_data::<SessionClient>().ok_or(SessionError::NoKey)?;
-    if let Some(limiter) = &state.outbound {
+    if let Some(budget) = &state.outbound {
         // Interactive: never queue behind the plan limit, answer at once.
-        if limiter.try_take().is_err() {
-            return Err(SessionError::Busy(1));
+        match budget.take(1).await {
+            Ok(grant) if grant.granted == 1 => {}
+            Ok(grant) => {
+                let wait = grant.next_slot.or(grant.paused.map(|(wait, _)| wait));
+                return Err(SessionError::Busy(wait.map_or(1, |w| w.as_secs().max(1))));
+            }
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "could not take the outbound budget");
+                return Err(SessionError::Busy(1));
+            }
         }
     }
     answer(client.0.session(&body).await)

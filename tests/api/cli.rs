@@ -173,7 +173,7 @@ async fn a_database_from_the_previous_release_upgrades_without_checksum_errors()
         std::fs::copy(shipped.join(name), previous.join(name)).unwrap();
     }
     let db = dir.path().join("old.db");
-    let store = talk_relay::store::Store::open(&db).await.unwrap();
+    let store = talk_relay::store::SqliteStore::open(&db).await.unwrap();
     sqlx::migrate::Migrator::new(previous.as_path())
         .await
         .unwrap()
@@ -190,7 +190,7 @@ async fn a_database_from_the_previous_release_upgrades_without_checksum_errors()
     store.pool().close().await;
 
     crate::helpers::relay_cli(&["migrate"], &db).await;
-    let store = talk_relay::store::Store::open(&db).await.unwrap();
+    let store = talk_relay::store::SqliteStore::open(&db).await.unwrap();
     let (id, token): (String, Option<String>) = sqlx::query_as("SELECT id, lease_token FROM submissions")
         .fetch_one(store.pool())
         .await

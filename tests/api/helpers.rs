@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use talk_relay::config::{Config, ConfigSources};
 use talk_relay::startup::Application;
-use talk_relay::store::{Store, SubmissionRow};
+use talk_relay::store::{SqliteStore, SubmissionRow};
 
 pub use crate::call::{Answer, Call, Expect};
 pub use actix_web::http::Method;
@@ -210,8 +210,8 @@ impl TestApp {
         self.call(method, path).bearer(TEST_ADMIN_TOKEN)
     }
 
-    pub async fn store(&self) -> Store {
-        Store::open(&self.db_path).await.expect("database opens")
+    pub async fn store(&self) -> SqliteStore {
+        SqliteStore::open(&self.db_path).await.expect("database opens")
     }
 
     pub async fn submission(&self, id: &str) -> SubmissionRow {

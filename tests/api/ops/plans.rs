@@ -99,7 +99,7 @@ fn uses() -> Vec<(&'static str, String, &'static str)> {
 #[actix_web::test]
 async fn every_index_serves_a_query_and_each_query_uses_its_index() {
     let dir = tempfile::tempdir().unwrap();
-    let store = talk_relay::store::Store::open(&dir.path().join("plans.db"))
+    let store = talk_relay::store::SqliteStore::open(&dir.path().join("plans.db"))
         .await
         .unwrap();
     store.migrate().await.unwrap();

@@ -2,17 +2,17 @@
 //! batches, checkpoints and truncates the WAL once it passes `database.max_wal_mb` or has
 //! not changed for a second. A truncation never waits for readers.
 
-use super::writer::Writer;
+use super::SqliteWriteSession;
 use std::time::{Duration, Instant};
 
 /// With no change for this long the WAL is truncated, so an idle log shrinks.
-pub(super) const IDLE: Duration = Duration::from_secs(1);
+const IDLE: Duration = Duration::from_secs(1);
 /// After a truncating checkpoint that a reader blocked, wait this long before the next try.
 const TRUNCATE_RETRY: Duration = Duration::from_millis(50);
 /// "Nearly everything copied": at most this many WAL frames (~1 MB of 4 KB pages) left.
 const CAUGHT_UP_FRAMES: u64 = 256;
 
-impl Writer {
+impl SqliteWriteSession {
     /// Keeps the WAL under `database.max_wal_mb`: once it has grown past the bound, or has
     /// not changed for a second (idle), the writer (the only writer, between batches)
     /// checkpoints and truncates it.

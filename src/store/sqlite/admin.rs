@@ -1,89 +1,13 @@
 //! Reads and housekeeping for operators: listing, stats, retention purges, erasure.
 
-use super::{submissions::SubmissionRow, Store};
+use super::SqliteStore;
+use crate::store::{
+    AttemptRow, CountRow, Erased, Removed, Stats, SubmissionFilter, SubmissionSummary, MAX_LIST,
+};
 use anyhow::Context;
-use serde::Serialize;
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
-/// Filters for listing submissions, newest first; `before` is the cursor (an id).
-#[derive(Debug, Default, Clone, serde::Deserialize)]
-pub struct SubmissionFilter {
-    pub status: Option<String>,
-    pub source: Option<String>,
-    pub email: Option<String>,
-    /// RFC 3339; inclusive.
-    pub since: Option<String>,
-    /// RFC 3339; exclusive.
-    pub until: Option<String>,
-    pub before: Option<String>,
-    pub limit: Option<i64>,
-}
-
-/// A submission as listed: everything but the payload and submitted fields.
-#[derive(Debug, Clone, FromRow, Serialize)]
-pub struct SubmissionSummary {
-    pub id: String,
-    pub received_at: String,
-    pub source_kind: String,
-    pub source: String,
-    pub status: String,
-    pub attempts: i64,
-    pub next_attempt_at: Option<String>,
-    pub delivered_at: Option<String>,
-    pub last_http_status: Option<i64>,
-    pub last_error: Option<String>,
-    pub email: Option<String>,
-    pub subject: Option<String>,
-    pub consent: Option<i64>,
-}
-
-#[derive(Debug, Clone, FromRow, Serialize)]
-pub struct AttemptRow {
-    pub attempt: i64,
-    pub started_at: String,
-    pub duration_ms: i64,
-    pub http_status: Option<i64>,
-    pub error_kind: Option<String>,
-    pub error: Option<String>,
-    pub response_excerpt: Option<String>,
-}
-
-#[derive(Debug, Clone, FromRow, Serialize)]
-pub struct CountRow {
-    pub source_kind: String,
-    pub source: String,
-    pub status: String,
-    pub count: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Stats {
-    pub since: String,
-    pub counts: Vec<CountRow>,
-    pub queue_depth: i64,
-    pub oldest_waiting_received_at: Option<String>,
-    pub oldest_due_age_seconds: i64,
-}
-
-/// How many rows an erasure or purge removed, per table.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Removed {
-    pub submissions: u64,
-    pub delivery_attempts: u64,
-    pub talk_sessions: u64,
-}
-
-/// What an erasure removed, and whether the WAL (which still held the old bytes) was
-/// truncated afterwards.
-#[derive(Debug, Clone)]
-pub struct Erased {
-    pub removed: Removed,
-    pub wal_truncated: bool,
-}
-
-const MAX_LIST: i64 = 500;
-
-impl Store {
+impl SqliteStore {
     pub async fn list_submissions(
         &self,
         filter: &SubmissionFilter,
@@ -307,27 +231,11 @@ impl Store {
         }
         Ok(Erased {
             removed,
-            wal_truncated,
+            residue: (!wal_truncated).then(|| {
+                "a reader kept the WAL open; the erased bytes stay in it until the next truncation \
+                 (a running relay truncates it within a second of being idle)"
+                    .to_owned()
+            }),
         })
-    }
-
-    /// The newest dead rows, for the status page.
-    pub async fn latest_dead(&self, limit: i64) -> anyhow::Result<Vec<SubmissionSummary>> {
-        self.list_submissions(&SubmissionFilter {
-            status: Some("dead".to_owned()),
-            limit: Some(limit),
-            ..Default::default()
-        })
-        .await
-    }
-
-    pub async fn submission_with_attempts(
-        &self,
-        id: &str,
-    ) -> anyhow::Result<Option<(SubmissionRow, Vec<AttemptRow>)>> {
-        let Some(row) = self.submission(id).await? else {
-            return Ok(None);
-        };
-        Ok(Some((row, self.attempts_for(id).await?)))
     }
 }

@@ -1,20 +1,6 @@
+use crate::store::SessionLog;
 use anyhow::Context;
 use sqlx::SqliteConnection;
-
-/// One `talk_sessions` row. The token is deliberately not a field.
-#[derive(Debug, Clone)]
-pub struct SessionLog {
-    pub requested_at: String,
-    pub auth: String,
-    pub email: Option<String>,
-    pub outcome: &'static str,
-    pub http_status: u16,
-    pub person_id: Option<String>,
-    pub person_status: Option<String>,
-    pub session_id: Option<String>,
-    pub client_ip: Option<String>,
-    pub latency_ms: i64,
-}
 
 pub async fn insert_session_log(conn: &mut SqliteConnection, log: &SessionLog) -> anyhow::Result<()> {
     sqlx::query(

@@ -1,63 +1,9 @@
-use super::admin::SubmissionSummary;
-use crate::domain::{SourceKind, Status};
+//! Intake's rows: the batch INSERT with its per-batch rollups, and reading one row back.
+
+use crate::store::{NewSubmission, SubmissionRow};
 use anyhow::Context;
-use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::collections::{BTreeMap, HashSet};
-
-/// A row for `submissions`, as intake builds it.
-#[derive(Debug, Clone)]
-pub struct NewSubmission {
-    pub id: String,
-    pub received_at: String,
-    pub source_kind: SourceKind,
-    pub source: String,
-    pub status: Status,
-    pub next_attempt_at: Option<String>,
-    pub last_error: Option<String>,
-    pub email: Option<String>,
-    pub subject: Option<String>,
-    pub consent: Option<bool>,
-    pub consent_note: Option<String>,
-    pub client_ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub origin: Option<String>,
-    pub page_url: Option<String>,
-    pub idempotency_key: Option<String>,
-    pub payload: Option<String>,
-    pub fields: String,
-    pub request_id: Option<String>,
-    pub captcha: Option<&'static str>,
-}
-
-/// A stored submission, as the admin API and tests read it: the columns a list shows
-/// ([`SubmissionSummary`], reachable through `Deref`) and the rest.
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
-pub struct SubmissionRow {
-    #[sqlx(flatten)]
-    #[serde(flatten)]
-    pub summary: SubmissionSummary,
-    pub last_attempt_at: Option<String>,
-    pub consent_note: Option<String>,
-    pub client_ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub origin: Option<String>,
-    pub page_url: Option<String>,
-    pub idempotency_key: Option<String>,
-    pub conversation_id: Option<String>,
-    pub person_id: Option<String>,
-    pub person_status: Option<String>,
-    pub payload: Option<String>,
-    pub fields: String,
-    pub captcha: Option<String>,
-}
-
-impl std::ops::Deref for SubmissionRow {
-    type Target = SubmissionSummary;
-
-    fn deref(&self) -> &SubmissionSummary {
-        &self.summary
-    }
-}
 
 /// Inserts a batch as one multi-row INSERT. A row whose idempotency key was already seen
 /// for its source (earlier, or earlier in the same batch) is not inserted; for each row the

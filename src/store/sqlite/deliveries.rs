@@ -1,72 +1,13 @@
 //! Delivery state: claiming due rows with a lease and recording each attempt's outcome.
 //! Every function is one short transaction; none is held across an HTTP call.
 
-use super::Store;
+use super::SqliteStore;
 use crate::domain::{now_timestamp, utc_timestamp, Status};
+use crate::store::{AttemptRecord, ClaimedRow, Finish, Lease, RowUpdate};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
 use sqlx::SqliteConnection;
 use sqlx::{QueryBuilder, Sqlite};
-
-/// A row a worker holds the lease on.
-#[derive(Debug, Clone, FromRow)]
-pub struct ClaimedRow {
-    pub id: String,
-    pub payload: Option<String>,
-    pub attempts: i64,
-    pub received_at: String,
-    pub request_id: Option<String>,
-    pub lease_token: String,
-}
-
-/// A claim on one row: its id and the token the claim wrote. Outcomes and releases carry
-/// it, so a worker whose lease expired (another now holds the row) changes nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lease {
-    pub id: String,
-    pub token: String,
-}
-
-impl ClaimedRow {
-    pub fn lease(&self) -> Lease {
-        Lease {
-            id: self.id.clone(),
-            token: self.lease_token.clone(),
-        }
-    }
-}
-
-/// One attempt, as `delivery_attempts` keeps it.
-#[derive(Debug, Clone)]
-pub struct AttemptRecord {
-    pub started_at: DateTime<Utc>,
-    pub duration_ms: i64,
-    pub http_status: Option<u16>,
-    pub error_kind: Option<&'static str>,
-    pub error: Option<String>,
-    pub response_excerpt: Option<String>,
-}
-
-/// What happens to the submission row after an attempt.
-#[derive(Debug, Clone)]
-pub enum RowUpdate {
-    Delivered {
-        conversation_id: Option<String>,
-        person_id: Option<String>,
-        person_status: Option<String>,
-    },
-    /// Try again at `at`; `counts` says whether the attempt used up one of the row's tries.
-    RetryAt {
-        at: DateTime<Utc>,
-        counts: bool,
-        error: String,
-    },
-    Dead {
-        error: String,
-    },
-    DryRun,
-}
 
 // Writes: run by the log writer, inside its batch transaction.
 
@@ -95,14 +36,6 @@ pub async fn claim_due(
     .fetch_all(&mut *conn)
     .await
     .context("claiming due submissions")
-}
-
-/// One delivery outcome to record: the row, the attempt made (none for a dry run or a local
-/// rejection) and the row's new state.
-pub struct Finish<'a> {
-    pub lease: &'a Lease,
-    pub attempt: Option<&'a AttemptRecord>,
-    pub update: &'a RowUpdate,
 }
 
 /// Records many outcomes in two statements: one multi-row INSERT of the attempts and one
@@ -157,34 +90,9 @@ pub async fn finish_many(conn: &mut SqliteConnection, finishes: &[Finish<'_>]) -
     update.push_values(finishes, |mut row, f| {
         let counts = f.attempt.is_some() && !matches!(f.update, RowUpdate::RetryAt { counts: false, .. });
         let http_status = f.attempt.and_then(|a| a.http_status).map(i64::from);
-        let (status, delivered_at, ids, last_error, next_attempt_at) = match f.update {
-            RowUpdate::Delivered {
-                conversation_id,
-                person_id,
-                person_status,
-            } => (
-                Status::Delivered,
-                Some(now.clone()),
-                (conversation_id.clone(), person_id.clone(), person_status.clone()),
-                None,
-                None,
-            ),
-            RowUpdate::RetryAt { at, error, .. } => (
-                Status::Retrying,
-                None,
-                (None, None, None),
-                Some(error.clone()),
-                Some(utc_timestamp(*at)),
-            ),
-            RowUpdate::Dead { error } => (Status::Dead, None, (None, None, None), Some(error.clone()), None),
-            RowUpdate::DryRun => (
-                Status::DryRun,
-                None,
-                (None, None, None),
-                Some("dry run: no Ortto API key configured".to_owned()),
-                None,
-            ),
-        };
+        let (status, ids, last_error, next_attempt_at) = f.update.columns();
+        let delivered_at = (status == Status::Delivered).then(|| now.clone());
+        let next_attempt_at = next_attempt_at.map(utc_timestamp);
         row.push_bind(f.lease.id.as_str())
             .push_bind(status.as_str())
             .push_bind(i64::from(counts))
@@ -227,7 +135,7 @@ pub async fn release(conn: &mut SqliteConnection, leases: &[Lease], at: DateTime
     Ok(())
 }
 
-impl Store {
+impl SqliteStore {
     /// Re-queues rows for delivery with a fresh attempt budget: by id (any row that has
     /// a payload, is not delivered and is not in flight) or by status (`dead`, `dry_run`).
     /// Returns how many.
@@ -297,7 +205,7 @@ mod tests {
     #[actix_web::test]
     async fn an_expired_claim_changes_nothing_once_another_holds_the_row() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("log.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("log.db")).await.unwrap();
         store.migrate().await.unwrap();
         let mut conn = store.dedicated_connection().await.unwrap();
         sqlx::query(

@@ -1,0 +1,247 @@
+//! The log's records as the rest of the relay sees them, whichever database holds them.
+//! Timestamps are UTC RFC 3339 strings with milliseconds on both backends.
+
+use crate::domain::{SourceKind, Status};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::FromRow;
+
+/// A row for `submissions`, as intake builds it.
+#[derive(Debug, Clone)]
+pub struct NewSubmission {
+    pub id: String,
+    pub received_at: String,
+    pub source_kind: SourceKind,
+    pub source: String,
+    pub status: Status,
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+    pub email: Option<String>,
+    pub subject: Option<String>,
+    pub consent: Option<bool>,
+    pub consent_note: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub origin: Option<String>,
+    pub page_url: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub payload: Option<String>,
+    pub fields: String,
+    pub request_id: Option<String>,
+    pub captcha: Option<&'static str>,
+}
+
+/// A stored submission, as the admin API and tests read it: the columns a list shows
+/// ([`SubmissionSummary`], reachable through `Deref`) and the rest.
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct SubmissionRow {
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub summary: SubmissionSummary,
+    pub last_attempt_at: Option<String>,
+    pub consent_note: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub origin: Option<String>,
+    pub page_url: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub conversation_id: Option<String>,
+    pub person_id: Option<String>,
+    pub person_status: Option<String>,
+    pub payload: Option<String>,
+    pub fields: String,
+    pub captcha: Option<String>,
+}
+
+impl std::ops::Deref for SubmissionRow {
+    type Target = SubmissionSummary;
+
+    fn deref(&self) -> &SubmissionSummary {
+        &self.summary
+    }
+}
+
+/// Filters for listing submissions, newest first; `before` is the cursor (an id).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct SubmissionFilter {
+    pub status: Option<String>,
+    pub source: Option<String>,
+    pub email: Option<String>,
+    /// RFC 3339; inclusive.
+    pub since: Option<String>,
+    /// RFC 3339; exclusive.
+    pub until: Option<String>,
+    pub before: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// A submission as listed: everything but the payload and submitted fields.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct SubmissionSummary {
+    pub id: String,
+    pub received_at: String,
+    pub source_kind: String,
+    pub source: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub last_http_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub email: Option<String>,
+    pub subject: Option<String>,
+    pub consent: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct AttemptRow {
+    pub attempt: i64,
+    pub started_at: String,
+    pub duration_ms: i64,
+    pub http_status: Option<i64>,
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct CountRow {
+    pub source_kind: String,
+    pub source: String,
+    pub status: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub since: String,
+    pub counts: Vec<CountRow>,
+    pub queue_depth: i64,
+    pub oldest_waiting_received_at: Option<String>,
+    pub oldest_due_age_seconds: i64,
+}
+
+/// How many rows an erasure or purge removed, per table.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Removed {
+    pub submissions: u64,
+    pub delivery_attempts: u64,
+    pub talk_sessions: u64,
+}
+
+/// What an erasure removed, and where the erased bytes may still be (`None`: nowhere in
+/// the database's files).
+#[derive(Debug, Clone)]
+pub struct Erased {
+    pub removed: Removed,
+    pub residue: Option<String>,
+}
+
+/// A row a worker holds the lease on.
+#[derive(Debug, Clone, FromRow)]
+pub struct ClaimedRow {
+    pub id: String,
+    pub payload: Option<String>,
+    pub attempts: i64,
+    pub received_at: String,
+    pub request_id: Option<String>,
+    pub lease_token: String,
+}
+
+/// A claim on one row: its id and the token the claim wrote. Outcomes and releases carry
+/// it, so a worker whose lease expired (another now holds the row) changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub id: String,
+    pub token: String,
+}
+
+impl ClaimedRow {
+    pub fn lease(&self) -> Lease {
+        Lease {
+            id: self.id.clone(),
+            token: self.lease_token.clone(),
+        }
+    }
+}
+
+/// The Ortto ids a delivered row keeps: conversation, person, person status.
+pub type OrttoIds = (Option<String>, Option<String>, Option<String>);
+
+impl RowUpdate {
+    /// The row's new status, the Ortto ids (once delivered), its last error and when it is
+    /// due again.
+    pub fn columns(&self) -> (Status, OrttoIds, Option<String>, Option<DateTime<Utc>>) {
+        match self {
+            Self::Delivered {
+                conversation_id,
+                person_id,
+                person_status,
+            } => (
+                Status::Delivered,
+                (conversation_id.clone(), person_id.clone(), person_status.clone()),
+                None,
+                None,
+            ),
+            Self::RetryAt { at, error, .. } => (
+                Status::Retrying,
+                (None, None, None),
+                Some(error.clone()),
+                Some(*at),
+            ),
+            Self::Dead { error } => (Status::Dead, (None, None, None), Some(error.clone()), None),
+            Self::DryRun => (
+                Status::DryRun,
+                (None, None, None),
+                Some("dry run: no Ortto API key configured".to_owned()),
+                None,
+            ),
+        }
+    }
+}
+
+/// One attempt, as `delivery_attempts` keeps it.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i64,
+    pub http_status: Option<u16>,
+    pub error_kind: Option<&'static str>,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+}
+
+/// What happens to the submission row after an attempt.
+#[derive(Debug, Clone)]
+pub enum RowUpdate {
+    Delivered {
+        conversation_id: Option<String>,
+        person_id: Option<String>,
+        person_status: Option<String>,
+    },
+    /// Try again at `at`; `counts` says whether the attempt used up one of the row's tries.
+    RetryAt {
+        at: DateTime<Utc>,
+        counts: bool,
+        error: String,
+    },
+    Dead {
+        error: String,
+    },
+    DryRun,
+}
+
+/// One `talk_sessions` row. The token is deliberately not a field.
+#[derive(Debug, Clone)]
+pub struct SessionLog {
+    pub requested_at: String,
+    pub auth: String,
+    pub email: Option<String>,
+    pub outcome: &'static str,
+    pub http_status: u16,
+    pub person_id: Option<String>,
+    pub person_status: Option<String>,
+    pub session_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub latency_ms: i64,
+}

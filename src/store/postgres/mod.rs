@@ -1,0 +1,230 @@
+//! The scale-out backend: any number of relays sharing one PostgreSQL database (README,
+//! "Running more than one relay"). Each relay keeps one writer session (group commit) and a
+//! small pool for reads, the shared budget and housekeeping. Claims lock with `FOR UPDATE
+//! SKIP LOCKED` and lease by the database's clock, so relays never claim one row at once, and
+//! whatever the relays' own clocks say.
+
+mod admin;
+mod budget;
+mod writes;
+
+use super::health::StorageHealth;
+use super::writer::{apply_in, Done, Work, WriteSession};
+use super::{
+    AttemptRow, Erased, LogStore, Removed, Stats, SubmissionFilter, SubmissionRow, SubmissionSummary,
+};
+use crate::delivery::OutboundBudget;
+use crate::domain::Status;
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The columns of [`SubmissionSummary`], timestamps as the relay reads them.
+const SUMMARY_COLUMNS: &str =
+    "id, relay_ts(received_at) AS received_at, source_kind, source, status, attempts,
+    relay_ts(next_attempt_at) AS next_attempt_at, relay_ts(delivered_at) AS delivered_at,
+    last_http_status, last_error, email, subject, consent::int::int8 AS consent";
+
+/// A PostgreSQL log.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    options: PgConnectOptions,
+}
+
+impl PgStore {
+    /// Connects; the URL may hold a password, so errors never repeat it.
+    pub async fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|_| anyhow::anyhow!("database.url is not a valid postgres:// URL"))?
+            .application_name("talk-relay")
+            .log_statements(tracing::log::LevelFilter::Trace);
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .context("connecting to PostgreSQL (database.url)")?;
+        Ok(Self { pool, options })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait::async_trait]
+impl LogStore for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    /// sqlx holds an advisory lock while it migrates, so relays that start together
+    /// migrate once: the others wait, then find nothing to do.
+    async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .context("running database migrations")
+    }
+
+    async fn write_session(&self, _health: Arc<StorageHealth>) -> anyhow::Result<Box<dyn WriteSession>> {
+        Ok(Box::new(PgWriteSession {
+            conn: None,
+            options: self.options.clone(),
+        }))
+    }
+
+    async fn submission(&self, id: &str) -> anyhow::Result<Option<SubmissionRow>> {
+        sqlx::query_as::<_, SubmissionRow>(&format!(
+            "SELECT {SUMMARY_COLUMNS}, relay_ts(last_attempt_at) AS last_attempt_at, consent_note, client_ip,
+                    user_agent, origin, page_url, idempotency_key, conversation_id, person_id, person_status,
+                    payload, fields, captcha
+             FROM submissions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .context("reading a submission")
+    }
+
+    async fn list_submissions(&self, filter: &SubmissionFilter) -> anyhow::Result<Vec<SubmissionSummary>> {
+        admin::list_submissions(&self.pool, filter).await
+    }
+
+    async fn attempts_for(&self, id: &str) -> anyhow::Result<Vec<AttemptRow>> {
+        sqlx::query_as(
+            "SELECT attempt, relay_ts(started_at) AS started_at, duration_ms, http_status, error_kind, error,
+                    response_excerpt
+             FROM delivery_attempts WHERE submission_id = $1 ORDER BY attempt",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .context("reading delivery attempts")
+    }
+
+    async fn stats(&self, since: &str) -> anyhow::Result<Stats> {
+        admin::stats(self, since).await
+    }
+
+    async fn queue_stats(&self) -> anyhow::Result<(i64, i64)> {
+        let (depth, age): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*),
+                    EXTRACT(EPOCH FROM now() - MIN(next_attempt_at) FILTER (WHERE next_attempt_at <= now()))::int8
+             FROM submissions WHERE status IN ('queued', 'retrying')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .context("reading the queue")?;
+        Ok((depth, age.unwrap_or(0).max(0)))
+    }
+
+    async fn replay(&self, ids: &[String], status: Option<Status>) -> anyhow::Result<u64> {
+        admin::replay(&self.pool, ids, status).await
+    }
+
+    async fn purge_before(&self, cutoff: &str, batch: i64) -> anyhow::Result<Removed> {
+        admin::purge_before(&self.pool, cutoff, batch).await
+    }
+
+    async fn erase_email(&self, email: &str) -> anyhow::Result<Erased> {
+        admin::erase_email(&self.pool, email).await
+    }
+
+    /// PostgreSQL checkpoints on its own.
+    async fn checkpoint(&self) -> anyhow::Result<Option<u64>> {
+        Ok(None)
+    }
+
+    fn shared_budget(&self, windows: &[(u32, Duration)]) -> Option<Arc<dyn OutboundBudget>> {
+        Some(Arc::new(budget::SharedBudget::new(self.pool.clone(), windows)))
+    }
+}
+
+/// The writer's PostgreSQL side: one connection of its own, opened on first use and again
+/// after any failure.
+struct PgWriteSession {
+    conn: Option<PgConnection>,
+    options: PgConnectOptions,
+}
+
+/// Deadlock and serialization failures: the batch is tried again as a whole.
+const RETRYABLE: [&str; 2] = ["40P01", "40001"];
+
+#[async_trait::async_trait]
+impl WriteSession for PgWriteSession {
+    async fn apply(&mut self, works: &[&Work]) -> anyhow::Result<Vec<Done>> {
+        let mut tries = 0;
+        loop {
+            if self.conn.is_none() {
+                self.conn = Some(
+                    self.options
+                        .connect()
+                        .await
+                        .context("opening the log writer's PostgreSQL connection")?,
+                );
+            }
+            let conn = self.conn.as_mut().expect("just opened");
+            let result = async {
+                let mut tx = conn.begin().await?;
+                let done = apply_in(&mut writes::Batch(&mut tx), works).await?;
+                tx.commit().await?;
+                anyhow::Ok(done)
+            }
+            .await;
+            tries += 1;
+            match result {
+                Err(error)
+                    if tries < 3
+                        && sqlstate(&error).is_some_and(|code| RETRYABLE.contains(&code.as_str())) =>
+                {
+                    tracing::debug!(error = %format!("{error:#}"), "batch conflicted with another relay's; trying it again");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.conn = None;
+    }
+
+    /// Unreachable, out of connections, read-only, disk full, shutting down.
+    fn cannot_write(&self, error: &anyhow::Error) -> bool {
+        match error
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<sqlx::Error>())
+        {
+            None => true,
+            Some(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
+                // Class 08 connection, 53 resources, 57 operator intervention, 58 system,
+                // 25006 read-only transaction.
+                ["08", "53", "57", "58"].contains(&&code[..2.min(code.len())]) || code == "25006"
+            }),
+            Some(
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed,
+            ) => true,
+            Some(_) => false,
+        }
+    }
+}
+
+fn sqlstate(error: &anyhow::Error) -> Option<String> {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<sqlx::Error>())
+        .and_then(|e| e.as_database_error())
+        .and_then(|db| db.code())
+        .map(|code| code.into_owned())
+}

@@ -1,0 +1,241 @@
+//! The writer's statements on PostgreSQL, inside its batch transaction. Rollups follow the
+//! rows by statement-level triggers (migrations/postgres): one upsert per key per batch.
+
+use crate::store::writer::{BatchStatements, Finish};
+use crate::store::{ClaimedRow, Lease, NewSubmission, RowUpdate, SessionLog};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use std::collections::HashSet;
+use std::time::Duration;
+
+pub(super) struct Batch<'c>(pub(super) &'c mut PgConnection);
+
+#[async_trait::async_trait]
+impl BatchStatements for Batch<'_> {
+    async fn insert_many(&mut self, rows: &[&NewSubmission]) -> anyhow::Result<Vec<(String, bool)>> {
+        let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
+            "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at,
+                 last_error, email, subject, consent, consent_note, client_ip, user_agent, origin, page_url,
+                 idempotency_key, payload, fields, request_id, captcha) ",
+        );
+        query.push_values(rows, |mut values, row| {
+            values
+                .push_bind(&row.id)
+                .push_bind(&row.received_at)
+                .push_unseparated("::timestamptz")
+                .push_bind(row.source_kind.as_str())
+                .push_bind(&row.source)
+                .push_bind(row.status.as_str())
+                // Due at once by the database's clock: a relay whose clock runs ahead must
+                // not hold its rows back from the fleet.
+                .push(if row.next_attempt_at.is_some() {
+                    "now()"
+                } else {
+                    "NULL"
+                })
+                .push_bind(&row.last_error)
+                .push_bind(&row.email)
+                .push_bind(&row.subject)
+                .push_bind(row.consent)
+                .push_bind(&row.consent_note)
+                .push_bind(&row.client_ip)
+                .push_bind(&row.user_agent)
+                .push_bind(&row.origin)
+                .push_bind(&row.page_url)
+                .push_bind(&row.idempotency_key)
+                .push_bind(&row.payload)
+                .push_bind(&row.fields)
+                .push_bind(&row.request_id)
+                .push_bind(row.captcha);
+        });
+        query.push(
+            " ON CONFLICT (source_kind, source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+              RETURNING id",
+        );
+        let inserted: HashSet<String> = query
+            .build_query_scalar::<String>()
+            .fetch_all(&mut *self.0)
+            .await
+            .context("inserting submissions")?
+            .into_iter()
+            .collect();
+        let mut answers = Vec::with_capacity(rows.len());
+        for row in rows {
+            if inserted.contains(&row.id) {
+                answers.push((row.id.clone(), true));
+                continue;
+            }
+            let existing: String = sqlx::query_scalar(
+                "SELECT id FROM submissions WHERE source_kind = $1 AND source = $2 AND idempotency_key = $3",
+            )
+            .bind(row.source_kind.as_str())
+            .bind(&row.source)
+            .bind(&row.idempotency_key)
+            .fetch_one(&mut *self.0)
+            .await
+            .context("finding the earlier submission with the same idempotency key")?;
+            answers.push((existing, false));
+        }
+        Ok(answers)
+    }
+
+    async fn finish_many(&mut self, finishes: &[Finish<'_>]) -> anyhow::Result<usize> {
+        let attempts: Vec<_> = finishes
+            .iter()
+            .filter_map(|f| f.attempt.map(|a| (f.lease.id.as_str(), a)))
+            .collect();
+        if !attempts.is_empty() {
+            let mut insert: QueryBuilder<Postgres> = QueryBuilder::new(
+                "INSERT INTO delivery_attempts (submission_id, attempt, started_at, duration_ms,
+                     http_status, error_kind, error, response_excerpt) ",
+            );
+            insert.push_values(&attempts, |mut row, (id, a)| {
+                row.push_bind(*id)
+                    .push("(SELECT COUNT(*) + 1 FROM delivery_attempts WHERE submission_id = ")
+                    .push_bind_unseparated(*id)
+                    .push_unseparated(")")
+                    .push_bind(crate::domain::utc_timestamp(a.started_at))
+                    .push_unseparated("::timestamptz")
+                    .push_bind(a.duration_ms)
+                    .push_bind(a.http_status.map(i64::from))
+                    .push_bind(a.error_kind)
+                    .push_bind(a.error.clone())
+                    .push_bind(a.response_excerpt.clone());
+            });
+            insert
+                .build()
+                .execute(&mut *self.0)
+                .await
+                .context("recording delivery attempts")?;
+        }
+        let mut update: QueryBuilder<Postgres> = QueryBuilder::new(
+            "UPDATE submissions SET status = v.new_status, attempts = attempts + v.new_added,
+                 last_attempt_at = COALESCE(v.new_attempted_at, last_attempt_at),
+                 last_http_status = CASE WHEN v.new_status = 'delivered' THEN v.new_http_status
+                                         ELSE COALESCE(v.new_http_status, last_http_status) END,
+                 delivered_at = CASE WHEN v.new_status = 'delivered' THEN now() ELSE delivered_at END,
+                 conversation_id = COALESCE(v.new_conversation_id, conversation_id),
+                 person_id = COALESCE(v.new_person_id, person_id),
+                 person_status = COALESCE(v.new_person_status, person_status),
+                 last_error = v.new_last_error, next_attempt_at = v.new_next_attempt_at,
+                 leased_until = NULL, lease_token = NULL
+             FROM (",
+        );
+        update.push_values(finishes, |mut row, f| {
+            let counts = f.attempt.is_some() && !matches!(f.update, RowUpdate::RetryAt { counts: false, .. });
+            let (status, ids, last_error, next_attempt_at) = f.update.columns();
+            row.push_bind(f.lease.id.as_str())
+                .push_bind(status.as_str())
+                .push_bind(i64::from(counts))
+                .push_bind(f.attempt.map(|a| crate::domain::utc_timestamp(a.started_at)))
+                .push_unseparated("::timestamptz")
+                .push_bind(f.attempt.and_then(|a| a.http_status).map(i64::from))
+                .push_bind(ids.0)
+                .push_bind(ids.1)
+                .push_bind(ids.2)
+                .push_bind(last_error)
+                // Due after the wait the relay meant, by the database's clock.
+                .push("clock_timestamp() + make_interval(secs => ")
+                .push_bind_unseparated(
+                    next_attempt_at.map(|at| (at - Utc::now()).to_std().unwrap_or_default().as_secs_f64()),
+                )
+                .push_unseparated(")")
+                .push_bind(f.lease.token.as_str());
+        });
+        update.push(
+            ") AS v (new_id, new_status, new_added, new_attempted_at, new_http_status, new_conversation_id,
+                     new_person_id, new_person_status, new_last_error, new_next_attempt_at, new_token)
+             WHERE submissions.id = v.new_id AND submissions.lease_token = v.new_token",
+        );
+        let applied = update
+            .build()
+            .execute(&mut *self.0)
+            .await
+            .context("updating delivered submissions")?
+            .rows_affected();
+        Ok(finishes.len().saturating_sub(applied as usize))
+    }
+
+    /// `FOR UPDATE SKIP LOCKED`: a row another relay is claiming at this moment is passed
+    /// over, never claimed twice. The lease runs on the database's clock.
+    async fn claim_due(&mut self, limit: usize, lease: Duration) -> anyhow::Result<Vec<ClaimedRow>> {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        sqlx::query_as::<_, ClaimedRow>(
+            "WITH due AS (
+                 SELECT id FROM submissions
+                 WHERE status IN ('queued', 'retrying') AND next_attempt_at <= clock_timestamp()
+                   AND (leased_until IS NULL OR leased_until <= clock_timestamp())
+                 ORDER BY next_attempt_at LIMIT $1
+                 FOR UPDATE SKIP LOCKED)
+             UPDATE submissions s
+             SET leased_until = clock_timestamp() + make_interval(secs => $2), lease_token = $3
+             FROM due WHERE s.id = due.id
+             RETURNING s.id, s.payload, s.attempts, relay_ts(s.received_at) AS received_at, s.request_id,
+                       s.lease_token",
+        )
+        .bind(limit as i64)
+        .bind(lease.as_secs_f64())
+        .bind(token)
+        .fetch_all(&mut *self.0)
+        .await
+        .context("claiming due submissions")
+    }
+
+    async fn release(&mut self, leases: &[Lease], at: DateTime<Utc>) -> anyhow::Result<()> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        // Due again after the same wait by the database's clock as the relay meant by its own.
+        let wait = (at - Utc::now()).to_std().unwrap_or_default().as_secs_f64();
+        let ids: Vec<&str> = leases.iter().map(|l| l.id.as_str()).collect();
+        let tokens: Vec<&str> = leases.iter().map(|l| l.token.as_str()).collect();
+        sqlx::query(
+            "UPDATE submissions s
+             SET leased_until = NULL, lease_token = NULL, next_attempt_at = clock_timestamp() + make_interval(secs => $3)
+             FROM UNNEST($1::text[], $2::text[]) AS l (id, token)
+             WHERE s.id = l.id AND s.lease_token = l.token AND s.status IN ('queued', 'retrying')",
+        )
+        .bind(ids)
+        .bind(tokens)
+        .bind(wait)
+        .execute(&mut *self.0)
+        .await
+        .context("releasing claimed submissions")?;
+        Ok(())
+    }
+
+    async fn log_session(&mut self, log: &SessionLog) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO talk_sessions (id, requested_at, auth, email, outcome, http_status, person_id,
+                     person_status, session_id, client_ip, latency_ms)
+                 VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(crate::domain::new_submission_id())
+        .bind(&log.requested_at)
+        .bind(&log.auth)
+        .bind(&log.email)
+        .bind(log.outcome)
+        .bind(i64::from(log.http_status))
+        .bind(&log.person_id)
+        .bind(&log.person_status)
+        .bind(&log.session_id)
+        .bind(&log.client_ip)
+        .bind(log.latency_ms)
+        .execute(&mut *self.0)
+        .await
+        .context("logging a session request")?;
+        Ok(())
+    }
+
+    async fn heartbeat(&mut self) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO relay_heartbeat (id, at) VALUES (1, now())
+             ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+        )
+        .execute(&mut *self.0)
+        .await
+        .context("writing the heartbeat row")?;
+        Ok(())
+    }
+}

@@ -47,6 +47,8 @@ pub struct SeenRequest {
     pub at: Instant,
     /// Whether this request created a conversation (a 200 answered in time).
     pub created: bool,
+    /// The status answered (0: the connection was dropped).
+    pub status: u16,
 }
 
 /// Shares of requests that fail, each way, when chaos is on (the rest succeed).
@@ -230,6 +232,10 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<Mutex<State
         };
         let created =
             matches!(&fate, Fate::Reply(r) if r.status == 200 && r.delay < Duration::from_millis(900));
+        let status = match &fate {
+            Fate::Reply(r) | Fate::Timeout(r) => r.status,
+            Fate::Drop => 0,
+        };
         state.seen.push(SeenRequest {
             path: req.path().to_owned(),
             api_key: header("x-api-key"),
@@ -237,6 +243,7 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<Mutex<State
             body: String::from_utf8_lossy(&body).into_owned(),
             at: Instant::now(),
             created,
+            status,
         });
         fate
     };

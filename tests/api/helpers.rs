@@ -24,6 +24,8 @@ pub const FAST_DELIVERY: &str =
 pub struct TestApp {
     pub address: String,
     pub db_path: PathBuf,
+    /// `Some`: the log is this PostgreSQL database, not the file at `db_path`.
+    pub db_url: Option<String>,
     pub client: Client,
     server: Option<actix_web::dev::ServerHandle>,
     running: Option<actix_web::rt::task::JoinHandle<anyhow::Result<()>>>,
@@ -44,6 +46,22 @@ pub async fn spawn_app(overlay: &str) -> TestApp {
 /// outbound limiter is off unless the overlay turns it on.
 pub async fn spawn_app_with_ortto(ortto: &crate::fake_ortto::FakeOrtto, overlay: &str) -> TestApp {
     spawn(ortto_layers(ortto), Some(TEST_ORTTO_KEY), None, overlay).await
+}
+
+/// As [`spawn_app_with_ortto`], with the log in the PostgreSQL database at `url` if given.
+pub async fn spawn_app_on(
+    db_url: Option<&str>,
+    ortto: &crate::fake_ortto::FakeOrtto,
+    overlay: &str,
+) -> TestApp {
+    let mut layers = ortto_layers(ortto);
+    if let Some(url) = db_url {
+        layers.push(format!("[database]\nurl = '{url}'\n"));
+    }
+    let mut app = spawn_unstarted(layers, Some(TEST_ORTTO_KEY), None);
+    app.db_url = db_url.map(str::to_owned);
+    app.start(overlay).await;
+    app
 }
 
 fn ortto_layers(ortto: &crate::fake_ortto::FakeOrtto) -> Vec<String> {
@@ -67,11 +85,22 @@ async fn spawn(
     clock: Option<talk_relay::startup::Clock>,
     overlay: &str,
 ) -> TestApp {
+    let mut app = spawn_unstarted(base_layers, api_key, clock);
+    app.start(overlay).await;
+    app
+}
+
+fn spawn_unstarted(
+    base_layers: Vec<String>,
+    api_key: Option<&'static str>,
+    clock: Option<talk_relay::startup::Clock>,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db_path = dir.path().join("relay.db");
-    let mut app = TestApp {
+    TestApp {
         address: String::new(),
         db_path,
+        db_url: None,
         client: test_client(),
         server: None,
         running: None,
@@ -79,9 +108,7 @@ async fn spawn(
         api_key,
         clock,
         _dir: dir,
-    };
-    app.start(overlay).await;
-    app
+    }
 }
 
 /// The shipped defaults with a port-0 listener and a test database, then `overlays`.
@@ -208,6 +235,15 @@ impl TestApp {
     /// An admin request with the test token (`[admin] token_env = "TEST_ADMIN_TOKEN"`).
     pub fn admin(&self, method: Method, path: &str) -> Call {
         self.call(method, path).bearer(TEST_ADMIN_TOKEN)
+    }
+
+    /// The log through the storage contract, whichever backend holds it.
+    pub async fn log(&self) -> talk_relay::store::Store {
+        let overlays: Vec<&str> = self.base_layers.iter().map(String::as_str).collect();
+        let config = test_config(&self.db_path, &overlays, None);
+        talk_relay::store::open(&config.database)
+            .await
+            .expect("the log opens")
     }
 
     pub async fn store(&self) -> SqliteStore {

@@ -1,4 +1,5 @@
-//! One test binary: every behaviour through a bound port and a real SQLite file.
+//! One test binary: every behaviour through a bound port and a real SQLite file (or a
+//! PostgreSQL database in a cluster the tests start themselves: `postgres`).
 
 mod call;
 mod fake_ortto;
@@ -16,6 +17,7 @@ mod hooks;
 mod inbox;
 mod mapping;
 mod ops;
+mod postgres;
 mod properties;
 mod redirects;
 mod responses;

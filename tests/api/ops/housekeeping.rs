@@ -178,7 +178,10 @@ async fn erase_matches_non_ascii_addresses_and_leaves_no_bytes_in_the_files() {
 
     let stdout = relay_cli(&["erase", "--email", "Ödön.Müller@Example.com"], &app.db_path).await;
     assert!(stdout.contains("erased 2 submissions"), "{stdout}");
-    assert!(stdout.contains("the erased bytes are gone from the database's files"), "{stdout}");
+    assert!(
+        stdout.contains("the erased bytes are gone from the database's files"),
+        "{stdout}"
+    );
     let ids: Vec<String> = app.ids().await;
     assert_eq!(ids, [kept]);
     assert_rollup_matches(&app).await;

@@ -1,0 +1,362 @@
+//! The storage contract, run on both backends: each test here runs once on a SQLite file and
+//! once on a PostgreSQL database, through the relay's bound port and its CLI.
+
+use crate::fake_ortto::{FakeOrtto, Reply};
+use crate::helpers::{spawn_app_on, Method, TestApp};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use talk_relay::metrics::Metrics;
+use talk_relay::store::health::{HealthSettings, StorageHealth};
+use talk_relay::store::{LogWriter, RowUpdate};
+
+const WAIT: Duration = Duration::from_secs(15);
+const ADMIN: &str = "[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n";
+
+/// Each named test, as `NAME::sqlite` and `NAME::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name(None).await
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(url) = crate::postgres::database().await {
+                    super::$name(Some(&url)).await
+                }
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    a_submission_is_recorded_delivered_listed_and_counted,
+    failures_retry_then_die_and_a_replay_delivers,
+    a_repeated_idempotency_key_answers_the_first_id,
+    an_expired_claim_changes_nothing_once_another_holds_the_row,
+    purge_and_erase_reach_every_table,
+);
+
+async fn submit(app: &TestApp, email: &str, message: &str) -> String {
+    let (status, body) = app
+        .post_json("demo", &json!({"email": email, "message": message}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// `(text, count)` pairs from either backend (the SQL is written for both).
+async fn pairs(app: &TestApp, sql: &str) -> Vec<(String, i64)> {
+    match &app.db_url {
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query_as(sql).fetch_all(&pool).await.unwrap()
+        }
+        None => sqlx::query_as(sql)
+            .fetch_all(app.store().await.pool())
+            .await
+            .unwrap(),
+    }
+}
+
+/// The rollups agree with the rows, by status and by source.
+async fn assert_rollups_match(app: &TestApp) {
+    assert_eq!(
+        pairs(app, "SELECT status, COUNT(*) FROM submissions GROUP BY status ORDER BY status").await,
+        pairs(
+            app,
+            "SELECT status, CAST(SUM(count) AS BIGINT) FROM submission_counts_daily GROUP BY status ORDER BY status"
+        )
+        .await,
+        "the daily rollup"
+    );
+    assert_eq!(
+        pairs(
+            app,
+            "SELECT source, COUNT(*) FROM submissions GROUP BY source ORDER BY source"
+        )
+        .await,
+        pairs(
+            app,
+            "SELECT source, CAST(SUM(count) AS BIGINT) FROM submission_rollup_hourly GROUP BY source
+             HAVING SUM(count) > 0 ORDER BY source"
+        )
+        .await,
+        "the hourly rollup"
+    );
+}
+
+async fn a_submission_is_recorded_delivered_listed_and_counted(db: Option<&str>) {
+    let ortto = FakeOrtto::start().await;
+    let app = spawn_app_on(db, &ortto, ADMIN).await;
+    let id = submit(&app, "Jo@Example.com", "Do you ship to Austria?").await;
+    let row = app.log().await.submission(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.source.as_str(), row.email.as_deref()),
+        ("demo", Some("Jo@example.com"))
+    );
+    assert!(
+        row.received_at.ends_with('Z') && row.received_at.len() == 24,
+        "{}",
+        row.received_at
+    );
+
+    let row = wait_for(&app, &id, "delivered").await;
+    assert_eq!(row.conversation_id.as_deref(), Some("conv-1"));
+    assert_eq!(Some(ortto.requests()[0].body.as_str()), row.payload.as_deref());
+    let (_, attempts) = app
+        .log()
+        .await
+        .submission_with_attempts(&id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].http_status, Some(200));
+
+    // The admin API lists it (email filter case-insensitive) and counts it.
+    let listed = app
+        .admin(Method::GET, "/admin/submissions?email=jo@example.COM")
+        .send(200)
+        .await
+        .json();
+    assert_eq!(listed["submissions"][0]["id"], json!(id), "{listed}");
+    let stats = app.admin(Method::GET, "/admin/stats").send(200).await.json();
+    assert_eq!(stats["counts"][0]["count"], json!(1), "{stats}");
+    assert_eq!(stats["queue_depth"], json!(0), "{stats}");
+    assert_rollups_match(&app).await;
+    let latency = pairs(
+        &app,
+        "SELECT source, CAST(SUM(count) AS BIGINT) FROM delivery_latency_daily GROUP BY source",
+    )
+    .await;
+    assert_eq!(latency, [("demo".to_owned(), 1)]);
+}
+
+async fn wait_for(app: &TestApp, id: &str, status: &str) -> talk_relay::store::SubmissionRow {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let row = app.log().await.submission(id).await.unwrap().unwrap();
+        if row.status == status || std::time::Instant::now() > deadline {
+            assert_eq!(row.status, status, "{row:?}");
+            return row;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn failures_retry_then_die_and_a_replay_delivers(db: Option<&str>) {
+    let ortto = FakeOrtto::start().await;
+    ortto.script([Reply::status(500), Reply::json(400, r#"{"error":"bad field"}"#)]);
+    let app = spawn_app_on(db, &ortto, ADMIN).await;
+    let id = submit(&app, "jo@example.com", "retry me").await;
+    let row = wait_for(&app, &id, "dead").await;
+    assert_eq!((row.attempts, row.last_http_status), (2, Some(400)));
+    let log = app.log().await;
+    let dead = log.latest_dead(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    let (queue, _) = log.queue_stats().await.unwrap();
+    assert_eq!(queue, 0);
+
+    let replayed: Value = app
+        .admin(Method::POST, "/admin/replay")
+        .json(&json!({"status": "dead"}), 200)
+        .await
+        .json();
+    assert_eq!(replayed["requeued"], json!(1), "{replayed}");
+    let row = wait_for(&app, &id, "delivered").await;
+    assert_eq!(row.attempts, 1, "a replay starts a fresh attempt budget");
+    let attempts = log.attempts_for(&id).await.unwrap();
+    let statuses: Vec<Option<i64>> = attempts.iter().map(|a| a.http_status).collect();
+    assert_eq!(statuses, [Some(500), Some(400), Some(200)]);
+    assert_rollups_match(&app).await;
+}
+
+async fn a_repeated_idempotency_key_answers_the_first_id(db: Option<&str>) {
+    let ortto = FakeOrtto::start().await;
+    let app = spawn_app_on(db, &ortto, "").await;
+    let post = |key: &'static str, status: u16| {
+        app.post("/f/demo")
+            .header("Accept", "application/json")
+            .header("Idempotency-Key", key)
+            .json(&json!({"email": "jo@example.com", "message": "once"}), status)
+    };
+    let first = post("order-17", 202).await.json();
+    let again = post("order-17", 200).await.json();
+    let other = post("order-18", 202).await.json();
+    assert_eq!(first["id"], again["id"], "{first} {again}");
+    assert_eq!(again["status"], json!("duplicate"));
+    wait_for(&app, first["id"].as_str().unwrap(), "delivered").await;
+    wait_for(&app, other["id"].as_str().unwrap(), "delivered").await;
+    assert_ne!(first["id"], other["id"]);
+    assert_eq!(
+        app.log()
+            .await
+            .list_submissions(&Default::default())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_rollups_match(&app).await;
+}
+
+/// A worker whose lease ran out must not overwrite what the worker that holds the row now
+/// recorded, nor give the row back; claims and outcomes through the real writer.
+async fn an_expired_claim_changes_nothing_once_another_holds_the_row(db: Option<&str>) {
+    let ortto = FakeOrtto::start().await;
+    // The relay only creates the log; the test drives the writer itself.
+    let mut app = spawn_app_on(db, &ortto, "[delivery]\npoll_interval_ms = 60000\n").await;
+    app.stop().await;
+    let log = app.log().await;
+    let health = Arc::new(StorageHealth::new(HealthSettings {
+        path: db.is_none().then(|| app.db_path.clone()),
+        min_free_bytes: 0,
+        max_wal_bytes: 64 << 20,
+        probe_every: Duration::from_secs(5),
+    }));
+    let writer = LogWriter::start(
+        &log,
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(Metrics::new()),
+        health,
+    )
+    .await
+    .unwrap();
+    let row = talk_relay::store::NewSubmission {
+        id: talk_relay::domain::new_submission_id(),
+        received_at: talk_relay::domain::now_timestamp(),
+        source_kind: talk_relay::domain::SourceKind::Form,
+        source: "demo".into(),
+        status: talk_relay::domain::Status::Queued,
+        next_attempt_at: Some(talk_relay::domain::now_timestamp()),
+        last_error: None,
+        email: None,
+        subject: None,
+        consent: None,
+        consent_note: None,
+        client_ip: None,
+        user_agent: None,
+        origin: None,
+        page_url: None,
+        idempotency_key: None,
+        payload: Some("{}".into()),
+        fields: "{}".into(),
+        request_id: None,
+        captcha: None,
+    };
+    writer.record(row.clone()).await.unwrap();
+    let stale = writer.claim_due(5, Duration::ZERO).await.unwrap();
+    actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    let current = writer.claim_due(5, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        writer.claim_due(5, Duration::from_secs(60)).await.unwrap().len(),
+        0,
+        "a live lease was claimed again"
+    );
+    let (stale, current) = (stale[0].lease(), current[0].lease());
+    assert_eq!(
+        stale.id, current.id,
+        "the expired lease let a second claim take the row"
+    );
+    assert_ne!(stale.token, current.token);
+
+    let retry = || RowUpdate::RetryAt {
+        at: chrono::Utc::now(),
+        counts: true,
+        error: "timeout".into(),
+    };
+    writer
+        .release(vec![stale.clone()], chrono::Utc::now())
+        .await
+        .unwrap();
+    writer.finish_attempt(stale.clone(), None, retry()).await.unwrap();
+    let delivered = RowUpdate::Delivered {
+        conversation_id: Some("c".into()),
+        person_id: None,
+        person_status: None,
+    };
+    writer.finish_attempt(current, None, delivered).await.unwrap();
+    writer.finish_attempt(stale, None, retry()).await.unwrap();
+    let stored = log.submission(&row.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status.as_str(), stored.conversation_id.as_deref()),
+        ("delivered", Some("c"))
+    );
+    assert_rollups_match(&app).await;
+}
+
+async fn purge_and_erase_reach_every_table(db: Option<&str>) {
+    let ortto = FakeOrtto::start().await;
+    let mut app = spawn_app_on(db, &ortto, "").await;
+    let gone = submit(&app, "Ödön.Müller@example.com", "erase me").await;
+    let kept = submit(&app, "keep@example.com", "keep me").await;
+    wait_for(&app, &gone, "delivered").await;
+    wait_for(&app, &kept, "delivered").await;
+    app.stop().await;
+
+    let cli = |args: &'static [&'static str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+        command
+            .args(args)
+            .env("TALK_RELAY__DATABASE__PATH", &app.db_path)
+            .env("TALK_RELAY__DATABASE__URL", db.unwrap_or(""))
+            .env_remove("ORTTO_API_KEY");
+        async move {
+            let out = crate::helpers::run_command(command).await;
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let erased = cli(&["erase", "--email", "ödön.müller@EXAMPLE.com"]).await;
+    assert!(
+        erased.contains("erased 1 submissions, 1 delivery attempts"),
+        "{erased}"
+    );
+    let stats = cli(&["stats"]).await;
+    assert!(stats.contains("demo") && stats.contains("delivered"), "{stats}");
+    let ids: Vec<String> = app
+        .log()
+        .await
+        .list_submissions(&Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(ids, [kept]);
+    assert_rollups_match(&app).await;
+
+    // A day's cutoff removes nothing received today; dated back, the row goes with its attempts.
+    let purged = cli(&["purge", "--older-than", "1"]).await;
+    assert!(purged.contains("0 submissions"), "{purged}");
+    let back = "UPDATE submissions SET received_at = '2020-01-01T00:00:00.000Z'";
+    match db {
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(&format!("{back}::timestamptz"))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        None => {
+            sqlx::query(back).execute(app.store().await.pool()).await.unwrap();
+        }
+    }
+    let purged = cli(&["purge", "--older-than", "1"]).await;
+    assert!(purged.contains("1 submissions, 1 delivery attempts"), "{purged}");
+    assert!(app
+        .log()
+        .await
+        .list_submissions(&Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -1,0 +1,100 @@
+//! What only a shared database gives: relays on one PostgreSQL log keep one outbound budget
+//! and one pause between them (README, "Running more than one relay").
+
+use crate::fake_ortto::{FakeOrtto, Reply};
+use crate::helpers::{spawn_app_on, TestApp};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+async fn submit(app: &TestApp, n: usize) {
+    let (status, body) = app
+        .post_json(
+            "demo",
+            &json!({"email": format!("p{n}@example.com"), "message": format!("shared {n}")}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+}
+
+/// 10 per 10 s is a burst of 1 and a token every 1.17 s, whichever relay takes it: two
+/// relays with a budget each would send about twice as many.
+#[actix_web::test]
+async fn two_relays_share_one_outbound_budget() {
+    let Some(db) = crate::postgres::database().await else {
+        return;
+    };
+    let ortto = FakeOrtto::start().await;
+    let budget = "[ortto]\nlimit_outbound = true\nrequests_per_10s = 10\nrequests_per_60s = 600\n";
+    let a = spawn_app_on(Some(&db), &ortto, budget).await;
+    let b = spawn_app_on(Some(&db), &ortto, budget).await;
+    let started = Instant::now();
+    for n in 0..12 {
+        submit(if n % 2 == 0 { &a } else { &b }, n).await;
+    }
+    actix_web::rt::time::sleep(Duration::from_secs(6)).await;
+    let seen = ortto.requests();
+    let elapsed = started.elapsed().as_secs_f64();
+    let allowed = 1 + (elapsed / (10.5 / 9.0)) as usize;
+    eprintln!(
+        "shared budget: {} requests in {elapsed:.1} s, at most {allowed} allowed",
+        seen.len()
+    );
+    assert!(
+        seen.len() >= 3,
+        "the budget let almost nothing through: {}",
+        seen.len()
+    );
+    assert!(
+        seen.len() <= allowed,
+        "{} requests in {elapsed:.1} s: more than one budget's {allowed}",
+        seen.len()
+    );
+}
+
+/// One relay's 429 pauses the other: its row waits out Ortto's "try in 2 s" too.
+#[actix_web::test]
+async fn one_relays_429_pauses_every_relay() {
+    let Some(db) = crate::postgres::database().await else {
+        return;
+    };
+    let ortto = FakeOrtto::start().await;
+    ortto.script([Reply::json(
+        429,
+        r#"{"error":{"code":"rate-limit","message":"rate limit","try-in-seconds":2}}"#,
+    )]);
+    let budget = "[ortto]\nlimit_outbound = true\nrequests_per_10s = 1000\nrequests_per_60s = 6000\n";
+    let a = spawn_app_on(Some(&db), &ortto, budget).await;
+    let b = spawn_app_on(Some(&db), &ortto, budget).await;
+    submit(&a, 1).await;
+    let first = ortto.wait_for_requests(1, Duration::from_secs(10)).await;
+    assert_eq!(first.len(), 1);
+    let limited_at = first[0].at;
+    // Once relay A has shared its pause, B's row must wait for it too.
+    let pool = sqlx::PgPool::connect(&db).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sqlx::query("SELECT 1 FROM delivery_pause WHERE paused_until > now()")
+        .fetch_optional(&pool)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "relay A never shared its pause");
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    submit(&b, 2).await;
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let (_, ready) = b.readyz().await;
+    assert_eq!(ready["deliveries"], json!("paused"), "relay B: {ready}");
+    assert_eq!(ready["reason"], json!("rate limited by Ortto"), "{ready}");
+
+    pool.close().await;
+    let seen = ortto.wait_for_requests(3, Duration::from_secs(10)).await;
+    assert_eq!(seen.len(), 3, "both rows are delivered after the pause");
+    for later in &seen[1..] {
+        let gap = later.at.duration_since(limited_at);
+        assert!(
+            gap >= Duration::from_millis(1900),
+            "a request went out {gap:?} after the 429"
+        );
+    }
+}

@@ -15,6 +15,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod ops;
 pub mod ortto;
+pub mod outbound;
 pub mod pages;
 pub mod refusals;
 pub mod startup;

@@ -2,12 +2,11 @@
 //! endpoint, at least once, through outages, rate limits, a wrong key and restarts.
 
 mod attempt;
-mod budget;
 mod pause;
 mod schedule;
 mod worker;
 
-pub use budget::{take_under, Gcra, Grant, OutboundBudget, OutboundLimiter};
-pub use pause::{DeliveryState, PauseReason};
+pub use crate::outbound::{OutboundBudget, OutboundLimiter, PauseReason};
+pub use pause::DeliveryState;
 pub use schedule::RetrySchedule;
 pub use worker::{DeliveryWorker, WorkerSettings};

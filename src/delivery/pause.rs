@@ -1,59 +1,10 @@
 //! Whether deliveries may go out now. Shared by every delivery and by `/readyz`.
 
+use crate::outbound::{PauseReason, REFUSALS_BEFORE_PAUSE, REFUSAL_WINDOW};
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-/// Ortto bans an IP for 15 s after 15 bad requests in 15 s. The relay stops well short:
-/// this many refusals within the window pause every delivery for the window.
-pub const REFUSALS_BEFORE_PAUSE: usize = 3;
-pub const REFUSAL_WINDOW: Duration = Duration::from_secs(15);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PauseReason {
-    /// Ortto answered 429; it said when to come back.
-    RateLimited,
-    /// Ortto answered 401/403: the key is wrong (or the account expired) for every row.
-    KeyRejected { status: u16 },
-    /// Ortto refused several payloads in a row: stop before its bad-request ban.
-    Refusals,
-}
-
-impl PauseReason {
-    /// As the shared pause row stores it.
-    pub fn code(self) -> String {
-        match self {
-            Self::RateLimited => "rate_limited".to_owned(),
-            Self::KeyRejected { status } => format!("key_rejected:{status}"),
-            Self::Refusals => "refusals".to_owned(),
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Self> {
-        match code {
-            "rate_limited" => Some(Self::RateLimited),
-            "refusals" => Some(Self::Refusals),
-            _ => code
-                .strip_prefix("key_rejected:")
-                .and_then(|status| status.parse().ok())
-                .map(|status| Self::KeyRejected { status }),
-        }
-    }
-
-    pub fn describe(self) -> String {
-        match self {
-            Self::RateLimited => "rate limited by Ortto".to_owned(),
-            Self::KeyRejected { status } => {
-                format!("Ortto rejected the API key (HTTP {status}); check the key and the account")
-            }
-            Self::Refusals => format!(
-                "Ortto refused {REFUSALS_BEFORE_PAUSE} payloads within {} s; paused before it bans the relay's IP",
-                REFUSAL_WINDOW.as_secs()
-            ),
-        }
-    }
-}
 
 #[derive(Debug, Default)]
 struct Inner {

@@ -20,8 +20,8 @@ pub use writer::{
 };
 
 use crate::config::{DatabaseSettings, DatabaseTarget};
-use crate::delivery::OutboundBudget;
 use crate::domain::Status;
+use crate::outbound::OutboundBudget;
 use std::sync::Arc;
 
 /// The storage contract both backends keep: the same tables, columns and rules.
@@ -68,7 +68,7 @@ pub trait LogStore: Send + Sync {
     async fn checkpoint(&self) -> anyhow::Result<Option<u64>>;
 
     /// The fleet's shared outbound budget and pause, if this backend is shared by several
-    /// relays; `None`: the process keeps its own ([`crate::delivery::OutboundLimiter`]).
+    /// relays; `None`: the process keeps its own ([`crate::outbound::OutboundLimiter`]).
     fn shared_budget(&self, windows: &[(u32, std::time::Duration)]) -> Option<Arc<dyn OutboundBudget>>;
 
     /// The newest dead rows, for the status page.

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub db_path: PathBuf,
     /// `Some`: the log is this PostgreSQL database, not the file at `db_path`.
     pub db_url: Option<String>,
+    /// The PostgreSQL log, opened once.
+    pg_log: tokio::sync::OnceCell<talk_relay::store::Store>,
     pub client: Client,
     server: Option<actix_web::dev::ServerHandle>,
     running: Option<actix_web::rt::task::JoinHandle<anyhow::Result<()>>>,
@@ -101,6 +103,7 @@ fn spawn_unstarted(
         address: String::new(),
         db_path,
         db_url: None,
+        pg_log: tokio::sync::OnceCell::new(),
         client: test_client(),
         server: None,
         running: None,
@@ -239,11 +242,18 @@ impl TestApp {
 
     /// The log through the storage contract, whichever backend holds it.
     pub async fn log(&self) -> talk_relay::store::Store {
-        let overlays: Vec<&str> = self.base_layers.iter().map(String::as_str).collect();
-        let config = test_config(&self.db_path, &overlays, None);
-        talk_relay::store::open(&config.database)
-            .await
-            .expect("the log opens")
+        let open = || async {
+            let overlays: Vec<&str> = self.base_layers.iter().map(String::as_str).collect();
+            let config = test_config(&self.db_path, &overlays, None);
+            talk_relay::store::open(&config.database)
+                .await
+                .expect("the log opens")
+        };
+        match self.db_url {
+            Some(_) => self.pg_log.get_or_init(open).await.clone(),
+            // A file is opened afresh each time (tests replace and delete it).
+            None => open().await,
+        }
     }
 
     pub async fn store(&self) -> SqliteStore {
@@ -251,7 +261,7 @@ impl TestApp {
     }
 
     pub async fn submission(&self, id: &str) -> SubmissionRow {
-        self.store()
+        self.log()
             .await
             .submission(id)
             .await

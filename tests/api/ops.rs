@@ -7,7 +7,7 @@ use crate::helpers::{
 use serde_json::{json, Value};
 use std::time::Duration;
 
-mod housekeeping;
+pub(crate) mod housekeeping;
 mod plans;
 
 const ADMIN: &str = "[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n";

@@ -2,7 +2,7 @@
 //! per window holding the GCRA's theoretical arrival time, moved under a row lock with the
 //! database's clock, so relays with skewed clocks still share one budget exactly.
 
-use crate::delivery::{take_under, Gcra, Grant, OutboundBudget, PauseReason};
+use crate::outbound::{take_under, Gcra, Grant, OutboundBudget, PauseReason};
 use anyhow::Context;
 use sqlx::PgPool;
 use std::time::Duration;

@@ -13,8 +13,8 @@ use super::writer::{apply_in, Done, Work, WriteSession};
 use super::{
     AttemptRow, Erased, LogStore, Removed, Stats, SubmissionFilter, SubmissionRow, SubmissionSummary,
 };
-use crate::delivery::OutboundBudget;
 use crate::domain::Status;
+use crate::outbound::OutboundBudget;
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};

@@ -14,8 +14,8 @@ use super::{
     AttemptRow, ClaimedRow, Erased, Lease, LogStore, NewSubmission, Removed, SessionLog, Stats,
     SubmissionFilter, SubmissionRow, SubmissionSummary,
 };
-use crate::delivery::OutboundBudget;
 use crate::domain::Status;
+use crate::outbound::OutboundBudget;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

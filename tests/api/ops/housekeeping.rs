@@ -75,10 +75,9 @@ async fn purge_and_the_retention_timer_delete_old_rows_but_keep_waiting_ones() {
     assert_rollup_matches(&app).await;
 }
 
-/// Each `-- name:` query in docs/ops-queries.sql.
-pub(super) fn ops_queries() -> Vec<(String, String)> {
-    let text =
-        std::fs::read_to_string(format!("{}/docs/ops-queries.sql", env!("CARGO_MANIFEST_DIR"))).unwrap();
+/// Each `-- name:` query in `docs/FILE`.
+pub(crate) fn ops_queries_in(file: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(format!("{}/docs/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     text.split("-- name: ")
         .skip(1)
         .map(|chunk| {
@@ -88,11 +87,24 @@ pub(super) fn ops_queries() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Each `-- name:` query in docs/ops-queries.sql.
+pub(super) fn ops_queries() -> Vec<(String, String)> {
+    ops_queries_in("ops-queries.sql")
+}
+
 #[actix_web::test]
 async fn every_dashboard_query_runs_read_only_while_the_relay_writes() {
+    every_dashboard_query_answers(None).await;
+}
+
+/// The dashboard queries for the app's backend (docs/ops-queries.sql through the sqlite3
+/// shell, or docs/ops-queries.postgres.sql through psql), each read-only and run while the
+/// relay writes; the answers are the ones the scenario implies.
+pub(crate) async fn every_dashboard_query_answers(db_url: Option<&str>) {
     let ortto = FakeOrtto::start().await;
     ortto.script([Reply::json(400, r#"{"error":{"message":"bad"}}"#)]);
-    let app = spawn_app_with_ortto(
+    let app = crate::helpers::spawn_app_on(
+        db_url,
         &ortto,
         "[forms.news.consent]\nfield = \"ok\"\nunchecked = \"opt_out\"\n",
     )
@@ -113,7 +125,11 @@ async fn every_dashboard_query_runs_read_only_while_the_relay_writes() {
     }
     submit(&app, "demo", "s@example.com", json!({"_gotcha": "x"})).await;
 
-    let queries = ops_queries();
+    let queries = ops_queries_in(if db_url.is_some() {
+        "ops-queries.postgres.sql"
+    } else {
+        "ops-queries.sql"
+    });
     assert!(queries.len() >= 8, "{queries:?}");
     let writer = async {
         for n in 0..40 {
@@ -123,7 +139,10 @@ async fn every_dashboard_query_runs_read_only_while_the_relay_writes() {
     let readers = async {
         let mut outputs = Vec::new();
         for (name, sql) in &queries {
-            let output = sqlite3_json(&app.db_path, sql).await;
+            let output = match db_url {
+                Some(url) => psql_json(url, sql).await,
+                None => sqlite3_json(&app.db_path, sql).await,
+            };
             assert!(
                 output.status.success() && output.stderr.is_empty(),
                 "{name}: {}",
@@ -162,6 +181,19 @@ async fn every_dashboard_query_runs_read_only_while_the_relay_writes() {
     assert!(result("queue_depth")[0]["waiting"].is_number());
     assert!(!result("volume_per_form_per_hour").as_array().unwrap().is_empty());
     assert!(!result("daily_counts").as_array().unwrap().is_empty());
+}
+
+/// One query through the `psql` client in a read-only session, its rows as a JSON array.
+async fn psql_json(url: &str, sql: &str) -> std::process::Output {
+    let mut command = std::process::Command::new("psql");
+    command
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c"])
+        .arg(format!(
+            "SELECT COALESCE(json_agg(q), '[]') FROM ({}) q",
+            sql.trim_end_matches(';')
+        ))
+        .env("PGOPTIONS", "-c default_transaction_read_only=on");
+    crate::helpers::run_command(command).await
 }
 
 #[actix_web::test]

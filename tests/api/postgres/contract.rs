@@ -360,3 +360,11 @@ async fn purge_and_erase_reach_every_table(db: Option<&str>) {
         .unwrap()
         .is_empty());
 }
+
+/// Every query in docs/ops-queries.postgres.sql, through psql while the relay writes.
+#[actix_web::test]
+async fn every_dashboard_query_runs_on_postgres_while_the_relay_writes() {
+    if let Some(url) = crate::postgres::database().await {
+        crate::ops::housekeeping::every_dashboard_query_answers(Some(&url)).await;
+    }
+}

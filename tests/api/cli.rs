@@ -197,3 +197,59 @@ async fn a_database_from_the_previous_release_upgrades_without_checksum_errors()
         .unwrap();
     assert_eq!((id.as_str(), token), ("kept", None));
 }
+
+/// `database.url` picks the backend; its password never reaches the output, and a scheme the
+/// relay does not speak stops it with the key's name.
+#[test]
+fn database_url_chooses_the_backend_and_never_prints_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |url: &str| {
+        relay(
+            dir.path(),
+            &["check-config"],
+            &[("TALK_RELAY__DATABASE__URL", url)],
+        )
+    };
+    let output = check("postgres://relay:s3cret-pw@db.internal:5433/relay");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("database: postgres db.internal:5433/relay"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("s3cret") && !stderr.contains("s3cret"),
+        "{stdout}{stderr}"
+    );
+
+    let output = check("sqlite://elsewhere/log.db");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("database: sqlite elsewhere/log.db"));
+
+    let output = check("mysql://relay@db/relay");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("database.url") && stderr.contains("`mysql`"),
+        "{stderr}"
+    );
+
+    // Unreachable: `migrate` fails with a clear message, still without the password.
+    let output = relay(
+        dir.path(),
+        &["migrate"],
+        &[(
+            "TALK_RELAY__DATABASE__URL",
+            "postgres://relay:s3cret-pw@127.0.0.1:1/relay",
+        )],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("connecting to PostgreSQL (database.url)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}

@@ -6,6 +6,7 @@
 
 mod cluster;
 mod contract;
+mod faults;
 mod fleet;
 mod shared;
 

@@ -10,8 +10,8 @@ pub mod sqlite;
 mod writer;
 
 pub use model::{
-    AttemptRecord, AttemptRow, ClaimedRow, CountRow, Erased, Lease, NewSubmission, Removed, RowUpdate,
-    SessionLog, Stats, SubmissionFilter, SubmissionRow, SubmissionSummary,
+    AttemptRecord, AttemptRow, ClaimedRow, CountRow, Erased, ErasureTarget, Lease, NewSubmission, Removed,
+    RowUpdate, SessionLog, Stats, SubmissionFilter, SubmissionRow, SubmissionSummary,
 };
 pub use postgres::PgStore;
 pub use sqlite::{OpenSettings, SqliteStore};

@@ -129,6 +129,52 @@ pub struct Removed {
     pub talk_sessions: u64,
 }
 
+/// Whom an erasure looks for (README, "Operating it"): the address as intake normalises it.
+/// A database's `lower()` may fold ASCII only, so an ASCII `@domain` narrows the scan in SQL
+/// and Rust's Unicode lowercasing decides which rows match.
+pub struct ErasureTarget {
+    needle: String,
+    /// `@domain` to narrow the scan with; empty: scan every row.
+    pub narrow: String,
+}
+
+impl ErasureTarget {
+    pub fn parse(email: &str) -> anyhow::Result<Self> {
+        let needle = email.trim().to_lowercase();
+        let Some((_, domain)) = needle.rsplit_once('@') else {
+            anyhow::bail!("`{}` is not an email address", email.trim());
+        };
+        let narrow = if domain.is_ascii() {
+            format!("@{domain}")
+        } else {
+            String::new()
+        };
+        Ok(Self { needle, narrow })
+    }
+
+    /// Of `(id, email, fields)` rows, the ids whose email is the person's or whose submitted
+    /// fields mention the address (spam and invalid rows keep it there).
+    pub fn submissions(&self, candidates: Vec<(String, Option<String>, String)>) -> Vec<String> {
+        candidates
+            .into_iter()
+            .filter(|(_, email, fields)| {
+                email.as_deref().is_some_and(|e| e.to_lowercase() == self.needle)
+                    || fields.to_lowercase().contains(&self.needle)
+            })
+            .map(|(id, _, _)| id)
+            .collect()
+    }
+
+    /// Of `(id, email)` session rows, the person's ids.
+    pub fn sessions(&self, candidates: Vec<(String, String)>) -> Vec<String> {
+        candidates
+            .into_iter()
+            .filter(|(_, email)| email.to_lowercase() == self.needle)
+            .map(|(id, _)| id)
+            .collect()
+    }
+}
+
 /// What an erasure removed, and where the erased bytes may still be (`None`: nowhere in
 /// the database's files).
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 use super::{PgStore, SUMMARY_COLUMNS};
 use crate::domain::Status;
 use crate::store::{
-    CountRow, Erased, LogStore, Removed, Stats, SubmissionFilter, SubmissionSummary, MAX_LIST,
+    CountRow, Erased, ErasureTarget, LogStore, Removed, Stats, SubmissionFilter, SubmissionSummary, MAX_LIST,
 };
 use anyhow::Context;
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -146,43 +146,24 @@ pub(super) async fn purge_before(pool: &PgPool, cutoff: &str, batch: i64) -> any
 /// match as intake normalises them: Rust's Unicode lowercasing decides, whatever the
 /// database's collation does with `lower()`.
 pub(super) async fn erase_email(pool: &PgPool, email: &str) -> anyhow::Result<Erased> {
-    let needle = email.trim().to_lowercase();
-    let (_, domain) = needle
-        .rsplit_once('@')
-        .with_context(|| format!("`{}` is not an email address", email.trim()))?;
-    let narrow = if domain.is_ascii() {
-        format!("@{domain}")
-    } else {
-        String::new()
-    };
+    let target = ErasureTarget::parse(email)?;
     let candidates: Vec<(String, Option<String>, String)> = sqlx::query_as(
         "SELECT id, email, fields FROM submissions
           WHERE $1 = '' OR strpos(lower(coalesce(email, '')), $1) > 0 OR strpos(lower(fields), $1) > 0",
     )
-    .bind(&narrow)
+    .bind(&target.narrow)
     .fetch_all(pool)
     .await
     .context("finding the person's submissions")?;
-    let submission_ids: Vec<String> = candidates
-        .into_iter()
-        .filter(|(_, row_email, fields)| {
-            row_email.as_deref().is_some_and(|e| e.to_lowercase() == needle)
-                || fields.to_lowercase().contains(&needle)
-        })
-        .map(|(id, _, _)| id)
-        .collect();
+    let submission_ids = target.submissions(candidates);
     let sessions: Vec<(String, String)> = sqlx::query_as(
         "SELECT id, email FROM talk_sessions WHERE email IS NOT NULL AND ($1 = '' OR strpos(lower(email), $1) > 0)",
     )
-    .bind(&narrow)
+    .bind(&target.narrow)
     .fetch_all(pool)
     .await
     .context("finding the person's session logs")?;
-    let session_ids: Vec<String> = sessions
-        .into_iter()
-        .filter(|(_, e)| e.to_lowercase() == needle)
-        .map(|(id, _)| id)
-        .collect();
+    let session_ids = target.sessions(sessions);
 
     let mut tx = pool.begin().await?;
     let delivery_attempts = sqlx::query("DELETE FROM delivery_attempts WHERE submission_id = ANY($1)")

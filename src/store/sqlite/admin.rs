@@ -2,7 +2,8 @@
 
 use super::SqliteStore;
 use crate::store::{
-    AttemptRow, CountRow, Erased, Removed, Stats, SubmissionFilter, SubmissionSummary, MAX_LIST,
+    AttemptRow, CountRow, Erased, ErasureTarget, Removed, Stats, SubmissionFilter, SubmissionSummary,
+    MAX_LIST,
 };
 use anyhow::Context;
 use sqlx::{QueryBuilder, Sqlite};
@@ -134,45 +135,24 @@ impl SqliteStore {
     /// run with `secure_delete` and the WAL is then truncated, so the bytes leave the files
     /// (README, "Operating it").
     pub async fn erase_email(&self, email: &str) -> anyhow::Result<Erased> {
-        let needle = email.trim().to_lowercase();
-        let (_, domain) = needle
-            .rsplit_once('@')
-            .with_context(|| format!("`{}` is not an email address", email.trim()))?;
-        // SQLite's lower() folds ASCII only: an ASCII domain narrows the scan in SQL, and
-        // Rust's Unicode lowercasing decides.
-        let narrow = if domain.is_ascii() {
-            format!("@{domain}")
-        } else {
-            String::new()
-        };
+        let target = ErasureTarget::parse(email)?;
         let candidates: Vec<(String, Option<String>, String)> = sqlx::query_as(
             "SELECT id, email, fields FROM submissions
               WHERE ?1 = '' OR instr(lower(coalesce(email, '')), ?1) > 0 OR instr(lower(fields), ?1) > 0",
         )
-        .bind(&narrow)
+        .bind(&target.narrow)
         .fetch_all(self.pool())
         .await
         .context("finding the person's submissions")?;
-        let submission_ids: Vec<String> = candidates
-            .into_iter()
-            .filter(|(_, row_email, fields)| {
-                row_email.as_deref().is_some_and(|e| e.to_lowercase() == needle)
-                    || fields.to_lowercase().contains(&needle)
-            })
-            .map(|(id, _, _)| id)
-            .collect();
+        let submission_ids = target.submissions(candidates);
         let sessions: Vec<(String, String)> = sqlx::query_as(
             "SELECT id, email FROM talk_sessions WHERE email IS NOT NULL AND (?1 = '' OR instr(lower(email), ?1) > 0)",
         )
-        .bind(&narrow)
+        .bind(&target.narrow)
         .fetch_all(self.pool())
         .await
         .context("finding the person's session logs")?;
-        let session_ids: Vec<String> = sessions
-            .into_iter()
-            .filter(|(_, e)| e.to_lowercase() == needle)
-            .map(|(id, _)| id)
-            .collect();
+        let session_ids = target.sessions(sessions);
 
         let mut conn = self.pool().acquire().await?;
         sqlx::query("PRAGMA secure_delete = ON")

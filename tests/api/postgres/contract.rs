@@ -3,7 +3,7 @@
 
 use crate::fake_ortto::{FakeOrtto, Reply};
 use crate::helpers::{spawn_app_on, Method, TestApp};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use talk_relay::metrics::Metrics;
@@ -136,6 +136,23 @@ async fn a_submission_is_recorded_delivered_listed_and_counted(db: Option<&str>)
     assert_eq!(latency, [("demo".to_owned(), 1)]);
 }
 
+/// `talk-relay ARGS` on the app's log (SQLite file or PostgreSQL URL); its stdout.
+async fn cli(app: &TestApp, args: &[&str]) -> String {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    command
+        .args(args)
+        .env("TALK_RELAY__DATABASE__PATH", &app.db_path)
+        .env("TALK_RELAY__DATABASE__URL", app.db_url.as_deref().unwrap_or(""))
+        .env_remove("ORTTO_API_KEY");
+    let out = crate::helpers::run_command(command).await;
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 async fn wait_for(app: &TestApp, id: &str, status: &str) -> talk_relay::store::SubmissionRow {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
@@ -161,12 +178,8 @@ async fn failures_retry_then_die_and_a_replay_delivers(db: Option<&str>) {
     let (queue, _) = log.queue_stats().await.unwrap();
     assert_eq!(queue, 0);
 
-    let replayed: Value = app
-        .admin(Method::POST, "/admin/replay")
-        .json(&json!({"status": "dead"}), 200)
-        .await
-        .json();
-    assert_eq!(replayed["requeued"], json!(1), "{replayed}");
+    let replayed = cli(&app, &["replay", "--status", "dead"]).await;
+    assert!(replayed.contains("re-queued 1 submission(s)"), "{replayed}");
     let row = wait_for(&app, &id, "delivered").await;
     assert_eq!(row.attempts, 1, "a replay starts a fresh attempt budget");
     let attempts = log.attempts_for(&id).await.unwrap();
@@ -298,29 +311,14 @@ async fn purge_and_erase_reach_every_table(db: Option<&str>) {
     wait_for(&app, &kept, "delivered").await;
     app.stop().await;
 
-    let cli = |args: &'static [&'static str]| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
-        command
-            .args(args)
-            .env("TALK_RELAY__DATABASE__PATH", &app.db_path)
-            .env("TALK_RELAY__DATABASE__URL", db.unwrap_or(""))
-            .env_remove("ORTTO_API_KEY");
-        async move {
-            let out = crate::helpers::run_command(command).await;
-            assert!(
-                out.status.success(),
-                "{args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        }
-    };
-    let erased = cli(&["erase", "--email", "ödön.müller@EXAMPLE.com"]).await;
+    let migrated = cli(&app, &["migrate"]).await;
+    assert!(migrated.contains("is up to date"), "{migrated}");
+    let erased = cli(&app, &["erase", "--email", "ödön.müller@EXAMPLE.com"]).await;
     assert!(
         erased.contains("erased 1 submissions, 1 delivery attempts"),
         "{erased}"
     );
-    let stats = cli(&["stats"]).await;
+    let stats = cli(&app, &["stats"]).await;
     assert!(stats.contains("demo") && stats.contains("delivered"), "{stats}");
     let ids: Vec<String> = app
         .log()
@@ -335,7 +333,7 @@ async fn purge_and_erase_reach_every_table(db: Option<&str>) {
     assert_rollups_match(&app).await;
 
     // A day's cutoff removes nothing received today; dated back, the row goes with its attempts.
-    let purged = cli(&["purge", "--older-than", "1"]).await;
+    let purged = cli(&app, &["purge", "--older-than", "1"]).await;
     assert!(purged.contains("0 submissions"), "{purged}");
     let back = "UPDATE submissions SET received_at = '2020-01-01T00:00:00.000Z'";
     match db {
@@ -350,7 +348,7 @@ async fn purge_and_erase_reach_every_table(db: Option<&str>) {
             sqlx::query(back).execute(app.store().await.pool()).await.unwrap();
         }
     }
-    let purged = cli(&["purge", "--older-than", "1"]).await;
+    let purged = cli(&app, &["purge", "--older-than", "1"]).await;
     assert!(purged.contains("1 submissions, 1 delivery attempts"), "{purged}");
     assert!(app
         .log()

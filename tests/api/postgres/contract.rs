@@ -125,6 +125,17 @@ async fn a_submission_is_recorded_delivered_listed_and_counted(db: Option<&str>)
         .json();
     assert_eq!(listed["submissions"][0]["id"], json!(id), "{listed}");
     let stats = app.admin(Method::GET, "/admin/stats").send(200).await.json();
+    let page = app.admin(Method::GET, "/admin/").send(200).await.body;
+    let backend = if db.is_some() { "postgres" } else { "sqlite" };
+    assert!(
+        page.contains(&format!("<span id=\"backend\">{backend}</span>")),
+        "{page}"
+    );
+    assert_eq!(
+        page.contains("free-space"),
+        db.is_none(),
+        "disk figures are SQLite's only"
+    );
     assert_eq!(stats["counts"][0]["count"], json!(1), "{stats}");
     assert_eq!(stats["queue_depth"], json!(0), "{stats}");
     assert_rollups_match(&app).await;

@@ -9,7 +9,7 @@
 //! `TALK_RELAY_FLEET_SUBMISSIONS=3000 cargo test fleet -- --nocapture`.
 
 use crate::crash::{free_port, wait_healthy, Relay};
-use crate::fake_ortto::{Chaos, FakeOrtto, SeenRequest};
+use crate::fake_ortto::{Chaos, FakeOrtto, Reply, SeenRequest};
 use crate::helpers::{test_client, TEST_ORTTO_KEY};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -128,6 +128,8 @@ async fn a_fleet_on_one_database_delivers_everything_once_within_one_budget() {
         eprintln!("fleet test: faketime is not installed; no instance runs with a skewed clock");
     }
     let ortto = FakeOrtto::start().await;
+    // Answers take a while, so a kill finds rows in flight (sent, outcome not yet recorded).
+    ortto.set_default(Reply::ok().after(Duration::from_millis(150)));
     ortto.set_chaos(Chaos {
         server_error: 0.05,
         rate_limited: 0.01,

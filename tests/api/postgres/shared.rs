@@ -25,8 +25,8 @@ async fn two_relays_share_one_outbound_budget() {
     };
     let ortto = FakeOrtto::start().await;
     let budget = "[ortto]\nlimit_outbound = true\nrequests_per_10s = 10\nrequests_per_60s = 600\n";
-    let a = spawn_app_on(Some(&db), &ortto, budget).await;
-    let b = spawn_app_on(Some(&db), &ortto, budget).await;
+    let mut a = spawn_app_on(Some(&db), &ortto, budget).await;
+    let mut b = spawn_app_on(Some(&db), &ortto, budget).await;
     let started = Instant::now();
     for n in 0..12 {
         submit(if n % 2 == 0 { &a } else { &b }, n).await;
@@ -49,6 +49,9 @@ async fn two_relays_share_one_outbound_budget() {
         "{} requests in {elapsed:.1} s: more than one budget's {allowed}",
         seen.len()
     );
+    // Stopped inside the test's runtime, so no claim is cut off at its end.
+    a.stop().await;
+    b.stop().await;
 }
 
 /// One relay's 429 pauses the other: its row waits out Ortto's "try in 2 s" too.
@@ -63,8 +66,8 @@ async fn one_relays_429_pauses_every_relay() {
         r#"{"error":{"code":"rate-limit","message":"rate limit","try-in-seconds":2}}"#,
     )]);
     let budget = "[ortto]\nlimit_outbound = true\nrequests_per_10s = 1000\nrequests_per_60s = 6000\n";
-    let a = spawn_app_on(Some(&db), &ortto, budget).await;
-    let b = spawn_app_on(Some(&db), &ortto, budget).await;
+    let mut a = spawn_app_on(Some(&db), &ortto, budget).await;
+    let mut b = spawn_app_on(Some(&db), &ortto, budget).await;
     submit(&a, 1).await;
     let first = ortto.wait_for_requests(1, Duration::from_secs(10)).await;
     assert_eq!(first.len(), 1);
@@ -97,4 +100,6 @@ async fn one_relays_429_pauses_every_relay() {
             "a request went out {gap:?} after the 429"
         );
     }
+    a.stop().await;
+    b.stop().await;
 }

@@ -75,6 +75,44 @@ pub struct SubmissionFilter {
     pub limit: Option<i64>,
 }
 
+impl SubmissionFilter {
+    /// Appends the filter's conditions, newest first, and its limit to a query that ends in
+    /// `WHERE true`. `timestamp` follows a bound timestamp where the backend must cast it.
+    pub(crate) fn push_to<'a, DB>(&self, query: &mut sqlx::QueryBuilder<'a, DB>, timestamp: &str)
+    where
+        DB: sqlx::Database,
+        String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    {
+        let exact = [("status", &self.status), ("source", &self.source)];
+        for (column, value) in exact {
+            if let Some(value) = value {
+                query.push(format!(" AND {column} = ")).push_bind(value.clone());
+            }
+        }
+        if let Some(email) = &self.email {
+            query
+                .push(" AND lower(email) = lower(")
+                .push_bind(email.trim().to_owned())
+                .push(")");
+        }
+        let bounds = [(">=", &self.since), ("<", &self.until)];
+        for (op, value) in bounds {
+            if let Some(value) = value {
+                query
+                    .push(format!(" AND received_at {op} "))
+                    .push_bind(value.clone())
+                    .push(timestamp);
+            }
+        }
+        if let Some(before) = &self.before {
+            query.push(" AND id < ").push_bind(before.clone());
+        }
+        let limit = self.limit.unwrap_or(50).clamp(1, super::MAX_LIST);
+        query.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+    }
+}
+
 /// A submission as listed: everything but the payload and submitted fields.
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct SubmissionSummary {

@@ -4,7 +4,7 @@
 use super::{PgStore, SUMMARY_COLUMNS};
 use crate::domain::Status;
 use crate::store::{
-    CountRow, Erased, ErasureTarget, LogStore, Removed, Stats, SubmissionFilter, SubmissionSummary, MAX_LIST,
+    CountRow, Erased, ErasureTarget, LogStore, Removed, Stats, SubmissionFilter, SubmissionSummary,
 };
 use anyhow::Context;
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -15,35 +15,7 @@ pub(super) async fn list_submissions(
 ) -> anyhow::Result<Vec<SubmissionSummary>> {
     let mut query: QueryBuilder<Postgres> =
         QueryBuilder::new(format!("SELECT {SUMMARY_COLUMNS} FROM submissions WHERE true"));
-    if let Some(status) = &filter.status {
-        query.push(" AND status = ").push_bind(status.clone());
-    }
-    if let Some(source) = &filter.source {
-        query.push(" AND source = ").push_bind(source.clone());
-    }
-    if let Some(email) = &filter.email {
-        query
-            .push(" AND lower(email) = lower(")
-            .push_bind(email.trim().to_owned())
-            .push(")");
-    }
-    if let Some(since) = &filter.since {
-        query
-            .push(" AND received_at >= ")
-            .push_bind(since.clone())
-            .push("::timestamptz");
-    }
-    if let Some(until) = &filter.until {
-        query
-            .push(" AND received_at < ")
-            .push_bind(until.clone())
-            .push("::timestamptz");
-    }
-    if let Some(before) = &filter.before {
-        query.push(" AND id < ").push_bind(before.clone());
-    }
-    let limit = filter.limit.unwrap_or(50).clamp(1, MAX_LIST);
-    query.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+    filter.push_to(&mut query, "::timestamptz");
     query
         .build_query_as()
         .fetch_all(pool)

@@ -3,7 +3,6 @@
 use super::SqliteStore;
 use crate::store::{
     AttemptRow, CountRow, Erased, ErasureTarget, Removed, Stats, SubmissionFilter, SubmissionSummary,
-    MAX_LIST,
 };
 use anyhow::Context;
 use sqlx::{QueryBuilder, Sqlite};
@@ -16,31 +15,9 @@ impl SqliteStore {
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT id, received_at, source_kind, source, status, attempts, next_attempt_at, delivered_at,
                     last_http_status, last_error, email, subject, consent
-             FROM submissions WHERE 1 = 1",
+             FROM submissions WHERE true",
         );
-        if let Some(status) = &filter.status {
-            query.push(" AND status = ").push_bind(status.clone());
-        }
-        if let Some(source) = &filter.source {
-            query.push(" AND source = ").push_bind(source.clone());
-        }
-        if let Some(email) = &filter.email {
-            query
-                .push(" AND lower(email) = lower(")
-                .push_bind(email.trim().to_owned())
-                .push(")");
-        }
-        if let Some(since) = &filter.since {
-            query.push(" AND received_at >= ").push_bind(since.clone());
-        }
-        if let Some(until) = &filter.until {
-            query.push(" AND received_at < ").push_bind(until.clone());
-        }
-        if let Some(before) = &filter.before {
-            query.push(" AND id < ").push_bind(before.clone());
-        }
-        let limit = filter.limit.unwrap_or(50).clamp(1, MAX_LIST);
-        query.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        filter.push_to(&mut query, "");
         query
             .build_query_as()
             .fetch_all(self.pool())

@@ -124,6 +124,17 @@ async fn a_submission_is_recorded_delivered_listed_and_counted(db: Option<&str>)
         .await
         .json();
     assert_eq!(listed["submissions"][0]["id"], json!(id), "{listed}");
+    // Every filter at once, time bounds included; then a window that holds nothing.
+    let filtered = "/admin/submissions?status=delivered&source=demo&since=2000-01-01T00:00:00.000Z\
+                    &until=2100-01-01T00:00:00.000Z&before=zzzz&limit=5";
+    let listed = app.admin(Method::GET, filtered).send(200).await.json();
+    assert_eq!(listed["submissions"][0]["id"], json!(id), "{listed}");
+    let empty = app
+        .admin(Method::GET, "/admin/submissions?since=2100-01-01T00:00:00.000Z")
+        .send(200)
+        .await
+        .json();
+    assert_eq!(empty["submissions"], json!([]), "{empty}");
     let stats = app.admin(Method::GET, "/admin/stats").send(200).await.json();
     let page = app.admin(Method::GET, "/admin/").send(200).await.body;
     let backend = if db.is_some() { "postgres" } else { "sqlite" };

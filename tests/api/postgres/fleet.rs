@@ -159,6 +159,16 @@ async fn a_fleet_on_one_database_delivers_everything_once_within_one_budget() {
 
     let client = test_client();
     let pool = sqlx::PgPool::connect(&db).await.unwrap();
+    // Started together, they migrated once: each migration applied, none twice or failed.
+    let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count() as i64;
+    let applied: (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(applied, (shipped, shipped));
     let min_kills = (submissions / 60).max(4);
     let mut acknowledged: HashMap<String, String> = HashMap::new();
     let mut kills = 0;

@@ -15,9 +15,7 @@ pub use model::{
 };
 pub use postgres::PgStore;
 pub use sqlite::{OpenSettings, SqliteStore};
-pub use writer::{
-    apply_in, BatchStatements, Done, Finish, LogWriter, RecordError, Recorded, Work, WriteSession,
-};
+pub use writer::{Done, LogWriter, RecordError, Recorded, Work, WriteSession};
 
 use crate::config::{DatabaseSettings, DatabaseTarget};
 use crate::domain::Status;

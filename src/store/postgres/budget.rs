@@ -26,56 +26,61 @@ impl SharedBudget {
     fn keys(&self) -> Vec<i64> {
         self.windows.iter().map(|g| g.window.as_millis() as i64).collect()
     }
+
+    /// Each window's state (in `keys` order) under a row lock held to the end of `tx`;
+    /// fewer than `keys` while a window has no row yet.
+    async fn lock_windows(&self, tx: &mut sqlx::PgConnection, keys: &[i64]) -> anyhow::Result<Vec<f64>> {
+        let rows: Vec<(i64, f64)> = sqlx::query_as(
+            "SELECT window_ms, EXTRACT(EPOCH FROM tat)::float8 FROM outbound_budget
+             WHERE window_ms = ANY($1) ORDER BY window_ms FOR UPDATE",
+        )
+        .bind(keys)
+        .fetch_all(&mut *tx)
+        .await
+        .context("reading the shared outbound budget")?;
+        Ok(keys
+            .iter()
+            .filter_map(|key| rows.iter().find(|(k, _)| k == key).map(|(_, tat)| *tat))
+            .collect())
+    }
 }
 
 #[async_trait::async_trait]
 impl OutboundBudget for SharedBudget {
     async fn take(&self, want: usize) -> anyhow::Result<Grant> {
         let mut tx = self.pool.begin().await?;
-        // A fleet-wide pause first: while it holds, nothing is taken.
-        let paused: Option<(f64, String)> = sqlx::query_as(
-            "SELECT EXTRACT(EPOCH FROM paused_until - clock_timestamp())::float8, reason
-             FROM delivery_pause WHERE id = 1 AND paused_until > clock_timestamp()",
+        // The database's clock, and a fleet-wide pause if one holds (nothing is taken then).
+        let (now, paused, reason): (f64, Option<f64>, Option<String>) = sqlx::query_as(
+            "SELECT EXTRACT(EPOCH FROM c.t)::float8, EXTRACT(EPOCH FROM p.paused_until - c.t)::float8, p.reason
+             FROM (SELECT clock_timestamp() AS t) c
+             LEFT JOIN delivery_pause p ON p.id = 1 AND p.paused_until > c.t",
         )
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut *tx)
         .await
         .context("reading the shared delivery pause")?;
-        if let Some((seconds, reason)) = paused {
-            if let Some(reason) = PauseReason::from_code(&reason) {
-                return Ok(Grant {
-                    paused: Some((Duration::from_secs_f64(seconds.max(0.001)), reason)),
-                    ..Grant::default()
-                });
-            }
+        if let Some((seconds, reason)) = paused.zip(reason.as_deref().and_then(PauseReason::from_code)) {
+            return Ok(Grant {
+                paused: Some((Duration::from_secs_f64(seconds.max(0.001)), reason)),
+                ..Grant::default()
+            });
         }
-        let now: f64 = sqlx::query_scalar("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8")
-            .fetch_one(&mut *tx)
-            .await?;
-        // A window seen for the first time starts with its burst spent.
         let keys = self.keys();
-        let fresh: Vec<f64> = self.windows.iter().map(|g| g.fresh_tat(now)).collect();
-        sqlx::query(
-            "INSERT INTO outbound_budget (window_ms, tat)
-             SELECT w, to_timestamp(t) FROM UNNEST($1::int8[], $2::float8[]) AS f (w, t)
-             ON CONFLICT (window_ms) DO NOTHING",
-        )
-        .bind(&keys)
-        .bind(&fresh)
-        .execute(&mut *tx)
-        .await
-        .context("starting the shared outbound budget")?;
-        let rows: Vec<(i64, f64)> = sqlx::query_as(
-            "SELECT window_ms, EXTRACT(EPOCH FROM tat)::float8 FROM outbound_budget
-             WHERE window_ms = ANY($1) ORDER BY window_ms FOR UPDATE",
-        )
-        .bind(&keys)
-        .fetch_all(&mut *tx)
-        .await
-        .context("reading the shared outbound budget")?;
-        let tats: Vec<f64> = keys
-            .iter()
-            .map(|key| rows.iter().find(|(k, _)| k == key).map_or(now, |(_, tat)| *tat))
-            .collect();
+        let mut tats = self.lock_windows(&mut tx, &keys).await?;
+        if tats.len() < keys.len() {
+            // A window seen for the first time starts with its burst spent.
+            let fresh: Vec<f64> = self.windows.iter().map(|g| g.fresh_tat(now)).collect();
+            sqlx::query(
+                "INSERT INTO outbound_budget (window_ms, tat)
+                 SELECT w, to_timestamp(t) FROM UNNEST($1::int8[], $2::float8[]) AS f (w, t)
+                 ON CONFLICT (window_ms) DO NOTHING",
+            )
+            .bind(&keys)
+            .bind(&fresh)
+            .execute(&mut *tx)
+            .await
+            .context("starting the shared outbound budget")?;
+            tats = self.lock_windows(&mut tx, &keys).await?;
+        }
         let (grant, next) = take_under(&self.windows, &tats, now, want);
         if grant.granted > 0 {
             sqlx::query(

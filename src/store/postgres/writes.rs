@@ -137,9 +137,7 @@ impl BatchStatements for Batch<'_> {
                 .push_bind(last_error)
                 // Due after the wait the relay meant, by the database's clock.
                 .push("clock_timestamp() + make_interval(secs => ")
-                .push_bind_unseparated(
-                    next_attempt_at.map(|at| (at - Utc::now()).to_std().unwrap_or_default().as_secs_f64()),
-                )
+                .push_bind_unseparated(next_attempt_at.map(seconds_from_now))
                 .push_unseparated(")")
                 .push_bind(f.lease.token.as_str());
         });
@@ -187,7 +185,7 @@ impl BatchStatements for Batch<'_> {
             return Ok(());
         }
         // Due again after the same wait by the database's clock as the relay meant by its own.
-        let wait = (at - Utc::now()).to_std().unwrap_or_default().as_secs_f64();
+        let wait = seconds_from_now(at);
         let ids: Vec<&str> = leases.iter().map(|l| l.id.as_str()).collect();
         let tokens: Vec<&str> = leases.iter().map(|l| l.token.as_str()).collect();
         sqlx::query(
@@ -238,4 +236,10 @@ impl BatchStatements for Batch<'_> {
         .context("writing the heartbeat row")?;
         Ok(())
     }
+}
+
+/// The wait until `at` by this relay's clock, to add to the database's clock: a relay whose
+/// clock is skewed still means the same wait.
+fn seconds_from_now(at: DateTime<Utc>) -> f64 {
+    (at - Utc::now()).to_std().unwrap_or_default().as_secs_f64()
 }

@@ -3,7 +3,8 @@
 
 use super::SqliteStore;
 use crate::domain::{now_timestamp, utc_timestamp, Status};
-use crate::store::{AttemptRecord, ClaimedRow, Finish, Lease, RowUpdate};
+use crate::store::writer::Finish;
+use crate::store::{AttemptRecord, ClaimedRow, Lease, RowUpdate};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;

@@ -112,3 +112,51 @@ async fn a_lost_or_refused_connection_fails_only_its_batch_and_the_writer_reconn
     }
     admin.close().await;
 }
+
+/// README: "a deadlock retries the batch". A batch that deadlocks twice with another relay's
+/// (simulated by a trigger raising PostgreSQL's deadlock error on its first two calls; a
+/// sequence counts them, since a failed batch rolls everything else back) is applied on the
+/// third try: the post is acknowledged, at once, and its row is there once.
+#[actix_web::test]
+async fn a_batch_that_deadlocks_is_tried_again_as_a_whole() {
+    let Some(url) = crate::postgres::database().await else {
+        return;
+    };
+    let ortto = FakeOrtto::start().await;
+    let app = spawn_app_on(Some(&url), &ortto, "").await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE SEQUENCE test_deadlock_calls;
+         CREATE FUNCTION test_deadlock() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF nextval('test_deadlock_calls') <= 2 THEN
+                 RAISE EXCEPTION 'simulated deadlock' USING ERRCODE = 'deadlock_detected';
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER test_deadlock BEFORE INSERT ON submissions
+             FOR EACH ROW EXECUTE FUNCTION test_deadlock();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let (status, body) = post(&app, 1).await;
+    assert_eq!(status, 202, "{body}");
+    let calls: i64 = sqlx::query_scalar("SELECT last_value FROM test_deadlock_calls")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(calls, 3, "two deadlocked tries, then the one that went through");
+    let id = body["id"].as_str().unwrap();
+    app.wait_for_status(id, &["delivered"], Duration::from_secs(10))
+        .await;
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM submissions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    let (ready, body) = app.readyz().await;
+    assert_eq!(ready, 200, "a retried deadlock is not an outage: {body}");
+    pool.close().await;
+}

@@ -1,7 +1,7 @@
 //! The real binary, killed with SIGKILL mid-delivery: nothing acknowledged is lost and
 //! only rows in flight at the kill can reach Ortto twice. Then SIGTERM exits cleanly.
 
-use crate::fake_ortto::{FakeOrtto, Reply};
+use crate::fake_ortto::{FakeOrtto, Reply, SeenRequest};
 use crate::helpers::{test_client, Call, Method, TEST_ORTTO_KEY};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -111,6 +111,18 @@ async fn wait_until_all_delivered(dir: &Path, within: Duration) -> sqlx::SqliteP
         }
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Conversations the fake Ortto created, per message, in the order they were created.
+pub(crate) fn created_per_message(requests: &[SeenRequest]) -> HashMap<String, Vec<Instant>> {
+    let mut created: HashMap<String, Vec<Instant>> = HashMap::new();
+    for request in requests.iter().filter(|r| r.created) {
+        created
+            .entry(message_of(&request.body))
+            .or_default()
+            .push(request.at);
+    }
+    created
 }
 
 fn message_of(body: &str) -> String {
@@ -309,13 +321,7 @@ async fn soak_under_faults_and_kills_loses_nothing_and_keeps_the_plan_limit() {
     let _ = relay.wait();
 
     let requests = ortto.requests();
-    let mut created: HashMap<String, Vec<Instant>> = HashMap::new();
-    for request in requests.iter().filter(|r| r.created) {
-        created
-            .entry(message_of(&request.body))
-            .or_default()
-            .push(request.at);
-    }
+    let created = created_per_message(&requests);
     let acknowledged = acknowledged.borrow().clone();
     for (id, message) in acknowledged.iter() {
         let (status,): (String,) = sqlx::query_as("SELECT status FROM submissions WHERE id = ?")

@@ -8,7 +8,7 @@
 //! CI runs the short version. The long one, by hand:
 //! `TALK_RELAY_FLEET_SUBMISSIONS=3000 cargo test fleet -- --nocapture`.
 
-use crate::crash::{free_port, wait_healthy, Relay};
+use crate::crash::{created_per_message, free_port, wait_healthy, Relay};
 use crate::fake_ortto::{Chaos, FakeOrtto, Reply, SeenRequest};
 use crate::helpers::{test_client, TEST_ORTTO_KEY};
 use serde_json::{json, Value};
@@ -87,14 +87,6 @@ fn config(dir: &Path, port: u16, db: &str, ortto: &str) -> PathBuf {
     )
     .unwrap();
     path
-}
-
-fn message_of(body: &str) -> String {
-    let payload: Value = serde_json::from_str(body).unwrap();
-    payload["conversation"]["messages"][0]["body"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// The most requests any window of `width` held.
@@ -244,14 +236,7 @@ async fn a_fleet_on_one_database_delivers_everything_once_within_one_budget() {
     }
 
     let seen = ortto.requests();
-    // Conversations Ortto created per message, and when.
-    let mut created: HashMap<String, Vec<Instant>> = HashMap::new();
-    for request in seen.iter().filter(|r| r.created) {
-        created
-            .entry(message_of(&request.body))
-            .or_default()
-            .push(request.at);
-    }
+    let created = created_per_message(&seen);
     let duplicates: usize = created.values().map(|sends| sends.len() - 1).sum();
     // A second conversation only after the first claim's lease ran out (its holder was killed).
     for (message, sends) in &created {

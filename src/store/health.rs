@@ -39,6 +39,10 @@ struct State {
     last_probe: Option<Instant>,
 }
 
+/// The WAL file's size and last modification time: a changed stamp means new frames (a
+/// checkpoint copies frames out of the WAL but never writes it).
+pub type WalStamp = (u64, Option<std::time::SystemTime>);
+
 pub struct StorageHealth {
     settings: HealthSettings,
     /// The database file as opened: (device, inode).
@@ -149,7 +153,7 @@ impl StorageHealth {
 
     /// The WAL's size (recorded, as [`StorageHealth::measure_wal`] does) and its last
     /// modification time, from one look at the file: a changed stamp means new frames.
-    pub fn wal_stamp(&self) -> (u64, Option<std::time::SystemTime>) {
+    pub fn wal_stamp(&self) -> WalStamp {
         let metadata = self
             .settings
             .path

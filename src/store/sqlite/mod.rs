@@ -8,7 +8,7 @@ mod session_log;
 mod submissions;
 mod wal;
 
-use super::health::StorageHealth;
+use super::health::{StorageHealth, WalStamp};
 use super::writer::{apply_in, BatchStatements, Done, Finish, Work, WriteSession};
 use super::{
     AttemptRow, ClaimedRow, Erased, Lease, LogStore, NewSubmission, Removed, SessionLog, Stats,
@@ -157,7 +157,8 @@ impl LogStore for SqliteStore {
             store: self.clone(),
             health,
             last_blocked_truncate: None,
-            wal_seen: (0, Instant::now()),
+            wal_seen: ((0, None), Instant::now()),
+            restarted: None,
         }))
     }
 
@@ -218,8 +219,11 @@ pub(super) struct SqliteWriteSession {
     health: Arc<StorageHealth>,
     /// When a reader last blocked a truncation (the next try waits a little).
     last_blocked_truncate: Option<Instant>,
-    /// The WAL's size when last measured, and since when it has been that size.
-    wal_seen: (u64, Instant),
+    /// The WAL file's size and modification time when last looked at, and since when it
+    /// has been so.
+    wal_seen: (WalStamp, Instant),
+    /// The WAL file's stamp right after the writer last restarted it.
+    restarted: Option<WalStamp>,
 }
 
 impl SqliteWriteSession {

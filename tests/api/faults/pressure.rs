@@ -117,6 +117,47 @@ async fn the_wal_stays_bounded_under_load_returns_under_after_a_long_reader_and_
     }
 }
 
+/// A WAL left past its bound by a reader, with no write after the writer restarted it, is
+/// idle: it is truncated a second later. (It used to be restarted again at every upkeep,
+/// each restart counted as activity, and the file stayed past the bound for good.)
+#[actix_web::test]
+async fn a_wal_left_past_its_bound_with_nothing_more_to_write_is_truncated() {
+    const BOUND: u64 = 1 << 20;
+    // Spam rows: the worker never touches them, so nothing writes once the posts stop.
+    let app = spawn_app("[database]\nmax_wal_mb = 1\n").await;
+    let db = app.db_path.clone();
+    let mut reader = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut reader).await.unwrap();
+    let _: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM submissions")
+        .fetch_one(&mut reader)
+        .await
+        .unwrap();
+    let mut n = 0;
+    while wal_size(&db) <= 3 * BOUND {
+        let (status, _) = app
+            .post_json(
+                "demo",
+                &json!({"email": format!("s{n}@example.com"), "message": "z".repeat(4000), "_gotcha": "bot"}),
+            )
+            .await;
+        assert_eq!(status, 202);
+        n += 1;
+    }
+    sqlx::query("COMMIT").execute(&mut reader).await.unwrap();
+    reader.close().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while wal_size(&db) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "with nothing more to write, the WAL stayed at {} bytes (bound {BOUND})",
+            wal_size(&db)
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn heartbeat_at(db: &Path) -> String {
     let out = sqlite3_json(db, "SELECT at FROM relay_heartbeat").await;
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -19,6 +19,7 @@ mod mapping;
 mod ops;
 mod postgres;
 mod properties;
+mod readme;
 mod redirects;
 mod responses;
 mod secrets;

@@ -3,6 +3,7 @@
 //! none, and `check-config` showing the words each form reads.
 
 use crate::helpers::{check_config, spawn_app, Expect, TestApp};
+use crate::readme::readme_example;
 use serde_json::{json, Value};
 
 mod signatures;
@@ -12,19 +13,10 @@ fn fixture(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// The README's Google Forms example.
-const GOOGLE_FORM: &str = r#"
-[forms.google]
-title = "Google Form"
-message_field = "What can we help with?"
-[forms.google.fields]
-"Email Address" = "str::email"
-"Name" = "str::name"
-[forms.google.consent]
-field = "Keep me posted"
-unchecked = "opt_out"
-ticked = ["I agree to be contacted"]
-"#;
+/// The README's Google Forms example, read from the README.
+fn google_form() -> String {
+    readme_example("[forms.google]")
+}
 
 async fn payload_of(app: &TestApp, body: &Value) -> (Value, talk_relay::store::SubmissionRow) {
     let (status, answer) = app.post_json("google", body).await;
@@ -35,7 +27,7 @@ async fn payload_of(app: &TestApp, body: &Value) -> (Value, talk_relay::store::S
 
 #[actix_web::test]
 async fn a_google_apps_script_forward_gives_consent_in_its_own_words() {
-    let app = spawn_app(GOOGLE_FORM).await;
+    let app = spawn_app(&google_form()).await;
     let (payload, row) = payload_of(&app, &fixture("google-apps-script.json")).await;
     assert_eq!(payload["fields"]["bol::p"], true, "the person agreed: {payload}");
     assert!(payload["fields"]["str::s-ctx"]
@@ -49,7 +41,7 @@ async fn a_google_apps_script_forward_gives_consent_in_its_own_words() {
 
 #[actix_web::test]
 async fn a_consent_answer_in_neither_list_is_never_taken_as_no() {
-    let app = spawn_app(GOOGLE_FORM).await;
+    let app = spawn_app(&google_form()).await;
     let mut body = fixture("google-apps-script.json");
     body["Keep me posted"] = json!(["Maybe later"]);
     let (payload, row) = payload_of(&app, &body).await;
@@ -81,7 +73,7 @@ async fn a_consent_answer_in_neither_list_is_never_taken_as_no() {
 
 #[actix_web::test]
 async fn check_config_prints_the_words_each_form_reads() {
-    let output = check_config(GOOGLE_FORM).await;
+    let output = check_config(&google_form()).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -91,7 +83,8 @@ async fn check_config_prints_the_words_each_form_reads() {
     assert!(stdout.contains("\"i agree to be contacted\""), "{stdout}");
     assert!(stdout.contains("unticked words: \"off\""), "{stdout}");
     let both = check_config(&format!(
-        "{GOOGLE_FORM}unticked = [\"I agree to be contacted\"]\n"
+        "{}unticked = [\"I agree to be contacted\"]\n",
+        google_form()
     ))
     .await;
     assert!(!both.status.success());
@@ -163,25 +156,14 @@ fn raw_fixture(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-const CALENDLY: &str = r#"
-[hooks.calendly]
-preset = "generic"
-auth = "hmac"
-secret_env = "TEST_HOOK_SECRET"
-signature_header = "Calendly-Webhook-Signature"
-signature_format = "timestamped"
-title = "Calendly booking"
-[hooks.calendly.pointers]
-email = "/payload/email"
-full_name = "/payload/name"
-idempotency_key = "/payload/uri"
-[hooks.calendly.accept]
-"/event" = ["invitee.created"]
-"#;
+/// The README's Calendly example, with the tests' secret variable.
+fn calendly() -> String {
+    readme_example("[hooks.calendly]").replace("CALENDLY_SIGNING_KEY", "TEST_HOOK_SECRET")
+}
 
 #[actix_web::test]
 async fn a_booking_tool_s_cancellation_is_ignored_and_a_booking_without_questions_gets_a_message() {
-    let app = spawn_app(CALENDLY).await;
+    let app = spawn_app(&calendly()).await;
     let header = "Calendly-Webhook-Signature";
     let (status, created) = post_timestamped(
         &app,
@@ -284,10 +266,8 @@ async fn a_batch_of_events_becomes_one_submission_each_and_a_resend_is_all_dupli
 
 #[actix_web::test]
 async fn a_flat_zapier_style_body_needs_no_pointers() {
-    let app = spawn_app(
-        "[hooks.zap]\npreset = 'generic'\nauth = 'token'\nsecret_env = 'TEST_HOOK_TOKEN'\ntoken_header = 'Authorization'\n",
-    )
-    .await;
+    let zap = readme_example("[hooks.zap]").replace("ZAP_HOOK_TOKEN", "TEST_HOOK_TOKEN");
+    let app = spawn_app(&zap).await;
     let (status, answer) = post_with_token(
         &app,
         "/hooks/zap",

@@ -4,26 +4,9 @@ use super::*;
 
 #[actix_web::test]
 async fn a_generic_hook_reads_nested_json_by_pointer_with_a_header_token() {
-    let app = spawn_app(
-        r#"
-[hooks.crm]
-preset = "generic"
-auth = "token"
-secret_env = "TEST_HOOK_TOKEN"
-token_header = "Authorization"
-title = "CRM"
-[hooks.crm.pointers]
-email = "/contact/email"
-full_name = "/contact/name"
-message = "/note/text"
-html_message = "/note/html"
-idempotency_key = "/id"
-extras = ["/meta/campaign"]
-[hooks.crm.fields]
-"/contact/company" = "str:cm:company"
-"#,
-    )
-    .await;
+    // The README's generic example, as written there.
+    let crm = crate::readme::readme_example("[hooks.crm]").replace("CRM_HOOK_TOKEN", "TEST_HOOK_TOKEN");
+    let app = spawn_app(&crm).await;
     let body = json!({
         "id": "evt_42",
         "contact": {"email": "Lee@Example.com", "name": "Lee Wong", "company": "Acme"},

@@ -1,0 +1,83 @@
+//! README examples, tested as written: every ```toml block passes `check-config`, and the
+//! sender examples that other tests drive (Google Forms, Calendly, a Zap) are read from the
+//! README itself rather than copied.
+
+use crate::helpers::run_command;
+
+/// The README's ```toml blocks, in order.
+pub fn readme_examples() -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md is readable");
+    let mut blocks = Vec::new();
+    let mut open: Option<String> = None;
+    for line in readme.lines() {
+        match (&mut open, line.trim_end()) {
+            (None, "```toml") => open = Some(String::new()),
+            (Some(block), "```") => {
+                blocks.push(std::mem::take(block));
+                open = None;
+            }
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+/// The one README example that contains `marker` (a table header, say), as written there.
+pub fn readme_example(marker: &str) -> String {
+    let mut found = readme_examples().into_iter().filter(|b| b.contains(marker));
+    let example = found
+        .next()
+        .unwrap_or_else(|| panic!("the README has no ```toml example with {marker}"));
+    assert!(found.next().is_none(), "several README examples contain {marker}");
+    example
+}
+
+/// The environment variables an example names (`*_env = "NAME"` or a list of names).
+fn variables_named(example: &str) -> Vec<String> {
+    example
+        .lines()
+        .filter_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            key.trim().ends_with("_env").then_some(value)
+        })
+        .flat_map(|value| {
+            let value = value.split('#').next().unwrap_or_default();
+            value
+                .split('"')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn every_toml_example_in_the_readme_passes_check_config() {
+    let examples = readme_examples();
+    assert!(examples.len() >= 10, "found {} examples", examples.len());
+    for example in examples {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, &example).unwrap();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+        command
+            .args(["--config", config.to_str().unwrap(), "check-config"])
+            .env_remove("ORTTO_API_KEY")
+            .current_dir(dir.path());
+        for name in variables_named(&example) {
+            command.env(name, "a-test-value-not-a-real-secret");
+        }
+        let output = run_command(command).await;
+        assert!(
+            output.status.success(),
+            "README example fails check-config:\n{example}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

@@ -249,6 +249,49 @@ async fn below_min_free_space_intake_answers_503_before_writing_and_says_why() {
     assert!(page.contains("not writable"), "{page}");
 }
 
+/// Within twice `database.min_free_mb` the relay warns once in its log, and still takes
+/// submissions: the warning comes before the refusal.
+#[actix_web::test]
+async fn nearing_min_free_space_is_logged_once_while_intake_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let free_mb = fs4::available_space(dir.path()).unwrap() / 1_000_000;
+    // Free space is 1.5 × the minimum: near it, not below it (room for the disk to move).
+    let min_free_mb = free_mb * 2 / 3;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!("[server]\nport = {port}\n[log]\nfilter = 'warn'\n[database]\npath = 'relay.db'\nmin_free_mb = {min_free_mb}\n"),
+    )
+    .unwrap();
+    let _relay = start_relay(dir.path(), &config, 1);
+    wait_healthy(&base).await;
+    let client = test_client();
+    assert_eq!(
+        post(&client, &base, 1).await.0,
+        202,
+        "near the limit, not below it"
+    );
+    let log = dir.path().join("relay-1.log");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let warnings = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let warnings = text.matches("nearly full").count();
+        if warnings > 0 || Instant::now() > deadline {
+            break warnings;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Another pass of the watcher (every second) does not repeat it.
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(post(&client, &base, 2).await.0, 202);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(warnings, 1, "one warning as the disk nears the limit: {text}");
+    assert_eq!(text.matches("nearly full").count(), 1, "{text}");
+    assert!(text.contains(&format!("min_free_mb={min_free_mb}")), "{text}");
+}
+
 #[actix_web::test]
 async fn a_body_that_trickles_in_gets_408_and_its_connection_closed() {
     use actix_web::rt::net::TcpStream;

@@ -2,6 +2,7 @@
 //! PostgreSQL database in a cluster the tests start themselves: `postgres`).
 
 mod call;
+mod commands;
 mod fake_ortto;
 mod helpers;
 

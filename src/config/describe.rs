@@ -74,7 +74,11 @@ fn describe_consent(out: &mut String, rules: &MappingRules) {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let _ = writeln!(out, "  consent: field {} (unchecked: {:?})", c.field, c.unchecked);
+    let unchecked = match c.unchecked {
+        super::UncheckedConsent::OptOut => "opt_out",
+        super::UncheckedConsent::Leave => "leave",
+    };
+    let _ = writeln!(out, "  consent: field {} (unchecked = {unchecked})", c.field);
     let _ = writeln!(out, "    ticked words: {}", quoted(ticked));
     let _ = writeln!(out, "    unticked words: {}", quoted(unticked));
     let _ = writeln!(out, "    anything else: no permission sent, noted on the row");

@@ -163,9 +163,29 @@ impl HookAuth {
                         SignedPart::Timestamp => "{timestamp}".to_owned(),
                     })
                     .collect();
+                let encoding = match h.encoding {
+                    SignatureEncoding::Hex => "hex",
+                    SignatureEncoding::Base64 => "base64",
+                };
+                let mut how = vec![encoding.to_owned()];
+                if h.layout == SignatureLayout::Parts {
+                    how.push("as t=…,v1=…".to_owned());
+                }
+                if let Some(prefix) = &h.prefix {
+                    how.push(format!("after the prefix {prefix:?}"));
+                }
+                if let Some(t) = &h.timestamp {
+                    let unit = match t.unit {
+                        TimestampUnit::S => "s",
+                        TimestampUnit::Ms => "ms",
+                    };
+                    let from = t.header.as_deref().unwrap_or("t=");
+                    how.push(format!("timestamp in {from} ({unit}, ±{} s)", h.tolerance_secs));
+                }
                 format!(
-                    "HMAC-SHA256 in {} ({:?}, {:?} layout) over \"{signed}\"",
-                    h.header, h.encoding, h.layout
+                    "HMAC-SHA256 in {} ({}) over \"{signed}\"",
+                    h.header,
+                    how.join(", ")
                 )
             }
             Self::Token { header: Some(h), .. } => format!("token in ?token= or {h}"),

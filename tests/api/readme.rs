@@ -79,5 +79,15 @@ async fn every_toml_example_in_the_readme_passes_check_config() {
             "README example fails check-config:\n{example}\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
+        // check-config describes what it read in the configuration's own words.
+        let described = String::from_utf8_lossy(&output.stdout);
+        let expected = if example.contains("[hooks.calendly]") {
+            "in Calendly-Webhook-Signature (hex, as t=…,v1=…, timestamp in t= (s, ±180 s)) over \"{timestamp}.{body}\""
+        } else if example.contains("[forms.google]") {
+            "consent: field Keep me posted (unchecked = opt_out)"
+        } else {
+            continue;
+        };
+        assert!(described.contains(expected), "{described}");
     }
 }

@@ -292,6 +292,11 @@ async fn an_expired_claim_changes_nothing_once_another_holds_the_row(db: Option<
         0,
         "a live lease was claimed again"
     );
+    assert_eq!(
+        log.replay(std::slice::from_ref(&row.id), None).await.unwrap(),
+        0,
+        "a replay took a row in flight"
+    );
     let (stale, current) = (stale[0].lease(), current[0].lease());
     assert_eq!(
         stale.id, current.id,

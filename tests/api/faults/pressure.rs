@@ -50,6 +50,20 @@ async fn peak_wal_during<F: std::future::Future>(db: &Path, work: F) -> (u64, F:
     (peak.get().max(wal_size(db)), output)
 }
 
+/// Waits until the idle writer has truncated the WAL to zero: a second with no new frames,
+/// then a truncation, which a busy machine may delay by a few seconds.
+async fn wait_for_truncation(db: &Path, when: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while wal_size(db) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{when}, the WAL stayed at {} bytes",
+            wal_size(db)
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[actix_web::test]
 async fn the_wal_stays_bounded_under_load_returns_under_after_a_long_reader_and_shrinks_when_idle() {
     const BOUND: u64 = 1 << 20;
@@ -104,17 +118,7 @@ async fn the_wal_stays_bounded_under_load_returns_under_after_a_long_reader_and_
         assert!(Instant::now() < drained, "the worker did not drain the queue");
         actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     }
-    // A loaded machine (the whole suite at once) can keep the idle writer's truncation
-    // waiting a while; what must hold is that it comes.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while wal_size(&db) > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "idle, the WAL stayed at {} bytes",
-            wal_size(&db)
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_truncation(&db, "idle").await;
 }
 
 /// A WAL left past its bound by a reader, with no write after the writer restarted it, is
@@ -147,15 +151,7 @@ async fn a_wal_left_past_its_bound_with_nothing_more_to_write_is_truncated() {
     }
     sqlx::query("COMMIT").execute(&mut reader).await.unwrap();
     reader.close().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while wal_size(&db) > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "with nothing more to write, the WAL stayed at {} bytes (bound {BOUND})",
-            wal_size(&db)
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_truncation(&db, "with nothing more to write").await;
 }
 
 async fn heartbeat_at(db: &Path) -> String {

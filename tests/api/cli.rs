@@ -139,7 +139,58 @@ async fn read_only_and_maintenance_commands_need_no_hook_or_session_secrets() {
     assert!(String::from_utf8_lossy(&serve.stderr).contains("UNSET_BASIN_SECRET"));
 }
 
-/// A log created by the previous release (its seven migrations, as `migrations/sqlite` still
+/// Every migration that has shipped, with what sqlx recorded for it (the first 16 hex digits
+/// of its SHA-384). Editing a shipped migration would make every database it ran on refuse
+/// to start; a new migration is added here once it ships.
+const SHIPPED_MIGRATIONS: &[(&str, &str)] = &[
+    ("postgres/20261202000010_create_log.sql", "f3e882145012af4d"),
+    ("sqlite/20261123000001_create_log.sql", "d5476980a101d4a2"),
+    ("sqlite/20261123000002_add_captcha_column.sql", "ba0f476343712351"),
+    ("sqlite/20261123000003_dashboard_views.sql", "b7df67f3b23c7915"),
+    ("sqlite/20261123000004_dashboard_rollups.sql", "a0f24d4f328d4b50"),
+    (
+        "sqlite/20261123000005_hourly_volume_rollup.sql",
+        "9df09992bfcd03f0",
+    ),
+    ("sqlite/20261201000001_heartbeat_probe.sql", "8ac7ff5b313e5b69"),
+    ("sqlite/20261201000002_consent_note.sql", "86871695b0638f48"),
+    ("sqlite/20261202000001_lease_token.sql", "c088e9fd4ce80f31"),
+    ("sqlite/20261202000002_rollups_per_batch.sql", "34d30207bcb316f3"),
+    ("sqlite/20261202000003_fewer_indexes.sql", "cea74362060000bf"),
+];
+
+fn migrations_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")
+}
+
+#[test]
+fn shipped_migrations_never_change() {
+    for (name, recorded) in SHIPPED_MIGRATIONS {
+        let bytes = std::fs::read(migrations_dir().join(name)).unwrap();
+        let digest = hex::encode(<sha2::Sha384 as sha2::Digest>::digest(&bytes));
+        assert_eq!(&digest[..16], *recorded, "{name} changed since it shipped");
+    }
+    // Nothing else is in the folders unpinned but what the next release adds (dated later).
+    let newest = SHIPPED_MIGRATIONS
+        .iter()
+        .map(|(n, _)| n.rsplit('/').next().unwrap())
+        .max()
+        .unwrap();
+    for backend in ["sqlite", "postgres"] {
+        for entry in std::fs::read_dir(migrations_dir().join(backend)).unwrap() {
+            let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+            let pinned = SHIPPED_MIGRATIONS
+                .iter()
+                .any(|(n, _)| *n == format!("{backend}/{file}"));
+            assert!(
+                pinned || file.as_str() > newest,
+                "{backend}/{file} is older than the newest shipped migration but not pinned"
+            );
+        }
+    }
+}
+
+/// A log created by an earlier release (its seven migrations, as `migrations/sqlite` still
 /// holds them byte for byte) upgrades in place: no checksum error, its rows kept, the new
 /// columns there.
 #[actix_web::test]
@@ -147,31 +198,17 @@ async fn a_database_from_the_previous_release_upgrades_without_checksum_errors()
     let dir = tempfile::tempdir().unwrap();
     let previous = dir.path().join("previous-migrations");
     std::fs::create_dir(&previous).unwrap();
-    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-    let mut names: Vec<String> = std::fs::read_dir(&shipped)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.as_str() < "20261202")
-        .collect();
-    names.sort();
-    // What the previous release recorded for each (the first 16 hex digits of sqlx's SHA-384):
-    // editing a shipped migration would make every existing database refuse to start.
-    let recorded = [
-        "d5476980a101d4a2",
-        "ba0f476343712351",
-        "b7df67f3b23c7915",
-        "a0f24d4f328d4b50",
-        "9df09992bfcd03f0",
-        "8ac7ff5b313e5b69",
-        "86871695b0638f48",
-    ];
-    assert_eq!(names.len(), recorded.len(), "{names:?}");
-    for (name, recorded) in names.iter().zip(recorded) {
-        let bytes = std::fs::read(shipped.join(name)).unwrap();
-        let digest = hex::encode(<sha2::Sha384 as sha2::Digest>::digest(&bytes));
-        assert_eq!(&digest[..16], recorded, "{name} changed since it shipped");
-        std::fs::copy(shipped.join(name), previous.join(name)).unwrap();
+    let earlier = SHIPPED_MIGRATIONS
+        .iter()
+        .filter(|(name, _)| name.starts_with("sqlite/") && name["sqlite/".len()..] < *"20261202");
+    for (name, _) in earlier.clone() {
+        std::fs::copy(
+            migrations_dir().join(name),
+            previous.join(&name["sqlite/".len()..]),
+        )
+        .unwrap();
     }
+    assert_eq!(earlier.count(), 7);
     let db = dir.path().join("old.db");
     let store = talk_relay::store::SqliteStore::open(&db).await.unwrap();
     sqlx::migrate::Migrator::new(previous.as_path())

@@ -195,23 +195,36 @@ async fn admin_changes_need_the_bearer_token_or_the_same_origin_and_never_take_a
 #[actix_web::test]
 async fn metrics_answer_in_the_format_the_scraper_asks_for() {
     let app = spawn_app("").await;
-    let fetch = |accept: &'static str| {
-        let request = app.get("/metrics").header("Accept", accept).send(200);
+    let fetch = |accept: Option<&'static str>| {
+        let mut request = app.get("/metrics");
+        if let Some(accept) = accept {
+            request = request.header("Accept", accept);
+        }
         async move {
-            let response = request.await;
+            let response = request.send(200).await;
             (response.header("content-type").unwrap().to_owned(), response.body)
         }
     };
-    let (kind, text) = fetch("text/plain; version=0.0.4").await;
-    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
-    assert!(!text.contains("# EOF"));
-    assert!(
-        text.contains("# TYPE talk_relay_log_writer_batches_total counter"),
-        "{text}"
-    );
-    let (kind, text) = fetch(
+    // Asked for text, asking for nothing, or refusing OpenMetrics: the text format 0.0.4.
+    for accept in [
+        Some("text/plain; version=0.0.4"),
+        None,
+        Some("application/openmetrics-text; q=0, text/plain"),
+    ] {
+        let (kind, text) = fetch(accept).await;
+        assert!(
+            kind.starts_with("text/plain; version=0.0.4"),
+            "{accept:?}: {kind}"
+        );
+        assert!(!text.contains("# EOF"));
+        assert!(
+            text.contains("# TYPE talk_relay_log_writer_batches_total counter"),
+            "{text}"
+        );
+    }
+    let (kind, text) = fetch(Some(
         "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-    )
+    ))
     .await;
     assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
     assert!(text.trim_end().ends_with("# EOF"));

@@ -115,6 +115,7 @@ impl Application {
             .ortto_api_key
             .clone()
             .map(|key| (config.ortto.clone(), key));
+        let link_key = store.shared_link_key().await?;
         let state = web::Data::new(AppState::new(
             config,
             pages,
@@ -127,6 +128,7 @@ impl Application {
                 metrics,
                 health: health.clone(),
                 clock,
+                link_key,
             },
         ));
         let app_state = state.clone();

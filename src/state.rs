@@ -44,6 +44,8 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     pub health: Arc<StorageHealth>,
     pub clock: Clock,
+    /// The fleet's key for thank-you links, if the store shares one.
+    pub link_key: Option<String>,
 }
 
 /// What a reload changed, for its answer and the log.
@@ -70,7 +72,11 @@ impl AppState {
             metrics: services.metrics,
             health: services.health,
             refusals: Refusals::new(crate::refusals::KEPT),
-            link_key: secrecy::SecretString::from(hex::encode(rand::random::<[u8; 32]>())),
+            link_key: secrecy::SecretString::from(
+                services
+                    .link_key
+                    .unwrap_or_else(|| hex::encode(rand::random::<[u8; 32]>())),
+            ),
             clock: services.clock,
         }
     }

@@ -3,10 +3,10 @@
 
 use crate::helpers::{check_config, spawn_app, Expect, TestApp, BROWSER_ACCEPT};
 
-const SITE: &str = "https://www.example.com";
+pub(crate) const SITE: &str = "https://www.example.com";
 
 /// Posts like a browser from the site; (status, Location, body).
-async fn browser_post(app: &TestApp, form: &str, body: &str) -> (u16, String, String) {
+pub(crate) async fn browser_post(app: &TestApp, form: &str, body: &str) -> (u16, String, String) {
     let response = app
         .post(&format!("/f/{form}"))
         .header("Content-Type", "application/x-www-form-urlencoded")
@@ -19,13 +19,13 @@ async fn browser_post(app: &TestApp, form: &str, body: &str) -> (u16, String, St
     (response.status, location, response.body)
 }
 
-async fn get_page(app: &TestApp, path: &str) -> (u16, String) {
+pub(crate) async fn get_page(app: &TestApp, path: &str) -> (u16, String) {
     let response = app.get(path).send(Expect::Any).await;
     (response.status, response.body.clone())
 }
 
 /// minijinja writes `/` as `&#x2f;` in attributes; a browser reads it back as `/`.
-fn unescaped(page: &str) -> String {
+pub(crate) fn unescaped(page: &str) -> String {
     page.replace("&#x2f;", "/").replace("&amp;", "&")
 }
 

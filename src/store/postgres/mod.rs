@@ -145,6 +145,30 @@ impl LogStore for PgStore {
     fn shared_budget(&self, windows: &[(u32, Duration)]) -> Option<Arc<dyn OutboundBudget>> {
         Some(Arc::new(budget::SharedBudget::new(self.pool.clone(), windows)))
     }
+
+    /// One key for the fleet in `relay_keys`: the first relay's random key wins, and every
+    /// relay reads the winner. A relay whose insert lost a race to one that had not committed
+    /// when its statement began sees no row yet; the next statement does.
+    async fn shared_link_key(&self) -> anyhow::Result<Option<String>> {
+        for _ in 0..5 {
+            let key: Option<(String,)> = sqlx::query_as(
+                "WITH made AS (
+                     INSERT INTO relay_keys (name, value) VALUES ('thanks_link', $1)
+                     ON CONFLICT (name) DO NOTHING RETURNING value)
+                 SELECT value FROM made
+                 UNION ALL SELECT value FROM relay_keys WHERE name = 'thanks_link'
+                 LIMIT 1",
+            )
+            .bind(hex::encode(rand::random::<[u8; 32]>()))
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading the fleet's link key")?;
+            if let Some((key,)) = key {
+                return Ok(Some(key));
+            }
+        }
+        anyhow::bail!("the fleet's link key in relay_keys could not be read")
+    }
 }
 
 /// The writer's PostgreSQL side: one connection of its own, opened on first use and again

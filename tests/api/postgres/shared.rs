@@ -1,5 +1,6 @@
 //! What only a shared database gives: relays on one PostgreSQL log keep one outbound budget
-//! and one pause between them (README, "Running more than one relay").
+//! and one pause between them, and honour each other's thank-you links (README, "Running
+//! more than one relay").
 
 use crate::fake_ortto::{FakeOrtto, Reply};
 use crate::helpers::{spawn_app_on, TestApp};
@@ -100,6 +101,38 @@ async fn one_relays_429_pauses_every_relay() {
             "a request went out {gap:?} after the 429"
         );
     }
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Behind a round-robin balancer the 303 comes from one relay and `/thanks` from another:
+/// the back link is signed with the fleet's one key, so the visitor still gets it.
+#[actix_web::test]
+async fn a_thank_you_link_signed_by_one_relay_is_honoured_by_another() {
+    use crate::visitors::{browser_post, get_page, unescaped};
+    let Some(db) = crate::postgres::database().await else {
+        return;
+    };
+    let ortto = FakeOrtto::start().await;
+    let form = "[forms.contact]\nallowed_origins = [\"https://www.example.com\"]\n";
+    let mut a = spawn_app_on(Some(&db), &ortto, form).await;
+    let mut b = spawn_app_on(Some(&db), &ortto, form).await;
+    let (status, location, _) = browser_post(
+        &a,
+        "contact",
+        "email=jo%40example.com&message=hi&_page=https%3A%2F%2Fwww.example.com%2Fpricing",
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (status, page) = get_page(&b, &location).await;
+    assert_eq!(status, 200);
+    assert!(
+        unescaped(&page).contains("href=\"https://www.example.com/pricing\""),
+        "the other relay shows no back link: {page}"
+    );
+    // Forged links are still refused there.
+    let (_, page) = get_page(&b, &location.replace("pricing", "phishing")).await;
+    assert!(!page.contains("id=\"back\""), "{page}");
     a.stop().await;
     b.stop().await;
 }

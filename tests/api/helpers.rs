@@ -243,6 +243,12 @@ impl TestApp {
         self.call(method, path).bearer(TEST_ADMIN_TOKEN)
     }
 
+    /// The ids the log lists (newest first), through the storage contract.
+    pub async fn listed_ids(&self) -> Vec<String> {
+        let listed = self.log().await.list_submissions(&Default::default()).await;
+        listed.unwrap().into_iter().map(|s| s.id).collect()
+    }
+
     /// The log through the storage contract, whichever backend holds it.
     pub async fn log(&self) -> talk_relay::store::Store {
         let open = || async {

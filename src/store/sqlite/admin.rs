@@ -135,11 +135,7 @@ impl SqliteStore {
         sqlx::query("PRAGMA secure_delete = ON")
             .execute(&mut *conn)
             .await?;
-        let mut removed = Removed {
-            submissions: 0,
-            delivery_attempts: 0,
-            talk_sessions: 0,
-        };
+        let mut removed = Removed::default();
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         for id in &submission_ids {
             removed.delivery_attempts += sqlx::query("DELETE FROM delivery_attempts WHERE submission_id = ?")

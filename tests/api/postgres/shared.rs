@@ -136,3 +136,26 @@ async fn a_thank_you_link_signed_by_one_relay_is_honoured_by_another() {
     a.stop().await;
     b.stop().await;
 }
+
+/// Relays that start together race to make the key; every one of them ends up with the one
+/// that won (README, "One key for thank-you links").
+#[actix_web::test]
+async fn relays_starting_together_agree_on_one_link_key() {
+    use talk_relay::store::{LogStore, PgStore};
+    let Some(db) = crate::postgres::database().await else {
+        return;
+    };
+    let first = PgStore::connect(&db, 2).await.unwrap();
+    first.migrate().await.unwrap();
+    let mut stores = vec![first];
+    for _ in 0..5 {
+        stores.push(PgStore::connect(&db, 2).await.unwrap());
+    }
+    let keys = futures_util::future::join_all(stores.iter().map(|s| s.shared_link_key())).await;
+    let keys: Vec<String> = keys.into_iter().map(|k| k.unwrap().unwrap()).collect();
+    assert_eq!(keys[0].len(), 64, "a 32-byte key in hex");
+    assert!(
+        keys.iter().all(|k| *k == keys[0]),
+        "the relays disagree: {keys:?}"
+    );
+}

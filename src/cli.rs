@@ -6,6 +6,15 @@ use crate::store::Store;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `println!` that never panics: a reader that went away (`check-config | head -3`) ends
+/// the output quietly instead of a broken-pipe panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "talk-relay",
@@ -73,7 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             crate::store::open_migrated(&config.database).await?;
-            println!("database {} is up to date", config.database.describe_target());
+            say!("database {} is up to date", config.database.describe_target());
             Ok(())
         }
         Command::Replay { ids, status } => {
@@ -89,7 +98,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let store = open_store(&config).await?;
             let requeued = store.replay(&ids, status).await?;
-            println!(
+            say!(
                 "re-queued {requeued} submission(s); a running relay delivers them within its poll interval"
             );
             Ok(())
@@ -99,15 +108,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let since =
                 crate::domain::utc_timestamp(chrono::Utc::now() - chrono::Duration::hours(hours.max(1)));
             let stats = store.stats(&since).await?;
-            println!("since {since}");
-            println!("{:<6} {:<24} {:<10} {:>8}", "kind", "source", "status", "count");
+            say!("since {since}");
+            say!("{:<6} {:<24} {:<10} {:>8}", "kind", "source", "status", "count");
             for row in &stats.counts {
-                println!(
+                say!(
                     "{:<6} {:<24} {:<10} {:>8}",
-                    row.source_kind, row.source, row.status, row.count
+                    row.source_kind,
+                    row.source,
+                    row.status,
+                    row.count
                 );
             }
-            println!(
+            say!(
                 "queue depth {}; oldest waiting received {}; oldest due for {} s",
                 stats.queue_depth,
                 stats.oldest_waiting_received_at.as_deref().unwrap_or("-"),
@@ -121,9 +133,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 chrono::Utc::now() - chrono::Duration::days(i64::from(older_than)),
             );
             let removed = store.purge_before(&cutoff, 500).await?;
-            println!(
+            say!(
                 "purged rows received before {cutoff}: {} submissions, {} delivery attempts, {} session logs",
-                removed.submissions, removed.delivery_attempts, removed.talk_sessions
+                removed.submissions,
+                removed.delivery_attempts,
+                removed.talk_sessions
             );
             Ok(())
         }
@@ -131,23 +145,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&config).await?;
             let erased = store.erase_email(&email).await?;
             let removed = erased.removed;
-            println!(
+            say!(
                 "erased {} submissions, {} delivery attempts, {} session logs",
-                removed.submissions, removed.delivery_attempts, removed.talk_sessions
+                removed.submissions,
+                removed.delivery_attempts,
+                removed.talk_sessions
             );
             match erased.residue {
-                None => println!("the erased bytes are gone from the database's files"),
-                Some(residue) => println!("warning: {residue}"),
+                None => say!("the erased bytes are gone from the database's files"),
+                Some(residue) => say!("warning: {residue}"),
             }
             Ok(())
         }
         Command::CheckConfig => {
-            crate::pages::Pages::load(config.pages_dir())?;
-            print!("{}", config.describe());
+            let pages = crate::pages::Pages::load(config.pages_dir())?;
+            say!("{}", config.describe().trim_end());
+            for warning in pages.warnings() {
+                eprintln!("warning: {warning}");
+            }
             for missing in &config.missing_secrets {
                 eprintln!("warning: {missing}; `serve` will refuse to start without it");
             }
-            println!("configuration is valid");
+            say!("configuration is valid");
             Ok(())
         }
     }

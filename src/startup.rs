@@ -58,6 +58,12 @@ impl Application {
         sources: Option<ConfigSources>,
     ) -> anyhow::Result<Self> {
         let pages = crate::pages::Pages::load(config.pages_dir())?;
+        for warning in pages.warnings() {
+            tracing::warn!("{warning}");
+        }
+        for form in config.forms.values().filter(|f| !f.switch.is_on()) {
+            tracing::warn!(form = %form.name, "form {}: {}", form.name, form.switch.describe());
+        }
         let database = &config.database;
         let store = crate::store::open_migrated(database).await?;
         tracing::info!(database = %database.describe_target(), "log opened");

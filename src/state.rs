@@ -21,6 +21,9 @@ pub struct AppState {
     rate_limits: ArcSwap<RateLimits>,
     /// Where the configuration came from, to read it again; `None`: reload is off.
     sources: Option<ConfigSources>,
+    /// The configuration the process started with: what the sections a reload cannot
+    /// change really run on, so a reload compares with it, not with the last reload.
+    started: Arc<Config>,
     pub store: Store,
     pub writer: LogWriter,
     pub cleaner: HtmlCleaner,
@@ -33,6 +36,23 @@ pub struct AppState {
     pub link_key: secrecy::SecretString,
     /// Now, for signature tolerances (tests fix it).
     pub clock: Clock,
+    /// Which process this is (host, pid, start time): relays on one PostgreSQL share the log
+    /// but each keeps its own refusals, so the status page says whose it shows.
+    pub instance: String,
+}
+
+/// `host pid N, started T`: this process, for the status page.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown host".to_owned());
+    format!(
+        "{host} pid {}, started {}",
+        std::process::id(),
+        crate::domain::now_timestamp()
+    )
 }
 
 /// What a handler needs that never changes while the relay runs.
@@ -61,6 +81,7 @@ impl AppState {
     pub fn new(config: Config, pages: Pages, sources: Option<ConfigSources>, services: Services) -> Self {
         Self {
             rate_limits: ArcSwap::from_pointee(RateLimits::from_settings(&config.rate_limits)),
+            started: Arc::new(config.clone()),
             config: ArcSwap::from_pointee(config),
             pages: ArcSwap::from_pointee(pages),
             sources,
@@ -78,6 +99,7 @@ impl AppState {
                     .unwrap_or_else(|| hex::encode(rand::random::<[u8; 32]>())),
             ),
             clock: services.clock,
+            instance: instance_name(),
         }
     }
 
@@ -102,7 +124,7 @@ impl AppState {
         };
         let new = Config::load(sources)?;
         let pages = crate::pages::Pages::load(new.pages_dir())?;
-        let old = self.config();
+        let old = &self.started;
         let changed = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
         let restart_needed = [
             (
@@ -123,7 +145,7 @@ impl AppState {
         .into_iter()
         .filter_map(|(section, changed)| changed.then_some(section))
         .collect();
-        if changed(&old.rate_limits, &new.rate_limits) {
+        if changed(&self.config().rate_limits, &new.rate_limits) {
             self.rate_limits
                 .store(Arc::new(RateLimits::from_settings(&new.rate_limits)));
         }

@@ -27,6 +27,7 @@ impl Config {
                 "form {} — \"{}\" at POST /f/{}",
                 form.name, form.rules.title, form.name
             );
+            let _ = writeln!(out, "  enabled: {}", form.switch.describe());
             let origins = if form.allowed_origins.is_empty() {
                 "any".to_owned()
             } else {

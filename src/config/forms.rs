@@ -79,9 +79,53 @@ pub struct CaptchaConfig {
     pub on_unreachable: CaptchaUnreachable,
 }
 
+/// `forms.NAME.enabled`: `true`, `false`, or `"dry_run"` (only while the relay has no
+/// Ortto key, as the shipped `demo` form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+enum RawEnabled {
+    Always(bool),
+    When(EnabledWhen),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum EnabledWhen {
+    DryRun,
+}
+
+/// Whether a form takes posts, and why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormSwitch {
+    On,
+    /// `enabled = false`.
+    Off,
+    /// `enabled = "dry_run"` while an Ortto key is set.
+    OffOutsideDryRun,
+}
+
+impl FormSwitch {
+    pub fn is_on(self) -> bool {
+        self == Self::On
+    }
+
+    /// For `check-config` and the start-up log.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::On => "on",
+            Self::Off => "OFF (enabled = false): posts get 403 INACTIVE",
+            Self::OffOutsideDryRun => {
+                "OFF: enabled = \"dry_run\" and an Ortto key is set, so posts get 403 INACTIVE \
+                 (set enabled = true to take posts)"
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawForm {
+    enabled: Option<RawEnabled>,
     title: Option<String>,
     #[serde(default)]
     allowed_origins: Vec<String>,
@@ -137,6 +181,8 @@ impl WebOrigin {
 #[derive(Debug, Clone)]
 pub struct FormConfig {
     pub name: String,
+    /// `enabled`, resolved against whether the relay runs dry.
+    pub switch: FormSwitch,
     pub allowed_origins: Vec<WebOrigin>,
     /// Refuse posts that name no origin at all (neither `Origin` nor `Referer`).
     pub require_origin: bool,
@@ -186,6 +232,7 @@ pub(crate) fn check_form(
     max_message_chars: usize,
     site_lang: &'static crate::pages::Strings,
     secrets: &SecretSource<'_>,
+    dry_run: bool,
 ) -> anyhow::Result<FormConfig> {
     let key = |k: &str| format!("forms.{name}.{k}");
     check_url_name("forms", name)?;
@@ -229,8 +276,15 @@ pub(crate) fn check_form(
             })
         })
         .transpose()?;
+    let switch = match raw.enabled {
+        None | Some(RawEnabled::Always(true)) => FormSwitch::On,
+        Some(RawEnabled::Always(false)) => FormSwitch::Off,
+        Some(RawEnabled::When(EnabledWhen::DryRun)) if dry_run => FormSwitch::On,
+        Some(RawEnabled::When(EnabledWhen::DryRun)) => FormSwitch::OffOutsideDryRun,
+    };
     Ok(FormConfig {
         name: name.to_owned(),
+        switch,
         allowed_origins,
         require_origin: raw.require_origin,
         allow_null_origin: raw.allow_null_origin,

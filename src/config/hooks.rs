@@ -1,7 +1,8 @@
 //! `[hooks.NAME]`: third-party webhooks, each authenticated and mapped like a form.
 
 use super::signatures::{
-    parse_signed, HmacFormat, SignatureLayout, SignedPart, TimestampSource, TimestampUnit,
+    parse_signed, HmacAuth, HmacFormat, SecretEncoding, SignatureLayout, SignedPart, TimestampSource,
+    TimestampUnit,
 };
 use super::{check_mapping, check_positive, mapping_input, MappingRules, RawConsent, SecretSource};
 use secrecy::SecretString;
@@ -20,6 +21,9 @@ pub enum Preset {
     Webflow,
     Jotform,
     Generic,
+    /// A Standard Webhooks (Svix) sender: its signature, and the payload read as `generic`.
+    #[serde(rename = "standard-webhooks")]
+    StandardWebhooks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -97,8 +101,13 @@ pub(crate) struct RawHook {
     signature_encoding: Option<SignatureEncoding>,
     signature_prefix: Option<String>,
     signature_format: Option<HmacFormat>,
-    /// The signed bytes as a template: `{method}`, `{url}`, `{path}`, `{body}`, `{timestamp}`.
+    /// How the secret becomes the key: `raw`, `base64` or `whsec`.
+    secret_encoding: Option<SecretEncoding>,
+    /// The signed bytes as a template: `{method}`, `{url}`, `{path}`, `{body}`, `{timestamp}`,
+    /// `{id}`, `{header:NAME}`.
     signed: Option<String>,
+    /// The header carrying `{id}`, the sender's message id.
+    id_header: Option<String>,
     /// The URL exactly as registered with the sender, for `{url}` (default: as requested).
     signed_url: Option<String>,
     timestamp_header: Option<String>,
@@ -122,20 +131,6 @@ pub(crate) struct RawHook {
 }
 
 #[derive(Debug, Clone)]
-pub struct HmacAuth {
-    pub secret: SecretString,
-    pub header: String,
-    pub encoding: SignatureEncoding,
-    pub prefix: Option<String>,
-    pub layout: SignatureLayout,
-    pub signed: Vec<SignedPart>,
-    /// Set whenever the signed bytes include `{timestamp}`; checked against the tolerance.
-    pub timestamp: Option<TimestampSource>,
-    pub tolerance_secs: u64,
-    pub signed_url: Option<String>,
-}
-
-#[derive(Debug, Clone)]
 pub enum HookAuth {
     Hmac(HmacAuth),
     /// A shared token in `?token=` or in `header`.
@@ -150,44 +145,7 @@ pub enum HookAuth {
 impl HookAuth {
     pub fn describe(&self) -> String {
         match self {
-            Self::Hmac(h) => {
-                let signed: String = h
-                    .signed
-                    .iter()
-                    .map(|p| match p {
-                        SignedPart::Text(t) => t.clone(),
-                        SignedPart::Method => "{method}".to_owned(),
-                        SignedPart::Url => "{url}".to_owned(),
-                        SignedPart::Path => "{path}".to_owned(),
-                        SignedPart::Body => "{body}".to_owned(),
-                        SignedPart::Timestamp => "{timestamp}".to_owned(),
-                    })
-                    .collect();
-                let encoding = match h.encoding {
-                    SignatureEncoding::Hex => "hex",
-                    SignatureEncoding::Base64 => "base64",
-                };
-                let mut how = vec![encoding.to_owned()];
-                if h.layout == SignatureLayout::Parts {
-                    how.push("as t=…,v1=…".to_owned());
-                }
-                if let Some(prefix) = &h.prefix {
-                    how.push(format!("after the prefix {prefix:?}"));
-                }
-                if let Some(t) = &h.timestamp {
-                    let unit = match t.unit {
-                        TimestampUnit::S => "s",
-                        TimestampUnit::Ms => "ms",
-                    };
-                    let from = t.header.as_deref().unwrap_or("t=");
-                    how.push(format!("timestamp in {from} ({unit}, ±{} s)", h.tolerance_secs));
-                }
-                format!(
-                    "HMAC-SHA256 in {} ({}) over \"{signed}\"",
-                    h.header,
-                    how.join(", ")
-                )
-            }
+            Self::Hmac(h) => h.describe(),
             Self::Token { header: Some(h), .. } => format!("token in ?token= or {h}"),
             Self::Token { header: None, .. } => "token in ?token=".to_owned(),
             Self::None => "NONE (explicitly unauthenticated)".to_owned(),
@@ -233,8 +191,132 @@ fn preset_hmac(
             None,
             HmacFormat::Webflow,
         )),
+        Preset::StandardWebhooks => Some((
+            "webhook-signature",
+            SignatureEncoding::Base64,
+            None,
+            HmacFormat::StandardWebhooks,
+        )),
         Preset::Jotform | Preset::Generic => None,
     }
+}
+
+/// The named formats as templates: how the header is laid out, what is signed, where the
+/// timestamp and the id are, and how the secret is read.
+struct FormatDefaults {
+    layout: SignatureLayout,
+    template: &'static str,
+    timestamp_header: Option<&'static str>,
+    unit: TimestampUnit,
+    id_header: Option<&'static str>,
+    secret_encoding: SecretEncoding,
+}
+
+fn format_defaults(format: HmacFormat) -> FormatDefaults {
+    let plain = FormatDefaults {
+        layout: SignatureLayout::Whole,
+        template: "{body}",
+        timestamp_header: None,
+        unit: TimestampUnit::S,
+        id_header: None,
+        secret_encoding: SecretEncoding::Raw,
+    };
+    match format {
+        HmacFormat::Plain => plain,
+        HmacFormat::Timestamped => FormatDefaults {
+            layout: SignatureLayout::Parts,
+            template: "{timestamp}.{body}",
+            ..plain
+        },
+        HmacFormat::Webflow => FormatDefaults {
+            template: "{timestamp}:{body}",
+            timestamp_header: Some("x-webflow-timestamp"),
+            unit: TimestampUnit::Ms,
+            ..plain
+        },
+        HmacFormat::StandardWebhooks => FormatDefaults {
+            layout: SignatureLayout::Versioned,
+            template: "{id}.{timestamp}.{body}",
+            timestamp_header: Some("webhook-timestamp"),
+            id_header: Some("webhook-id"),
+            secret_encoding: SecretEncoding::Whsec,
+            ..plain
+        },
+    }
+}
+
+/// `auth = "hmac"`: the header, the signed bytes and the key, from the hook's keys, else its
+/// format's, else its preset's.
+fn hmac_auth(key: &dyn Fn(&str) -> String, raw: &RawHook, secret: SecretString) -> anyhow::Result<HmacAuth> {
+    let preset = preset_hmac(raw.preset);
+    let header = raw
+        .signature_header
+        .clone()
+        .or(preset.map(|p| p.0.to_owned()))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: names the header that carries the signature",
+                key("signature_header")
+            )
+        })?;
+    let format = raw
+        .signature_format
+        .or(preset.map(|p| p.3))
+        .unwrap_or(HmacFormat::Plain);
+    let defaults = format_defaults(format);
+    let signed = parse_signed(&key("signed"), raw.signed.as_deref().unwrap_or(defaults.template))?;
+    let timestamp = signed.contains(&SignedPart::Timestamp).then(|| TimestampSource {
+        header: raw
+            .timestamp_header
+            .clone()
+            .or(defaults.timestamp_header.map(str::to_owned)),
+        unit: raw.timestamp_unit.unwrap_or(defaults.unit),
+    });
+    anyhow::ensure!(
+        timestamp
+            .as_ref()
+            .is_none_or(|t| t.header.is_some() || defaults.layout == SignatureLayout::Parts),
+        "{}: the signed bytes include {{timestamp}}: name the header that carries it",
+        key("timestamp_header")
+    );
+    let id_header = signed
+        .contains(&SignedPart::Id)
+        .then(|| raw.id_header.clone().or(defaults.id_header.map(str::to_owned)))
+        .flatten()
+        .map(|h| h.to_ascii_lowercase());
+    anyhow::ensure!(
+        !signed.contains(&SignedPart::Id) || id_header.is_some(),
+        "{}: the signed bytes include {{id}}: name the header that carries it",
+        key("id_header")
+    );
+    if let Some(url) = &raw.signed_url {
+        url::Url::parse(url).map_err(|e| anyhow::anyhow!("{}: not a URL ({e})", key("signed_url")))?;
+    }
+    let tolerance_secs = raw.tolerance_secs.unwrap_or(300);
+    check_positive(&key("tolerance_secs"), tolerance_secs)?;
+    let secret_encoding = raw.secret_encoding.unwrap_or(defaults.secret_encoding);
+    Ok(HmacAuth {
+        key: secret_encoding.key(&key("secret_env"), &secret)?,
+        secret_encoding,
+        header,
+        encoding: raw
+            .signature_encoding
+            .or(preset.map(|p| p.1))
+            .unwrap_or(match format {
+                HmacFormat::StandardWebhooks => SignatureEncoding::Base64,
+                _ => SignatureEncoding::Hex,
+            }),
+        prefix: raw
+            .signature_prefix
+            .clone()
+            .or(preset.and_then(|p| p.2.map(str::to_owned))),
+        layout: defaults.layout,
+        signed,
+        timestamp,
+        tolerance_secs,
+        signed_url: raw.signed_url.clone(),
+        id_header,
+    })
 }
 
 pub(crate) fn check_hook(
@@ -246,7 +328,7 @@ pub(crate) fn check_hook(
     let key = |k: &str| format!("hooks.{name}.{k}");
     super::check_url_name("hooks", name)?;
     let default_auth = match raw.preset {
-        Preset::Typeform | Preset::Tally | Preset::Webflow => Some(AuthKind::Hmac),
+        Preset::Typeform | Preset::Tally | Preset::Webflow | Preset::StandardWebhooks => Some(AuthKind::Hmac),
         Preset::Jotform => Some(AuthKind::Token),
         Preset::Generic => None,
     };
@@ -272,75 +354,7 @@ pub(crate) fn check_hook(
             secret: secret()?,
             header: raw.token_header.clone(),
         },
-        AuthKind::Hmac => {
-            let preset = preset_hmac(raw.preset);
-            let header = raw
-                .signature_header
-                .clone()
-                .or(preset.map(|p| p.0.to_owned()))
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "{}: names the header that carries the signature",
-                        key("signature_header")
-                    )
-                })?;
-            let format = raw
-                .signature_format
-                .or(preset.map(|p| p.3))
-                .unwrap_or(HmacFormat::Plain);
-            // The built-in formats are named templates; `signed` writes one out.
-            let (layout, template, default_header, default_unit) = match format {
-                HmacFormat::Plain => (SignatureLayout::Whole, "{body}", None, TimestampUnit::S),
-                HmacFormat::Timestamped => (
-                    SignatureLayout::Parts,
-                    "{timestamp}.{body}",
-                    None,
-                    TimestampUnit::S,
-                ),
-                HmacFormat::Webflow => (
-                    SignatureLayout::Whole,
-                    "{timestamp}:{body}",
-                    Some("x-webflow-timestamp"),
-                    TimestampUnit::Ms,
-                ),
-            };
-            let signed = parse_signed(&key("signed"), raw.signed.as_deref().unwrap_or(template))?;
-            let timestamp_header = raw.timestamp_header.clone().or(default_header.map(str::to_owned));
-            let timestamp = signed.contains(&SignedPart::Timestamp).then(|| TimestampSource {
-                header: timestamp_header.clone(),
-                unit: raw.timestamp_unit.unwrap_or(default_unit),
-            });
-            anyhow::ensure!(
-                timestamp
-                    .as_ref()
-                    .is_none_or(|t| t.header.is_some() || layout == SignatureLayout::Parts),
-                "{}: the signed bytes include {{timestamp}}: name the header that carries it",
-                key("timestamp_header")
-            );
-            if let Some(url) = &raw.signed_url {
-                url::Url::parse(url)
-                    .map_err(|e| anyhow::anyhow!("{}: not a URL ({e})", key("signed_url")))?;
-            }
-            let tolerance_secs = raw.tolerance_secs.unwrap_or(300);
-            check_positive(&key("tolerance_secs"), tolerance_secs)?;
-            HookAuth::Hmac(HmacAuth {
-                secret: secret()?,
-                header,
-                encoding: raw
-                    .signature_encoding
-                    .or(preset.map(|p| p.1))
-                    .unwrap_or(SignatureEncoding::Hex),
-                prefix: raw
-                    .signature_prefix
-                    .clone()
-                    .or(preset.and_then(|p| p.2.map(str::to_owned))),
-                layout,
-                signed,
-                timestamp,
-                tolerance_secs,
-                signed_url: raw.signed_url.clone(),
-            })
-        }
+        AuthKind::Hmac => HookAuth::Hmac(hmac_auth(&key, &raw, secret()?)?),
     };
     let pointers = raw.pointers.unwrap_or_default();
     let batch = match raw.batch {

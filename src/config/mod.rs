@@ -11,7 +11,9 @@ mod talk_sessions;
 
 use forms::{check_form, RawForm};
 pub(crate) use forms::{check_url_name, parse_origins};
-pub use forms::{CaptchaConfig, CaptchaProvider, CaptchaUnreachable, FormConfig, WebOrigin, CAPTCHA_FIELDS};
+pub use forms::{
+    CaptchaConfig, CaptchaProvider, CaptchaUnreachable, FormConfig, FormSwitch, WebOrigin, CAPTCHA_FIELDS,
+};
 pub(crate) use rules::{check_mapping, mapping_input, MappingInput, RawConsent};
 pub use rules::{
     ConsentPolicy, ConsentWord, MappingRules, UncheckedConsent, DEFAULT_OPTED_IN_CONTEXT,
@@ -23,8 +25,10 @@ pub use settings::{
     OrttoSettings, PagesSettings, Plan, RateLimit, RateLimitSettings, Region, ServerSettings,
 };
 
-pub use hooks::{GenericPointers, HmacAuth, HookAuth, HookConfig, Preset, SignatureEncoding, HTML_FIELD};
-pub use signatures::{HmacFormat, SignatureLayout, SignedPart, TimestampSource, TimestampUnit};
+pub use hooks::{GenericPointers, HookAuth, HookConfig, Preset, SignatureEncoding, HTML_FIELD};
+pub use signatures::{
+    HmacAuth, HmacFormat, SecretEncoding, SignatureLayout, SignedPart, TimestampSource, TimestampUnit,
+};
 
 use anyhow::Context;
 use hooks::{check_hook, RawHook};
@@ -169,6 +173,7 @@ impl Config {
         check_positive("database.pool_size", u64::from(raw.database.pool_size))?;
         raw.database.target()?;
         check_positive("server.body_timeout_ms", raw.server.body_timeout_ms)?;
+        raw.server.check_public_url()?;
         anyhow::ensure!(
             (1..=128).contains(&raw.rate_limits.ipv6_prefix),
             "rate_limits.ipv6_prefix: a prefix length from 1 to 128"
@@ -215,7 +220,15 @@ impl Config {
             .forms
             .into_iter()
             .map(|(name, form)| {
-                let checked = check_form(&name, form, raw.limits.max_message_chars, site_lang, secrets)?;
+                let dry_run = ortto_api_key.is_none();
+                let checked = check_form(
+                    &name,
+                    form,
+                    raw.limits.max_message_chars,
+                    site_lang,
+                    secrets,
+                    dry_run,
+                )?;
                 Ok((name, checked))
             })
             .collect::<anyhow::Result<_>>()?;
@@ -287,7 +300,10 @@ impl SecretSource<'_> {
         if let Some(secret) = self.get(var) {
             return Ok(secret);
         }
-        let problem = format!("{key}: the environment variable `{var}` is not set");
+        let problem = format!(
+            "{key}: the environment variable `{var}` is not set (the relay reads its environment \
+             at start: a new secret needs a restart)"
+        );
         anyhow::ensure!(self.lenient, "{problem}");
         self.missing.borrow_mut().push(problem);
         let stand_in: String = rand::Rng::sample_iter(rand::rng(), rand::distr::Alphanumeric)

@@ -18,6 +18,34 @@ pub struct ServerSettings {
     pub workers: usize,
     /// A request body that has not arrived in full within this long gets 408.
     pub body_timeout_ms: u64,
+    /// The relay's address as the world reaches it (`https://relay.example.com`), for links it
+    /// hands out and for `{url}` in signatures; empty: worked out per request.
+    pub public_url: String,
+}
+
+impl ServerSettings {
+    /// `server.public_url`, parsed (checked at load), without a trailing slash's effect.
+    pub fn public_url(&self) -> Option<url::Url> {
+        let raw = self.public_url.trim();
+        (!raw.is_empty()).then(|| url::Url::parse(raw).ok()).flatten()
+    }
+
+    pub(crate) fn check_public_url(&self) -> anyhow::Result<()> {
+        let raw = self.public_url.trim();
+        if raw.is_empty() {
+            return Ok(());
+        }
+        let url = url::Url::parse(raw).map_err(|e| anyhow::anyhow!("server.public_url: not a URL ({e})"))?;
+        anyhow::ensure!(
+            matches!(url.scheme(), "http" | "https")
+                && url.host().is_some()
+                && url.query().is_none()
+                && url.fragment().is_none(),
+            "server.public_url: an http(s) address such as https://relay.example.com, \
+             without a query"
+        );
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -69,6 +69,32 @@ pub fn limit_key(ip: IpAddr, ipv6_prefix: u8) -> IpAddr {
     }
 }
 
+/// The relay's own address for this request, for the links it hands out:
+/// `server.public_url` when set; otherwise the `Host` the client called, with the forwarded
+/// host and scheme believed only from a trusted proxy.
+pub fn relay_base(req: &HttpRequest, server: &crate::config::ServerSettings) -> url::Url {
+    if let Some(url) = server.public_url() {
+        return url;
+    }
+    let trusted = req
+        .peer_addr()
+        .is_some_and(|peer| server.trusted_proxies.iter().any(|net| net.contains(&peer.ip())));
+    let called = if trusted {
+        let info = req.connection_info();
+        format!("{}://{}/", info.scheme(), info.host())
+    } else {
+        let host = req
+            .headers()
+            .get(actix_web::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
+        format!("http://{host}/")
+    };
+    url::Url::parse(&called).unwrap_or_else(|_| {
+        url::Url::parse(&format!("http://{}/", req.app_config().local_addr())).expect("a socket address URL")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::{limit_key, parse_hop};

@@ -8,7 +8,7 @@ mod rate_limit;
 mod signature;
 
 pub use captcha::{verify as verify_captcha, CaptchaVerdict};
-pub use client_ip::{client_ip, limit_key};
+pub use client_ip::{client_ip, limit_key, relay_base};
 pub use origin::{origin_allowed, request_origin, sent_null_origin};
 pub use rate_limit::{RateLimited, RateLimits};
 pub use signature::{

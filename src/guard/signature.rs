@@ -78,74 +78,121 @@ fn header_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Verifies an HMAC over the bytes the hook's template names (README, "Signatures").
+/// The values of every `name` header, in order (a sender may repeat the header).
+fn header_values<'h>(headers: &'h HeaderMap, name: &str) -> impl Iterator<Item = &'h str> {
+    headers
+        .get_all(name)
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// The signatures a header carries, and a `t=` timestamp when its layout has one. Any of
+/// them may match: senders send several while a secret rotates.
+fn signatures<'h>(
+    auth: &HmacAuth,
+    headers: &'h HeaderMap,
+) -> Result<(Option<&'h str>, Vec<&'h str>), AuthFailure> {
+    let mut timestamp = None;
+    let mut candidates = Vec::new();
+    for value in header_values(headers, &auth.header) {
+        match auth.layout {
+            SignatureLayout::Whole => candidates.push(match &auth.prefix {
+                Some(prefix) => value
+                    .strip_prefix(prefix.as_str())
+                    .ok_or(AuthFailure::Malformed)?,
+                None => value,
+            }),
+            SignatureLayout::Parts => {
+                for part in value.split(',') {
+                    match part.trim().split_once('=') {
+                        Some(("t", t)) => timestamp = Some(t),
+                        Some(("v1", sig)) => candidates.push(sig),
+                        _ => {}
+                    }
+                }
+            }
+            SignatureLayout::Versioned => candidates.extend(
+                value
+                    .split_ascii_whitespace()
+                    .filter_map(|part| part.strip_prefix("v1,")),
+            ),
+        }
+    }
+    if candidates.is_empty() {
+        return Err(match header_values(headers, &auth.header).next() {
+            None => AuthFailure::MissingHeader(auth.header.clone()),
+            Some(_) => AuthFailure::Malformed,
+        });
+    }
+    Ok((timestamp, candidates))
+}
+
+/// The signed timestamp, checked against the tolerance, when the signed bytes have one.
+fn signed_timestamp<'h>(
+    auth: &HmacAuth,
+    headers: &'h HeaderMap,
+    from_parts: Option<&'h str>,
+    now: DateTime<Utc>,
+) -> Result<Option<&'h str>, AuthFailure> {
+    let Some(source) = &auth.timestamp else {
+        return Ok(None);
+    };
+    let raw = match &source.header {
+        Some(header) => {
+            header_value(headers, header).ok_or_else(|| AuthFailure::MissingHeader(header.clone()))?
+        }
+        None => from_parts.ok_or(AuthFailure::Malformed)?.trim(),
+    };
+    let value: i64 = raw.parse().map_err(|_| AuthFailure::Malformed)?;
+    let millis = match source.unit {
+        TimestampUnit::S => value.saturating_mul(1000),
+        TimestampUnit::Ms => value,
+    };
+    within_tolerance(millis, now, auth.tolerance_secs)?;
+    Ok(Some(raw))
+}
+
+/// Verifies an HMAC over the bytes the hook's template names (README, "Signatures"), and
+/// answers the call's replay key: the signed `{id}` where there is one, else a digest of
+/// the signed bytes.
 fn verify_hmac(
     auth: &HmacAuth,
     request: &SignedRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<String, AuthFailure> {
-    let signature = header_value(request.headers, &auth.header)
-        .ok_or_else(|| AuthFailure::MissingHeader(auth.header.clone()))?;
-    let (from_parts, candidates): (Option<&str>, Vec<&str>) = match auth.layout {
-        SignatureLayout::Whole => {
-            let encoded = match &auth.prefix {
-                Some(prefix) => signature
-                    .strip_prefix(prefix.as_str())
-                    .ok_or(AuthFailure::Malformed)?,
-                None => signature,
-            };
-            (None, vec![encoded])
-        }
-        SignatureLayout::Parts => {
-            let mut timestamp = None;
-            let mut candidates = Vec::new();
-            for part in signature.split(',') {
-                match part.trim().split_once('=') {
-                    Some(("t", t)) => timestamp = Some(t),
-                    Some(("v1", sig)) => candidates.push(sig),
-                    _ => {}
-                }
-            }
-            (timestamp, candidates)
-        }
-    };
-    let timestamp = match &auth.timestamp {
-        None => None,
-        Some(source) => {
-            let raw = match &source.header {
-                Some(header) => header_value(request.headers, header)
-                    .ok_or_else(|| AuthFailure::MissingHeader(header.clone()))?,
-                None => from_parts.ok_or(AuthFailure::Malformed)?,
-            };
-            let value: i64 = raw.trim().parse().map_err(|_| AuthFailure::Malformed)?;
-            let millis = match source.unit {
-                TimestampUnit::S => value.saturating_mul(1000),
-                TimestampUnit::Ms => value,
-            };
-            within_tolerance(millis, now, auth.tolerance_secs)?;
-            Some(raw.trim())
-        }
-    };
-    if candidates.is_empty() {
-        return Err(AuthFailure::Malformed);
-    }
+    let (from_parts, candidates) = signatures(auth, request.headers)?;
+    let timestamp = signed_timestamp(auth, request.headers, from_parts, now)?;
     let url = auth.signed_url.as_deref().unwrap_or(request.url);
-    let signed: Vec<&[u8]> = auth
+    let named = |name: &str| {
+        header_value(request.headers, name).ok_or_else(|| AuthFailure::MissingHeader(name.to_owned()))
+    };
+    let id = auth.id_header.as_deref().map(named).transpose()?;
+    let signed = auth
         .signed
         .iter()
-        .map(|part| match part {
-            SignedPart::Text(text) => text.as_bytes(),
-            SignedPart::Method => request.method.as_bytes(),
-            SignedPart::Url => url.as_bytes(),
-            SignedPart::Path => request.path.as_bytes(),
-            SignedPart::Body => request.body,
-            SignedPart::Timestamp => timestamp.unwrap_or("").as_bytes(),
+        .map(|part| {
+            Ok(match part {
+                SignedPart::Text(text) => text.as_bytes(),
+                SignedPart::Method => request.method.as_bytes(),
+                SignedPart::Url => url.as_bytes(),
+                SignedPart::Path => request.path.as_bytes(),
+                SignedPart::Body => request.body,
+                SignedPart::Timestamp => timestamp.unwrap_or("").as_bytes(),
+                SignedPart::Id => id.unwrap_or("").as_bytes(),
+                SignedPart::Header(name) => named(name)?.as_bytes(),
+            })
         })
-        .collect();
+        .collect::<Result<Vec<&[u8]>, AuthFailure>>()?;
     let mut malformed = false;
     for candidate in candidates {
         match check(auth, &signed, candidate) {
-            Ok(()) => return Ok(digest(&signed)),
+            Ok(()) => {
+                return Ok(match id {
+                    Some(id) => format!("signed-id:{}", id.chars().take(200).collect::<String>()),
+                    None => digest(&signed),
+                })
+            }
             Err(AuthFailure::Malformed) => malformed = true,
             Err(_) => {}
         }
@@ -182,14 +229,13 @@ fn check(auth: &HmacAuth, parts: &[&[u8]], encoded: &str) -> Result<(), AuthFail
             .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(encoded.trim()))
             .map_err(|_| AuthFailure::Malformed)?,
     };
-    hmac_sha256_matches(&auth.secret, parts, &given)
-        .then_some(())
-        .ok_or(AuthFailure::Mismatch)
+    mac_of(auth.key.expose_secret(), parts)
+        .verify_slice(&given)
+        .map_err(|_| AuthFailure::Mismatch)
 }
 
-fn mac_of(secret: &SecretString, parts: &[&[u8]]) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
-        .expect("HMAC takes keys of any length");
+fn mac_of(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     for part in parts {
         mac.update(part);
     }
@@ -198,12 +244,17 @@ fn mac_of(secret: &SecretString, parts: &[&[u8]]) -> Hmac<Sha256> {
 
 /// Whether `given` is the HMAC-SHA256 of `parts` under `secret`, compared in constant time.
 pub fn hmac_sha256_matches(secret: &SecretString, parts: &[&[u8]], given: &[u8]) -> bool {
-    mac_of(secret, parts).verify_slice(given).is_ok()
+    mac_of(secret.expose_secret().as_bytes(), parts)
+        .verify_slice(given)
+        .is_ok()
 }
 
 /// The HMAC-SHA256 of `parts` under `secret` (the relay's own signed links).
 pub fn hmac_sha256(secret: &SecretString, parts: &[&[u8]]) -> Vec<u8> {
-    mac_of(secret, parts).finalize().into_bytes().to_vec()
+    mac_of(secret.expose_secret().as_bytes(), parts)
+        .finalize()
+        .into_bytes()
+        .to_vec()
 }
 
 /// Whether `given` is the secret, compared in constant time (tokens, site keys, admin).

@@ -5,13 +5,18 @@ use crate::config::{FormConfig, WebOrigin};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 
-const ALLOWED_HEADERS: &str = "Content-Type, Accept, X-Requested-With, Idempotency-Key";
+/// What a form's scripts may send: the usual, and the headers Formspree's client library adds
+/// (README, "Coming from Formspree").
+const ALLOWED_HEADERS: &str =
+    "Content-Type, Accept, X-Requested-With, Idempotency-Key, Formspree-Client, Formspree-Session-Data";
 
-fn allow_origin_value(form: &FormConfig, origin: Option<&WebOrigin>) -> Option<HeaderValue> {
-    if form.allowed_origins.is_empty() {
-        return Some(HeaderValue::from_static("*"));
+/// A form with a list echoes a listed origin only; a form without one, or a form that does not
+/// exist (so a script can read `FORM_NOT_FOUND`), says `*`.
+fn allow_origin_value(form: Option<&FormConfig>, origin: Option<&WebOrigin>) -> Option<HeaderValue> {
+    match form {
+        Some(form) if !form.allowed_origins.is_empty() => listed_value(&form.allowed_origins, origin),
+        _ => Some(HeaderValue::from_static("*")),
     }
-    listed_value(&form.allowed_origins, origin)
 }
 
 fn listed_value(allowed: &[WebOrigin], origin: Option<&WebOrigin>) -> Option<HeaderValue> {
@@ -28,7 +33,7 @@ fn set_allow(response: &mut HttpResponse, value: Option<HeaderValue>) {
 }
 
 /// Adds `Access-Control-Allow-Origin` to an intake response when the origin is allowed.
-pub fn allow(response: &mut HttpResponse, form: &FormConfig, origin: Option<&WebOrigin>) {
+pub fn allow(response: &mut HttpResponse, form: Option<&FormConfig>, origin: Option<&WebOrigin>) {
     set_allow(response, allow_origin_value(form, origin));
 }
 
@@ -75,7 +80,7 @@ pub fn preflight_answer(allow: Option<HeaderValue>, allowed_headers: &'static st
 }
 
 /// A form's preflight.
-pub fn preflight(req: &HttpRequest, form: &FormConfig) -> HttpResponse {
+pub fn preflight(req: &HttpRequest, form: Option<&FormConfig>) -> HttpResponse {
     preflight_answer(
         allow_origin_value(form, preflight_origin(req).as_ref()),
         ALLOWED_HEADERS,

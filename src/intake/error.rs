@@ -9,6 +9,8 @@ use serde::Serialize;
 pub enum IntakeError {
     #[error("There is no form called `{0}`.")]
     FormNotFound(String),
+    #[error("The form `{0}` is not taking submissions.")]
+    FormInactive(String),
     #[error("There is no hook called `{0}`.")]
     HookNotFound(String),
     #[error("The request could not be authenticated: {0}.")]
@@ -73,7 +75,7 @@ impl IntakeError {
                 | BodyError::ValueTooLong { .. },
             ) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Body(_) => StatusCode::BAD_REQUEST,
-            Self::OriginNotAllowed | Self::CaptchaFailed => StatusCode::FORBIDDEN,
+            Self::OriginNotAllowed | Self::CaptchaFailed | Self::FormInactive(_) => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -99,6 +101,7 @@ impl IntakeError {
         match self {
             Self::FormNotFound(_) => general("FORM_NOT_FOUND"),
             Self::HookNotFound(_) => general("HOOK_NOT_FOUND"),
+            Self::FormInactive(_) => general("INACTIVE"),
             Self::BadSignature(_) => general("BAD_SIGNATURE"),
             Self::Body(BodyError::TooLarge { .. }) => general("PAYLOAD_TOO_LARGE"),
             Self::Body(BodyError::TimedOut { .. }) => general("REQUEST_TIMEOUT"),

@@ -5,7 +5,7 @@
 
 use super::{answer, Asker, IntakeError, ResponseKind};
 use super::{map_and_record, Receipt, RequestMeta, Source};
-use crate::config::{Config, HookConfig};
+use crate::config::{Config, HookAuth, HookConfig};
 use crate::domain::SourceKind;
 use crate::domain::SubmittedFields;
 use crate::guard;
@@ -49,6 +49,7 @@ pub async fn receive_hook_request(
         client_ip: meta.client_ip.clone(),
         form: None,
         back: None,
+        relay_base: None,
     };
     let outcome = match hook {
         Some(hook) => receive_hook(hook, &config, &req, body, &state, meta).await,
@@ -121,7 +122,12 @@ async fn receive_hook(
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
     let events = mapping::normalise(hook, content_type, bytes, &config.limits).await?;
     meta.page_url = None;
-    let header_key = meta.idempotency_key.take();
+    // On a signed hook the replay key comes from signed material only: an unsigned
+    // `Idempotency-Key` on a captured call must not make it new (README, "Webhooks").
+    let header_key = meta
+        .idempotency_key
+        .take()
+        .filter(|_| !matches!(hook.auth, HookAuth::Hmac(_)));
     let source = Source {
         kind: SourceKind::Hook,
         name: &hook.name,
@@ -130,8 +136,8 @@ async fn receive_hook(
     };
     let single = hook.batch.is_none();
     // Clean each event, then map and record it, as for forms. The vendor's own event id
-    // dedupes its retries; for a single event an Idempotency-Key header, then the digest of
-    // the signed bytes, stand in (a replay is a duplicate).
+    // dedupes its retries; for a single event the signed id or the digest of the signed
+    // bytes (a replay is a duplicate), or on an unsigned hook an Idempotency-Key, stand in.
     let prepared: Vec<Option<(RequestMeta, SubmittedFields)>> = events
         .into_iter()
         .map(|event| {
@@ -140,8 +146,8 @@ async fn receive_hook(
                 event_meta.idempotency_key = event
                     .event_id
                     .map(|id| id.chars().take(255).collect())
-                    .or_else(|| single.then(|| header_key.clone()).flatten())
-                    .or_else(|| single.then(|| signed_digest.clone()).flatten());
+                    .or_else(|| single.then(|| signed_digest.clone()).flatten())
+                    .or_else(|| single.then(|| header_key.clone()).flatten());
                 (event_meta, event.fields.cleaned())
             })
         })

@@ -37,6 +37,7 @@ pub async fn submit_form(
     let form = config.form(&form_name);
     let mut page = None;
     let outcome = match form {
+        Some(form) if !form.switch.is_on() => Err(IntakeError::FormInactive(form.name.clone())),
         Some(form) => receive_form(form, &config, &req, body, &state, &meta, &mut page).await,
         None => Err(IntakeError::FormNotFound(form_name.into_inner())),
     };
@@ -54,11 +55,11 @@ pub async fn submit_form(
                 form.and_then(|f| redirect::back_page(f, meta.page_url.as_deref(), meta.origin.as_ref()))
             })
             .map(String::from),
+        relay_base: Some(guard::relay_base(&req, &config.server)),
     };
     let mut response = answer(&state, &asker, &outcome);
-    if let Some(form) = form {
-        cors::allow(&mut response, form, meta.origin.as_ref());
-    }
+    // A script may read why a form it names does not exist (Formspree's `FORM_NOT_FOUND`).
+    cors::allow(&mut response, form, meta.origin.as_ref());
     response
 }
 
@@ -91,6 +92,15 @@ async fn receive_form(
     // 3. Clean (text first, so mapping sees what will be kept; HTML is sanitised in map).
     let fields = fields.cleaned();
     *page = redirect::back_page(form, fields.first("_page"), meta.origin.as_ref());
+    // The page the visitor posted from, for `page_url` and the consent record: `_page` where
+    // its origin passes the `_page` rules, else `Referer` (README, "Consent").
+    let meta = &RequestMeta {
+        page_url: page
+            .as_ref()
+            .map(url::Url::to_string)
+            .or_else(|| meta.page_url.clone()),
+        ..meta.clone()
+    };
     let recorded_fields = fields.to_json(CAPTCHA_FIELDS);
     let next = redirect::allowed_next(
         form,
@@ -170,7 +180,7 @@ pub async fn map_and_record(
     captcha: Option<&'static str>,
 ) -> Result<Recorded, IntakeError> {
     let draft = mapping::draft_from_fields(source.rules, source.honeypot, fields);
-    let email = draft.email();
+    let email = draft.email().or_else(|| draft.submitted_email());
     let context = MappingContext {
         page_url: meta.page_url.clone(),
         received_at: meta.received_at,
@@ -201,7 +211,7 @@ pub async fn map_and_record(
             row.last_error = Some(
                 problems
                     .iter()
-                    .map(|p| format!("{}: {:?}", p.field, p.code))
+                    .map(|p| format!("{}: {}", p.field, p.code.as_str()))
                     .collect::<Vec<_>>()
                     .join("; "),
             );
@@ -235,6 +245,8 @@ pub(crate) struct Asker<'a> {
     pub form: Option<&'a FormConfig>,
     /// The page the visitor came from.
     pub back: Option<String>,
+    /// The relay's own address, for the absolute `/thanks` link in a form's JSON `next`.
+    pub relay_base: Option<url::Url>,
 }
 
 /// The tail every intake request shares: count the outcome, keep and log a refusal, answer it.
@@ -253,7 +265,13 @@ pub(crate) fn answer(
             };
             state.metrics.count_intake(source_kind, asker.source, counted);
             let thanks = || redirect::thanks_link(&state.link_key, &receipt.source, asker.back.as_deref());
-            accepted(asker.kind, receipt, state.deliveries.dry_run(), thanks)
+            accepted(
+                asker.kind,
+                receipt,
+                state.deliveries.dry_run(),
+                asker.relay_base.as_ref(),
+                thanks,
+            )
         }
         Err(error) => {
             state
@@ -317,10 +335,7 @@ pub async fn preflight(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let config = state.config();
-    let Some(form) = config.form(&form_name) else {
-        return refused(&IntakeError::FormNotFound(form_name.into_inner()), None);
-    };
-    cors::preflight(&req, form)
+    cors::preflight(&req, config.form(&form_name))
 }
 
 /// `GET /thanks`: where browsers land after posting when no redirect is configured. The
@@ -335,5 +350,8 @@ pub async fn thank_you(query: web::Query<redirect::ThanksQuery>, state: web::Dat
         back: back.as_deref(),
     };
     let title = form.map(|f| f.rules.title.as_str());
-    respond::html(StatusCode::OK, state.pages().thank_you(&visit, title))
+    respond::html(
+        StatusCode::OK,
+        state.pages().thank_you(&visit, title, state.deliveries.dry_run()),
+    )
 }

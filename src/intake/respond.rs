@@ -46,13 +46,21 @@ impl Receipt {
 
 /// A submission taken. In dry run (no Ortto key) the API says so: `"status": "dry_run"`,
 /// since nothing will be sent until a key is set and the rows are replayed. `thanks` makes
-/// the built-in thank-you page's address, only for a browser without a redirect.
+/// the built-in thank-you page's address (relative to the relay) for a form without a
+/// redirect. A form's JSON answer always carries `next`, as Formspree's clients expect:
+/// the redirect, or the thank-you page on `relay_base`.
 pub fn accepted(
     kind: ResponseKind,
     receipt: &Receipt,
     dry_run: bool,
+    relay_base: Option<&Url>,
     thanks: impl FnOnce() -> String,
 ) -> HttpResponse {
+    let next = |thanks: String| match (&receipt.next, relay_base) {
+        (Some(next), _) => Some(next.to_string()),
+        (None, Some(base)) => base.join(&thanks).ok().map(String::from),
+        (None, None) => None,
+    };
     match kind {
         ResponseKind::Browser => {
             let location = receipt.next.as_ref().map_or_else(thanks, Url::to_string);
@@ -60,16 +68,19 @@ pub fn accepted(
                 .insert_header((header::LOCATION, location))
                 .finish()
         }
-        ResponseKind::Api if receipt.duplicate => {
-            HttpResponse::Ok().json(json!({ "ok": true, "id": receipt.id, "status": "duplicate" }))
-        }
         ResponseKind::Api => {
-            let status = if dry_run { "dry_run" } else { "queued" };
+            let (mut answer, status) = if receipt.duplicate {
+                (HttpResponse::Ok(), "duplicate")
+            } else if dry_run {
+                (HttpResponse::Accepted(), "dry_run")
+            } else {
+                (HttpResponse::Accepted(), "queued")
+            };
             let mut body = json!({ "ok": true, "id": receipt.id, "status": status });
-            if let Some(next) = &receipt.next {
-                body["next"] = json!(next.as_str());
+            if let Some(next) = next(thanks()) {
+                body["next"] = json!(next);
             }
-            HttpResponse::Accepted().json(body)
+            answer.json(body)
         }
     }
 }

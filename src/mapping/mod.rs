@@ -30,6 +30,19 @@ impl Draft {
     }
 }
 
+impl Draft {
+    /// The email as submitted, valid or not, trimmed and bounded: an `invalid` row keeps it
+    /// so the inbox can say who it was even when the address itself was the problem.
+    pub fn submitted_email(&self) -> Option<String> {
+        let bound = self
+            .person_fields
+            .iter()
+            .find(|b| b.id.as_str() == "str::email")?;
+        let raw = bound.values.first()?.trim();
+        (!raw.is_empty()).then(|| raw.chars().filter(|c| !c.is_control()).take(320).collect())
+    }
+}
+
 /// A submitter's answers, classified but not yet shaped or checked.
 #[derive(Debug, Clone, Default)]
 pub struct Draft {

@@ -57,7 +57,7 @@ pub async fn normalise(
                     Preset::Typeform => typeform(&namer, element)?,
                     Preset::Tally => tally(&namer, element)?,
                     Preset::Webflow => webflow(&namer, element)?,
-                    Preset::Generic => generic_json(hook, element),
+                    Preset::Generic | Preset::StandardWebhooks => generic_json(hook, element),
                     Preset::Jotform => return Err(unexpected("Jotform posts multipart/form-data")),
                 };
                 event.ignored = !accepts(hook, |pointer| element.pointer(pointer).and_then(text));
@@ -70,7 +70,10 @@ pub async fn normalise(
             }
             events
         }
-        (Preset::Jotform | Preset::Generic, BodyFormat::UrlEncoded | BodyFormat::Multipart) => {
+        (
+            Preset::Jotform | Preset::Generic | Preset::StandardWebhooks,
+            BodyFormat::UrlEncoded | BodyFormat::Multipart,
+        ) => {
             let submitted = crate::http::parse::parse_fields(format, content_type, bytes, limits).await?;
             let mut event = match hook.preset {
                 Preset::Jotform => jotform(&namer, &submitted)?,

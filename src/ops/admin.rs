@@ -152,6 +152,7 @@ pub async fn status_page(_access: Operator, state: web::Data<AppState>) -> HttpR
         minijinja::context! {
             database_problem => state.health.unready_reason(),
             backend => state.store.backend(),
+            instance => state.instance,
             free => storage.free_bytes.map_or_else(|| "unknown".to_owned(), |b| format!("{} MB", b / 1_000_000)),
             wal_mb => storage.wal_bytes / 1_000_000,
             wal_peak_mb => storage.wal_peak_bytes / 1_000_000,

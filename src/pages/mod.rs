@@ -45,6 +45,39 @@ pub struct Visit<'a> {
     pub back: Option<&'a str>,
 }
 
+/// Sample values every visitor page is rendered with at load.
+fn sample() -> minijinja::Value {
+    context! {
+        t => ENGLISH, title => "Contact", back => "https://example.com/contact",
+        heading => "Heading", status => 422, retry_after => 60, dry_run => false,
+        problems => vec![Problem { field: Some("email"), message: "sample" }],
+    }
+}
+
+/// The text a visitor would see: tags, styles, scripts and the title dropped, space folded.
+fn visible_text(html: &str) -> String {
+    let mut text = String::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        rest = &rest[open..];
+        let skip_to = ["style", "script", "title"].iter().find_map(|tag| {
+            rest.get(1..=tag.len())
+                .filter(|t| t.eq_ignore_ascii_case(tag))
+                .map(|_| format!("</{tag}"))
+        });
+        let end = match skip_to {
+            Some(close) => rest.to_ascii_lowercase().find(&close).unwrap_or(rest.len()),
+            None => 0,
+        };
+        rest = &rest[end..];
+        rest = rest.find('>').map_or("", |gt| &rest[gt + 1..]);
+        text.push(' ');
+    }
+    text.push_str(rest);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// The loaded templates. Built at start and on reload; a template that does not parse
 /// stops the load with the file's name, so a bad edit never replaces working pages.
 pub struct Pages {
@@ -103,22 +136,44 @@ impl Pages {
 
     /// Renders every visitor page once with sample values, so an error shows at load.
     fn check(&self) -> anyhow::Result<()> {
-        let names: Vec<String> = self.env.templates().map(|(name, _)| name.to_owned()).collect();
-        for name in names
-            .iter()
-            .filter(|n| !n.starts_with("admin/") && n.as_str() != "back.html")
-        {
-            let sample = context! {
-                t => ENGLISH, title => "Contact", back => "https://example.com/contact",
-                heading => "Heading", status => 422, retry_after => 60,
-                problems => vec![Problem { field: Some("email"), message: "sample" }],
-            };
+        for name in self.visitor_pages() {
             self.env
-                .get_template(name)
-                .and_then(|t| t.render(sample))
+                .get_template(&name)
+                .and_then(|t| t.render(sample()))
                 .with_context(|| format!("the template {name} does not render"))?;
         }
         Ok(())
+    }
+
+    fn visitor_pages(&self) -> Vec<String> {
+        self.env
+            .templates()
+            .map(|(name, _)| name.to_owned())
+            .filter(|n| !n.starts_with("admin/") && n.as_str() != "back.html")
+            .collect()
+    }
+
+    /// Pages that render nothing of their own with sample values (`check-config` warns): a
+    /// site template that fills a block `layout.html` does not have (it has `title`, `style`
+    /// and `body`) renders the bare layout, a blank page for the visitor.
+    pub fn warnings(&self) -> Vec<String> {
+        let text =
+            |html: Result<String, minijinja::Error>| html.map(|h| visible_text(&h)).unwrap_or_default();
+        let bare = text(self.env.render_str(r#"{% extends "layout.html" %}"#, sample()));
+        self.visitor_pages()
+            .into_iter()
+            .filter(|name| !name.ends_with("layout.html"))
+            .filter(|name| {
+                let page = text(self.env.get_template(name).and_then(|t| t.render(sample())));
+                page.is_empty() || page == bare
+            })
+            .map(|name| {
+                format!(
+                    "the page template {name} shows no content of its own: does it fill the \
+                     `body` block of layout.html (whose blocks are title, style and body)?"
+                )
+            })
+            .collect()
     }
 
     /// The form's own template when `pages.dir/FORM/NAME` exists, else the site-wide one.
@@ -146,11 +201,15 @@ impl Pages {
         }
     }
 
-    pub fn thank_you(&self, visit: &Visit<'_>, title: Option<&str>) -> String {
+    /// The thank-you page; in `dry_run` it says the message was kept, not sent.
+    pub fn thank_you(&self, visit: &Visit<'_>, title: Option<&str>, dry_run: bool) -> String {
         let name = self.visitor_template(visit.form, "thank_you.html");
         self.render(
             &name,
-            context! { t => visit.strings, title => title, back => visit.back, form => visit.form },
+            context! {
+                t => visit.strings, title => title, back => visit.back, form => visit.form,
+                dry_run => dry_run,
+            },
         )
     }
 

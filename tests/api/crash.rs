@@ -72,6 +72,8 @@ pub(crate) fn start_relay(dir: &Path, config: &Path, run: usize) -> Relay {
         .args(["--config", config.to_str().unwrap(), "serve"])
         .current_dir(dir)
         .env("ORTTO_API_KEY", TEST_ORTTO_KEY)
+        // With a key the shipped `demo` form is off; turned on as a user would.
+        .env("TALK_RELAY__FORMS__DEMO__ENABLED", "true")
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(log)

@@ -18,6 +18,9 @@ pub const TEST_ADMIN_TOKEN: &str = "admin-token-not-real";
 /// Turns the admin API on with [`TEST_ADMIN_TOKEN`].
 pub const ADMIN: &str = "[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n";
 
+/// The shipped `demo` form taking posts although an Ortto key is set.
+pub const DEMO_ON: &str = "[forms.demo]\nenabled = true\n";
+
 /// Delivery settings that make retries and pauses take milliseconds, not minutes.
 pub const FAST_DELIVERY: &str =
     "[delivery]\nbackoff_base_ms = 20\nbackoff_cap_ms = 100\npoll_interval_ms = 50\n\
@@ -72,6 +75,8 @@ pub async fn spawn_app_on(
 fn ortto_layers(ortto: &crate::fake_ortto::FakeOrtto) -> Vec<String> {
     vec![
         FAST_DELIVERY.to_owned(),
+        // With a key the shipped `demo` form is off; these tests turn it on, as a user would.
+        DEMO_ON.to_owned(),
         format!(
             "[ortto]\nbase_url = '{}'\nlimit_outbound = false\n",
             ortto.base_url
@@ -127,16 +132,19 @@ pub fn test_config(db_path: &std::path::Path, overlays: &[&str], api_key: Option
     );
     let mut all = vec![base];
     all.extend(overlays.iter().map(|o| o.to_string()));
-    let mut config = Config::load(&ConfigSources {
+    let mut secrets = test_secrets();
+    // The key comes in as the environment would hold it, so the load sees it (dry run or not).
+    if let Some(key) = api_key {
+        secrets.insert("ORTTO_API_KEY".to_owned(), key.to_owned());
+    }
+    Config::load(&ConfigSources {
         file: None,
         overlays: all,
         read_env: false,
-        secrets: test_secrets(),
+        secrets,
         lenient_secrets: false,
     })
-    .expect("test config is valid");
-    config.ortto_api_key = api_key.map(|k| secrecy::SecretString::from(k.to_owned()));
-    config
+    .expect("test config is valid")
 }
 
 /// Secrets the tests configure by name, as the environment would hold them.
@@ -145,6 +153,8 @@ pub fn test_secrets() -> std::collections::BTreeMap<String, String> {
         ("TEST_CAPTCHA_SECRET", "captcha-secret-not-real"),
         ("TEST_HOOK_SECRET", "whsec_test_only_not_a_real_secret"),
         ("TEST_HOOK_TOKEN", "hook-token-not-real"),
+        // The Standard Webhooks specification's own example secret (`whsec_` + base64).
+        ("TEST_WHSEC", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
         ("TEST_SITE_KEY_A", "site-key-a-not-real"),
         ("TEST_SITE_KEY_B", "site-key-b-not-real"),
         ("TEST_SESSION_SIGNING", "session-signing-not-real"),

@@ -26,4 +26,5 @@ mod responses;
 mod secrets;
 mod senders;
 mod sessions;
+mod switching;
 mod visitors;

@@ -57,6 +57,8 @@ base_url = "{ortto}"
 limit_outbound = false
 [rate_limits.form_per_ip]
 enabled = false
+[forms.demo]
+enabled = true
 [forms.demo.captcha]
 provider = "turnstile"
 secret_env = "HYGIENE_CAPTCHA"

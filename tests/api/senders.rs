@@ -2,7 +2,7 @@
 //! Apps Script forward of `namedValues`), a message written for submissions that bring
 //! none, and `check-config` showing the words each form reads.
 
-use crate::helpers::{check_config, spawn_app, Expect, TestApp};
+use crate::helpers::{check_config, run_command, spawn_app, spawn_app_at, Expect, TestApp};
 use crate::readme::readme_example;
 use serde_json::{json, Value};
 

@@ -55,6 +55,8 @@ impl Instance {
             .args(["--config", self.config.to_str().unwrap(), "serve"])
             .current_dir(dir)
             .env("ORTTO_API_KEY", TEST_ORTTO_KEY)
+            // With a key the shipped `demo` form is off; turned on as a user would.
+            .env("TALK_RELAY__FORMS__DEMO__ENABLED", "true")
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(log)

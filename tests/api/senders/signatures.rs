@@ -135,3 +135,207 @@ async fn a_signature_template_with_an_unknown_placeholder_names_its_key() {
         "{stderr}"
     );
 }
+
+/// A Standard Webhooks (Svix) sender, as the README configures one.
+const STANDARD: &str = r#"
+[hooks.svix]
+preset = "standard-webhooks"
+secret_env = "TEST_WHSEC"
+"#;
+
+/// `v1,<base64>` over `{id}.{timestamp}.{body}` with the decoded `whsec_` key, as the
+/// Standard Webhooks specification describes it.
+fn standard_signature(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
+}
+
+fn standard_headers(id: &str, timestamp: i64, signature: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("webhook-id", id.to_owned()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature),
+    ]
+}
+
+#[actix_web::test]
+async fn standard_webhooks_verify_the_specifications_own_example() {
+    // The example in the Standard Webhooks specification, at its own time.
+    let at = chrono::DateTime::from_timestamp(1_614_265_330, 0).unwrap();
+    let app = spawn_app_at(STANDARD, at).await;
+    let body = br#"{"test": 2432232314}"#;
+    let headers = standard_headers(
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        1_614_265_330,
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=".to_owned(),
+    );
+    // Authenticated (the payload has no email, so it is kept as invalid, not refused as 401).
+    let (status, answer) = post_signed(&app, "/hooks/svix", headers.clone(), body).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(app.latest().await.status, "invalid");
+    // The same signature over other bytes, or for another message id: refused.
+    let (status, _) = post_signed(&app, "/hooks/svix", headers.clone(), br#"{"test": 1}"#).await;
+    assert_eq!(status, 401);
+    let mut other_id = headers;
+    other_id[0].1 = "msg_other".to_owned();
+    let (status, _) = post_signed(&app, "/hooks/svix", other_id, body).await;
+    assert_eq!(status, 401);
+}
+
+#[actix_web::test]
+async fn standard_webhooks_take_any_of_several_signatures_and_dedupe_retries_by_message_id() {
+    use base64::Engine;
+    let now = chrono::Utc::now();
+    let app = spawn_app_at(STANDARD, now).await;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        .unwrap();
+    let body = br#"{"type":"contact.created","timestamp":"2026-12-06T10:00:00Z","data":{"email":"mo@example.com","name":"Mo Li","message":"Call me"}}"#;
+    let t = now.timestamp();
+    // While the sender rotates its secret it signs with the old and the new one.
+    let old = standard_signature(b"an-old-secret", "msg_1", t, body);
+    let new = standard_signature(&key, "msg_1", t, body);
+    let (status, first) = post_signed(
+        &app,
+        "/hooks/svix",
+        standard_headers("msg_1", t, format!("{old} {new}")),
+        body,
+    )
+    .await;
+    assert_eq!(status, 202, "{first}");
+    let row = app.submission(first["id"].as_str().unwrap()).await;
+    assert_eq!(row.email.as_deref(), Some("mo@example.com"));
+    // The sender's retry: the same message id, a later timestamp and so a new signature.
+    let retry = standard_signature(&key, "msg_1", t + 30, body);
+    let (status, again) = post_signed(
+        &app,
+        "/hooks/svix",
+        standard_headers("msg_1", t + 30, retry),
+        body,
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    // Another message with the same body is new; a call signed only with the old secret is refused.
+    let other = standard_signature(&key, "msg_2", t, body);
+    let (status, _) = post_signed(&app, "/hooks/svix", standard_headers("msg_2", t, other), body).await;
+    assert_eq!(status, 202);
+    let (status, refused) = post_signed(
+        &app,
+        "/hooks/svix",
+        standard_headers("msg_1", t, old.clone()),
+        body,
+    )
+    .await;
+    assert_eq!(status, 401, "{refused}");
+    assert_eq!(app.submissions().await.len(), 2);
+}
+
+#[actix_web::test]
+async fn stripe_style_headers_with_two_v1_signatures_pass_while_a_secret_rolls() {
+    use hmac::{Hmac, Mac};
+    let app = spawn_app(SENDERS).await;
+    let body = raw_fixture("formspree.json");
+    let t = chrono::Utc::now().timestamp();
+    let sign = |secret: &[u8]| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(format!("{t}.").as_bytes());
+        mac.update(&body);
+        hex::encode(mac.finalize().into_bytes())
+    };
+    let current = sign(b"whsec_test_only_not_a_real_secret");
+    let rolled = sign(b"whsec_the_next_secret");
+    // Stripe's layout while a secret rolls: both signatures, and a v0 that is not ours.
+    let header = format!("t={t},v1={rolled},v1={current},v0={}", "ab".repeat(32));
+    let (status, answer) = post_signed(
+        &app,
+        "/hooks/formspree",
+        vec![("Formspree-Signature", header)],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    // Neither signature is ours: refused as a mismatch, not as malformed.
+    let header = format!("t={t},v1={rolled},v1={rolled}");
+    let (status, refused) = post_signed(
+        &app,
+        "/hooks/formspree",
+        vec![("Formspree-Signature", header)],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(
+        refused["error"].as_str().unwrap().contains("does not match"),
+        "{refused}"
+    );
+}
+
+#[actix_web::test]
+async fn a_template_may_sign_any_header_and_a_missing_one_is_named() {
+    let app = spawn_app(
+        "[hooks.h]\npreset = 'generic'\nauth = 'hmac'\nsecret_env = 'TEST_HOOK_SECRET'\n\
+         signature_header = 'X-Sig'\nsigned = '{header:X-Event-Id}|{body}'\n",
+    )
+    .await;
+    let body = br#"{"email":"hd@example.com","message":"signed with a header"}"#;
+    let signature = hex::encode(hmac_bytes(&[b"evt-9|", body]));
+    let headers = vec![("X-Sig", signature.clone()), ("X-Event-Id", "evt-9".to_owned())];
+    let (status, answer) = post_signed(&app, "/hooks/h", headers, body).await;
+    assert_eq!(status, 202, "{answer}");
+    let headers = vec![("X-Sig", signature.clone()), ("X-Event-Id", "evt-10".to_owned())];
+    let (status, _) = post_signed(&app, "/hooks/h", headers, body).await;
+    assert_eq!(status, 401);
+    let (status, refused) = post_signed(&app, "/hooks/h", vec![("X-Sig", signature)], body).await;
+    assert_eq!(status, 401);
+    assert!(
+        refused["error"].as_str().unwrap().contains("x-event-id"),
+        "{refused}"
+    );
+}
+
+#[actix_web::test]
+async fn a_secret_that_does_not_decode_stops_check_config_naming_the_key_not_the_secret() {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, STANDARD).unwrap();
+    command
+        .args(["--config", config.to_str().unwrap(), "check-config"])
+        .current_dir(dir.path())
+        .env("TEST_WHSEC", "whsec_not*base64*at-all");
+    let output = run_command(command).await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("hooks.svix.secret_env") && stderr.contains("whsec"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not*base64"), "{stderr}");
+}
+
+#[actix_web::test]
+async fn a_captured_signed_call_with_new_idempotency_keys_stays_a_duplicate() {
+    let app = spawn_app(SENDERS).await;
+    let body = raw_fixture("basin.json");
+    let signature = format!("sha256={}", hex::encode(hmac_bytes(&[&body])));
+    let mut ids = Vec::new();
+    for key in [None, Some("k1"), Some("k2"), Some("k3")] {
+        let mut headers = vec![("X-Basin-Signature", signature.clone())];
+        if let Some(key) = key {
+            headers.push(("Idempotency-Key", key.to_owned()));
+        }
+        let (status, answer) = post_signed(&app, "/hooks/basin", headers, &body).await;
+        assert_eq!(status, if key.is_none() { 202 } else { 200 }, "{answer}");
+        ids.push(answer["id"].clone());
+    }
+    assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
+    assert_eq!(app.submissions().await.len(), 1);
+}

@@ -19,14 +19,19 @@ impl Draft {
     /// The submitted email, when it is a syntactically valid address: spam and invalid
     /// rows keep it too, so dashboards and the admin API can tell who it was.
     pub fn email(&self) -> Option<String> {
+        let (field, raw) = self.email_answer()?;
+        crate::domain::SubmitterEmail::parse(field, raw)
+            .ok()
+            .map(|email| email.as_str().to_owned())
+    }
+
+    /// The field bound to `str::email` and its first value.
+    fn email_answer(&self) -> Option<(&str, &str)> {
         let bound = self
             .person_fields
             .iter()
             .find(|b| b.id.as_str() == "str::email")?;
-        let raw = bound.values.first()?;
-        crate::domain::SubmitterEmail::parse(&bound.field, raw)
-            .ok()
-            .map(|email| email.as_str().to_owned())
+        Some((&bound.field, bound.values.first()?))
     }
 }
 
@@ -34,11 +39,7 @@ impl Draft {
     /// The email as submitted, valid or not, trimmed and bounded: an `invalid` row keeps it
     /// so the inbox can say who it was even when the address itself was the problem.
     pub fn submitted_email(&self) -> Option<String> {
-        let bound = self
-            .person_fields
-            .iter()
-            .find(|b| b.id.as_str() == "str::email")?;
-        let raw = bound.values.first()?.trim();
+        let raw = self.email_answer()?.1.trim();
         (!raw.is_empty()).then(|| raw.chars().filter(|c| !c.is_control()).take(320).collect())
     }
 }

@@ -292,6 +292,17 @@ async fn purge_old_rows(store: Store, (days, every): (u32, Duration), stop: Canc
     }
 }
 
+/// Every `/admin` answer: never framed (a Replay click inside another site's frame), never
+/// sniffed, never cached (payloads and personal data), no referrer beyond the relay.
+fn admin_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Content-Security-Policy", "frame-ancestors 'none'"))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("Cache-Control", "no-store"))
+}
+
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/f/{form}", web::post().to(intake::submit_form))
         .route(
@@ -307,6 +318,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/thanks", web::get().to(intake::thank_you))
         .service(
             web::scope("/admin")
+                .wrap(admin_headers())
                 .route("/", web::get().to(ops::admin::status_page))
                 .route("", web::get().to(ops::admin::status_page))
                 .route("/submissions", web::get().to(ops::admin::list))

@@ -247,7 +247,12 @@ fn format_defaults(format: HmacFormat) -> FormatDefaults {
 
 /// `auth = "hmac"`: the header, the signed bytes and the key, from the hook's keys, else its
 /// format's, else its preset's.
-fn hmac_auth(key: &dyn Fn(&str) -> String, raw: &RawHook, secret: SecretString) -> anyhow::Result<HmacAuth> {
+fn hmac_auth(
+    key: &dyn Fn(&str) -> String,
+    raw: &RawHook,
+    secret: SecretString,
+    public_url: Option<&url::Url>,
+) -> anyhow::Result<HmacAuth> {
     let preset = preset_hmac(raw.preset);
     let header = raw
         .signature_header
@@ -289,9 +294,16 @@ fn hmac_auth(key: &dyn Fn(&str) -> String, raw: &RawHook, secret: SecretString) 
         "{}: the signed bytes include {{id}}: name the header that carries it",
         key("id_header")
     );
+    // `{url}` is the address the sender was given: configured, never a client's Host header.
     if let Some(url) = &raw.signed_url {
         url::Url::parse(url).map_err(|e| anyhow::anyhow!("{}: not a URL ({e})", key("signed_url")))?;
     }
+    anyhow::ensure!(
+        !signed.contains(&SignedPart::Url) || raw.signed_url.is_some() || public_url.is_some(),
+        "{}: the signed bytes include {{url}}: set server.public_url (the relay's address as \
+         senders reach it) or this hook's signed_url, so that no client's Host header decides it",
+        key("signed_url")
+    );
     let tolerance_secs = raw.tolerance_secs.unwrap_or(300);
     check_positive(&key("tolerance_secs"), tolerance_secs)?;
     let secret_encoding = raw.secret_encoding.unwrap_or(defaults.secret_encoding);
@@ -324,6 +336,7 @@ pub(crate) fn check_hook(
     raw: RawHook,
     max_message_chars: usize,
     secrets: &SecretSource<'_>,
+    public_url: Option<&url::Url>,
 ) -> anyhow::Result<HookConfig> {
     let key = |k: &str| format!("hooks.{name}.{k}");
     super::check_url_name("hooks", name)?;
@@ -354,7 +367,7 @@ pub(crate) fn check_hook(
             secret: secret()?,
             header: raw.token_header.clone(),
         },
-        AuthKind::Hmac => HookAuth::Hmac(hmac_auth(&key, &raw, secret()?)?),
+        AuthKind::Hmac => HookAuth::Hmac(hmac_auth(&key, &raw, secret()?, public_url)?),
     };
     let pointers = raw.pointers.unwrap_or_default();
     let batch = match raw.batch {

@@ -236,7 +236,14 @@ impl Config {
             .hooks
             .into_iter()
             .map(|(name, hook)| {
-                let checked = check_hook(&name, hook, raw.limits.max_message_chars, secrets)?;
+                let public_url = raw.server.public_url();
+                let checked = check_hook(
+                    &name,
+                    hook,
+                    raw.limits.max_message_chars,
+                    secrets,
+                    public_url.as_ref(),
+                )?;
                 Ok((name, checked))
             })
             .collect::<anyhow::Result<_>>()?;

@@ -31,7 +31,7 @@ pub enum AuthFailure {
 /// The request as a signature may cover it.
 pub struct SignedRequest<'a> {
     pub method: &'a str,
-    /// The full URL as the sender called it (scheme, host, path and query).
+    /// The URL as the sender was given it: `server.public_url` and the path and query.
     pub url: &'a str,
     pub path: &'a str,
     pub query: &'a str,

@@ -103,11 +103,11 @@ async fn receive_hook(
         });
     }
     let bytes = body::read_request_body(req, body, &config.server).await?;
-    // `{url}`: as the sender called it (a hook may name the registered URL in `signed_url`).
-    let url = {
-        let info = req.connection_info();
-        format!("{}://{}{}", info.scheme(), info.host(), req.uri())
-    };
+    // `{url}`: the hook's address under `server.public_url` (or the hook's own `signed_url`,
+    // which the guard prefers), never what a client's Host or forwarded headers say.
+    let url = config.server.public_url().map_or_else(String::new, |base| {
+        format!("{}{}", base.as_str().trim_end_matches('/'), req.uri())
+    });
     let signed_request = guard::SignedRequest {
         method: req.method().as_str(),
         url: &url,

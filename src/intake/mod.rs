@@ -48,11 +48,18 @@ pub async fn submit_form(
         client_ip: meta.client_ip.clone(),
         form,
         // The page the visitor came from: `_page`, else `Referer` (only the origin,
-        // cross-site), each only where `_page` may point (a signed `/thanks` link must not
-        // lead off the site because a script sent a `Referer` of its choosing).
-        back: page
-            .or_else(|| {
-                form.and_then(|f| redirect::back_page(f, meta.page_url.as_deref(), meta.origin.as_ref()))
+        // cross-site), each only where `_page` may point, and for a form without an origin
+        // list only on the relay's own origin (a signed `/thanks` link must not lead off the
+        // site because a script named a page of its choosing).
+        back: form
+            .and_then(|f| {
+                let page =
+                    page.or_else(|| redirect::back_page(f, meta.page_url.as_deref(), meta.origin.as_ref()))?;
+                let relay = config
+                    .server
+                    .public_url()
+                    .and_then(|u| crate::config::WebOrigin::parse(u.as_str()));
+                redirect::back_link(f, page, relay.as_ref())
             })
             .map(String::from),
         relay_base: Some(guard::relay_base(&req, &config.server)),
@@ -264,7 +271,9 @@ pub(crate) fn answer(
                 receipt.outcome
             };
             state.metrics.count_intake(source_kind, asker.source, counted);
-            let thanks = || redirect::thanks_link(&state.link_key, &receipt.source, asker.back.as_deref());
+            let now = (state.clock)().timestamp();
+            let thanks =
+                || redirect::thanks_link(&state.link_key, &receipt.source, asker.back.as_deref(), now);
             accepted(
                 asker.kind,
                 receipt,
@@ -343,7 +352,7 @@ pub async fn preflight(
 pub async fn thank_you(query: web::Query<redirect::ThanksQuery>, state: web::Data<AppState>) -> HttpResponse {
     let config = state.config();
     let form = query.form.as_deref().and_then(|name| config.form(name));
-    let back = redirect::verified_back(&state.link_key, &query);
+    let back = redirect::verified_back(&state.link_key, &query, (state.clock)().timestamp());
     let visit = crate::pages::Visit {
         form: form.map(|f| f.name.as_str()),
         strings: form.map_or(&crate::pages::ENGLISH, |f| f.lang),

@@ -122,9 +122,12 @@ pub fn close_if_timed_out(response: &mut HttpResponse) {
     }
 }
 
+/// A visitor page: not cached, not sniffed. It may be framed (a form embedded in an iframe
+/// lands on it there).
 pub fn html(status: StatusCode, page: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body(page)
 }

@@ -62,19 +62,15 @@ fn refusal_to_change(req: &HttpRequest, state: &AppState) -> Option<HttpResponse
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("Bearer "));
-    let own_host = req.connection_info().host().to_owned();
+    // The relay's own origin, scheme included: `server.public_url`, else the Host called, with
+    // forwarded host and scheme believed only from a trusted proxy.
+    let own = crate::config::WebOrigin::parse(crate::guard::relay_base(req, &state.config().server).as_str());
     let same_origin = req
         .headers()
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
-        .and_then(|o| url::Url::parse(o).ok())
-        .is_some_and(|o| {
-            let authority = match o.port() {
-                Some(port) => format!("{}:{port}", o.host_str().unwrap_or("")),
-                None => o.host_str().unwrap_or("").to_owned(),
-            };
-            authority.eq_ignore_ascii_case(&own_host)
-        });
+        .and_then(crate::config::WebOrigin::parse)
+        .is_some_and(|origin| Some(origin) == own);
     (!bearer && !same_origin).then(|| {
         HttpResponse::Forbidden().json(json!({
             "ok": false,

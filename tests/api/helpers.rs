@@ -84,6 +84,11 @@ fn ortto_layers(ortto: &crate::fake_ortto::FakeOrtto) -> Vec<String> {
     ]
 }
 
+/// Starts the relay with the clock `clock` (a test may move it).
+pub async fn spawn_app_with_clock(overlay: &str, clock: talk_relay::startup::Clock) -> TestApp {
+    spawn(Vec::new(), None, Some(clock), overlay).await
+}
+
 /// Starts the relay with a fixed clock (webhook timestamp tolerances).
 pub async fn spawn_app_at(overlay: &str, now: chrono::DateTime<chrono::Utc>) -> TestApp {
     spawn(Vec::new(), None, Some(std::sync::Arc::new(move || now)), overlay).await

@@ -22,6 +22,7 @@ mod postgres;
 mod properties;
 mod readme;
 mod redirects;
+mod redteam;
 mod responses;
 mod secrets;
 mod senders;

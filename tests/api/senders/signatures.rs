@@ -40,6 +40,9 @@ secret_env = "TEST_HOOK_SECRET"
 signature_header = "X-Basin-Signature"
 signature_prefix = "sha256="
 
+[server]
+public_url = "https://relay.example.com"
+
 [hooks.crm]
 preset = "generic"
 auth = "hmac"
@@ -88,7 +91,7 @@ async fn formspree_and_basin_sign_as_their_docs_say() {
 async fn a_crm_that_signs_method_url_body_and_a_millisecond_timestamp_is_verified() {
     let app = spawn_app(SENDERS).await;
     let body = raw_fixture("crm-batch.json");
-    let url = app.url("/hooks/crm");
+    let url = "https://relay.example.com/hooks/crm".to_owned();
     let sign = |url: &str, millis: i64| {
         let signature = base64::Engine::encode(
             &base64::engine::general_purpose::STANDARD,
@@ -103,6 +106,19 @@ async fn a_crm_that_signs_method_url_body_and_a_millisecond_timestamp_is_verifie
     let (status, answer) = post_signed(&app, "/hooks/crm", sign(&url, now), &body).await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["new"], 2);
+
+    // Signed for another host that the client names in Host and forwarded headers: refused,
+    // since `{url}` is the configured public address, never what a client says.
+    let staging = "https://staging.example/hooks/crm";
+    let mut headers = sign(staging, now);
+    headers.extend([
+        ("Host", "staging.example".to_owned()),
+        ("X-Forwarded-Host", "staging.example".to_owned()),
+        ("X-Forwarded-Proto", "https".to_owned()),
+        ("Forwarded", "host=staging.example;proto=https".to_owned()),
+    ]);
+    let (status, refused) = post_signed(&app, "/hooks/crm", headers, &body).await;
+    assert_eq!(status, 401, "{refused}");
 
     // Signed for another URL, or six minutes old: refused.
     let (status, refused) = post_signed(
@@ -120,6 +136,28 @@ async fn a_crm_that_signs_method_url_body_and_a_millisecond_timestamp_is_verifie
         "{refused}"
     );
     assert_eq!(app.submissions().await.len(), 2);
+}
+
+#[actix_web::test]
+async fn a_signed_url_needs_a_configured_address() {
+    let hook = "[hooks.x]\npreset = 'generic'\nauth = 'hmac'\nsecret_env = 'X_SECRET'\n\
+                signature_header = 'X-Sig'\nsigned = '{url}{body}'\n";
+    let output = check_config(hook).await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("hooks.x.signed_url") && stderr.contains("server.public_url"),
+        "{stderr}"
+    );
+    let output = check_config(&format!(
+        "{hook}signed_url = 'https://relay.example.com/hooks/x'\n"
+    ))
+    .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[actix_web::test]

@@ -39,6 +39,10 @@ pub struct AppState {
     /// Which process this is (host, pid, start time): relays on one PostgreSQL share the log
     /// but each keeps its own refusals, so the status page says whose it shows.
     pub instance: String,
+    /// Failed admin logins per client (`/admin` answers 429 past the limit).
+    pub login_throttle: crate::ops::LoginThrottle,
+    /// What intake logs while it cannot record: one line, then summaries.
+    pub outage_log: crate::intake::OutageLog,
 }
 
 /// `host pid N, started T`: this process, for the status page.
@@ -100,6 +104,8 @@ impl AppState {
             ),
             clock: services.clock,
             instance: instance_name(),
+            login_throttle: Default::default(),
+            outage_log: Default::default(),
         }
     }
 

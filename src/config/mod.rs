@@ -260,7 +260,7 @@ impl Config {
             hooks,
             sessions: check_sessions(raw.sessions, secrets)?,
             pages: raw.pages,
-            admin_token: secrets.get(&raw.admin.token_env),
+            admin_token: check_admin_token(&raw.admin.token_env, secrets.get(&raw.admin.token_env))?,
             admin_token_env: raw.admin.token_env,
             ortto_api_key,
         })
@@ -319,6 +319,22 @@ impl SecretSource<'_> {
             .collect();
         Ok(SecretString::from(stand_in))
     }
+}
+
+/// The admin token guards every row's personal data: at least [`MIN_ADMIN_TOKEN_CHARS`].
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
+fn check_admin_token(var: &str, token: Option<SecretString>) -> anyhow::Result<Option<SecretString>> {
+    use secrecy::ExposeSecret;
+    if let Some(token) = &token {
+        let chars = token.expose_secret().chars().count();
+        anyhow::ensure!(
+            chars >= MIN_ADMIN_TOKEN_CHARS,
+            "admin.token_env: the admin token in `{var}` is {chars} characters; use at least \
+             {MIN_ADMIN_TOKEN_CHARS} (for example `openssl rand -hex 32`)"
+        );
+    }
+    Ok(token)
 }
 
 pub(crate) fn check_positive(key: &str, value: u64) -> anyhow::Result<()> {

@@ -22,6 +22,8 @@ pub enum BodyError {
     Malformed(String),
     #[error("The request has more than {limit} fields (limits.max_fields).")]
     TooManyFields { limit: usize },
+    #[error("The batch has more than {limit} events; send at most {limit} in one call.")]
+    TooManyEvents { limit: usize },
     #[error("A field name is longer than {limit} characters (limits.max_field_name_chars).")]
     FieldNameTooLong { limit: usize },
     #[error("Field `{field}` is longer than {limit} characters (limits.max_value_chars).")]

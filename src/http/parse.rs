@@ -140,12 +140,36 @@ pub fn parse_json_value(body: &[u8], max_depth: usize) -> Result<serde_json::Val
         Ok(text) => text,
         Err(_) => return Err(name_invalid_json_field(body)),
     };
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| BodyError::Malformed(format!("invalid JSON ({e})")))?;
-    if depth(&value) > max_depth {
+    // Nesting is measured on the bytes first, so a body deeper than serde_json's own limit
+    // (128) is `JSON_TOO_DEEP` like any other, not a parse error.
+    if nesting(text) > max_depth {
         return Err(BodyError::TooDeep { limit: max_depth });
     }
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| BodyError::Malformed(format!("invalid JSON ({e})")))?;
+    debug_assert!(depth(&value) <= max_depth);
     Ok(value)
+}
+
+/// The deepest nesting of `[` and `{` outside strings (malformed text is left to the parser).
+fn nesting(text: &str) -> usize {
+    let (mut deepest, mut level, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for byte in text.bytes() {
+        match (in_string, escaped, byte) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b'[' | b'{') => {
+                level += 1;
+                deepest = deepest.max(level);
+            }
+            (false, _, b']' | b'}') => level = level.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// Nesting depth: a scalar is 0, `{}` or `[]` is 1.

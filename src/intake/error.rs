@@ -71,6 +71,7 @@ impl IntakeError {
             }
             Self::Body(
                 BodyError::TooManyFields { .. }
+                | BodyError::TooManyEvents { .. }
                 | BodyError::FieldNameTooLong { .. }
                 | BodyError::ValueTooLong { .. },
             ) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -114,6 +115,7 @@ impl IntakeError {
             }
             Self::Body(BodyError::Malformed(_) | BodyError::Interrupted) => general("MALFORMED_BODY"),
             Self::Body(BodyError::TooManyFields { .. }) => general("TOO_MANY_FIELDS"),
+            Self::Body(BodyError::TooManyEvents { .. }) => general("TOO_MANY_EVENTS"),
             Self::Body(BodyError::FieldNameTooLong { .. }) => general("FIELD_NAME_TOO_LONG"),
             Self::Body(BodyError::ValueTooLong { field, .. }) => {
                 for_field(field, ProblemCode::FieldTooLong.as_str())

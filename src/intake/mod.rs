@@ -5,6 +5,7 @@ mod error;
 mod hooks;
 mod kind;
 mod meta;
+mod outage;
 pub mod redirect;
 mod respond;
 
@@ -12,6 +13,7 @@ pub use error::{ErrorEntry, IntakeError};
 pub use hooks::receive_hook_request;
 pub use kind::ResponseKind;
 pub use meta::RequestMeta;
+pub use outage::OutageLog;
 pub use respond::{accepted, close_if_timed_out, html as html_response, refused, Receipt};
 
 use crate::config::{CaptchaUnreachable, Config, FormConfig};
@@ -218,7 +220,13 @@ pub async fn map_and_record(
             row.last_error = Some(
                 problems
                     .iter()
-                    .map(|p| format!("{}: {}", p.field, p.code.as_str()))
+                    .map(|p| match p.code {
+                        // The pre-send check's reason names a limit or a field id, never a value.
+                        crate::domain::ProblemCode::NotSendable => {
+                            format!("{}: {}: {}", p.field, p.code.as_str(), p.message)
+                        }
+                        _ => format!("{}: {}", p.field, p.code.as_str()),
+                    })
                     .collect::<Vec<_>>()
                     .join("; "),
             );
@@ -236,6 +244,7 @@ pub(crate) async fn record(state: &AppState, row: NewSubmission) -> Result<Recor
     }
     let status = row.status;
     let recorded = state.writer.record(row).await.map_err(IntakeError::Unavailable)?;
+    state.outage_log.recorded();
     if let Recorded::New(id) = &recorded {
         tracing::info!(submission_id = %id, status = status.as_str(), "submission recorded");
     }
@@ -286,7 +295,7 @@ pub(crate) fn answer(
             state
                 .metrics
                 .count_intake(source_kind, asker.source, error.outcome());
-            log_refusal(error);
+            log_refusal(state, error);
             state.refusals.push(crate::refusals::Refusal {
                 at: crate::domain::now_timestamp(),
                 source_kind,
@@ -328,11 +337,9 @@ fn error_page(state: &AppState, asker: &Asker<'_>, error: &IntakeError) -> Strin
     )
 }
 
-fn log_refusal(error: &IntakeError) {
+fn log_refusal(state: &AppState, error: &IntakeError) {
     match error {
-        IntakeError::Unavailable(cause) => {
-            tracing::error!(error = %crate::telemetry::error_chain(cause), "could not record a submission")
-        }
+        IntakeError::Unavailable(cause) => state.outage_log.refused(&crate::telemetry::error_chain(cause)),
         other => tracing::info!(status = other.status().as_u16(), "intake refused a request"),
     }
 }

@@ -47,7 +47,7 @@ pub async fn normalise(
                     .collect(),
             };
             if elements.len() > MAX_BATCH_EVENTS {
-                return Err(BodyError::TooManyFields {
+                return Err(BodyError::TooManyEvents {
                     limit: MAX_BATCH_EVENTS,
                 });
             }

@@ -69,11 +69,22 @@ pub async fn replay_one(
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     match state.store.replay(std::slice::from_ref(&id), None).await {
         Ok(requeued) if from_inbox => HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, format!("/admin/inbox/{id}?replayed={requeued}")))
+            .insert_header((
+                header::LOCATION,
+                format!("/admin/inbox/{}?replayed={requeued}", path_segment(&id)),
+            ))
             .finish(),
         Ok(requeued) => HttpResponse::Ok().json(json!({ "requeued": requeued })),
         Err(error) => internal(error),
     }
+}
+
+/// `id` as one path segment: whatever an id holds (a CR or LF from `%0d%0a`), the address
+/// stays one valid header value.
+fn path_segment(id: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_');
+    percent_encoding::utf8_percent_encode(id, SEGMENT).to_string()
 }
 
 /// `POST /admin/replay` with `{"ids": […]}` or `{"status": "dead" | "dry_run"}`.

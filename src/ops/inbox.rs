@@ -124,13 +124,24 @@ pub async fn detail_page(
     crate::intake::html_response(StatusCode::OK, page)
 }
 
-/// Spreadsheet programs run a cell that starts with one of these as a formula.
+/// Spreadsheet programs run a cell that starts with one of these as a formula. A spreadsheet
+/// in a `;`-separated locale (German Excel) may also split an unquoted cell at `;`, so each
+/// `;`-separated part is defused too (and every text cell is quoted).
 fn defused(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    }
+    value
+        .split(';')
+        .map(|part| {
+            if part
+                .trim_start_matches(' ')
+                .starts_with(['=', '+', '-', '@', '\t', '\r'])
+            {
+                format!("'{part}")
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// `GET /admin/submissions.csv?…`: the filtered list as CSV, newest first, without
@@ -142,7 +153,9 @@ pub async fn csv(
 ) -> HttpResponse {
     let mut filter = normalised(query.into_inner());
     filter.limit = Some(500);
-    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut out = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::NonNumeric)
+        .from_writer(Vec::new());
     let header_row = [
         "id",
         "received_at",

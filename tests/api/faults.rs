@@ -241,7 +241,10 @@ async fn below_min_free_space_intake_answers_503_before_writing_and_says_why() {
     assert!(text.contains("talk_relay_database_free_bytes "), "{text}");
     let page = app
         .get("/admin/")
-        .header("Authorization", "Bearer admin-token-not-real")
+        .header(
+            "Authorization",
+            "Bearer admin-token-not-real-32-characters-or-more",
+        )
         .send(Expect::Any)
         .await;
     let page = page.body.clone();

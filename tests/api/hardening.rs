@@ -157,7 +157,7 @@ async fn admin_changes_need_the_bearer_token_or_the_same_origin_and_never_take_a
         "Basic {}",
         base64::Engine::encode(
             &base64::engine::general_purpose::STANDARD,
-            "admin:admin-token-not-real"
+            "admin:admin-token-not-real-32-characters-or-more"
         )
     );
     let replay = |auth: String, origin: Option<String>| {
@@ -188,7 +188,11 @@ async fn admin_changes_need_the_bearer_token_or_the_same_origin_and_never_take_a
     .execute(pool.pool())
     .await
     .unwrap();
-    let (status, answer) = replay("Bearer admin-token-not-real".to_owned(), None).await;
+    let (status, answer) = replay(
+        "Bearer admin-token-not-real-32-characters-or-more".to_owned(),
+        None,
+    )
+    .await;
     assert_eq!((status, answer["requeued"].as_u64()), (200, Some(0)));
 }
 
@@ -269,4 +273,10 @@ async fn a_payload_ortto_would_refuse_is_caught_once_at_intake_and_never_queued(
     let row = app.latest().await;
     assert_eq!((row.status.as_str(), row.payload.is_none()), ("invalid", true));
     assert_eq!(row.email.as_deref(), Some("big@example.com"));
+    // The row says why, in words an operator can act on.
+    let reason = row.last_error.clone().unwrap();
+    assert!(
+        reason.starts_with("submission: NOT_SENDABLE: ") && reason.contains("2 MB"),
+        "{reason}"
+    );
 }

@@ -14,7 +14,7 @@ pub use actix_web::http::Method;
 
 pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 pub const TEST_ORTTO_KEY: &str = "test-ortto-key-not-real";
-pub const TEST_ADMIN_TOKEN: &str = "admin-token-not-real";
+pub const TEST_ADMIN_TOKEN: &str = "admin-token-not-real-32-characters-or-more";
 /// Turns the admin API on with [`TEST_ADMIN_TOKEN`].
 pub const ADMIN: &str = "[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n";
 

@@ -92,8 +92,11 @@ async fn the_inbox_lists_filters_opens_and_exports_what_the_log_holds() {
     let csv = response.body.clone();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 2, "{csv}");
-    assert!(lines[0].starts_with("id,received_at,source_kind,source,status"));
-    assert!(lines[1].contains(",other,invalid,"), "{csv}");
+    assert!(
+        lines[0].starts_with("\"id\",\"received_at\",\"source_kind\",\"source\",\"status\""),
+        "{csv}"
+    );
+    assert!(lines[1].contains(",\"other\",\"invalid\","), "{csv}");
     assert!(!csv.contains("HYPERLINK"), "no payloads or fields: {csv}");
     let (_, _, all) = admin_page(&app, "/admin/submissions.csv").await;
     assert_eq!(all.lines().count(), 4);

@@ -11,7 +11,7 @@ pub(crate) mod housekeeping;
 mod plans;
 
 const ADMIN: &str = "[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n";
-const TOKEN: &str = "admin-token-not-real";
+const TOKEN: &str = "admin-token-not-real-32-characters-or-more";
 
 async fn admin_get(app: &TestApp, path: &str) -> (u16, Value) {
     let response = app.admin(Method::GET, path).send(Expect::Any).await;

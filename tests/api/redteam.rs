@@ -148,3 +148,165 @@ async fn a_signed_thank_you_link_expires_after_an_hour() {
     let (_, page) = get_page(&app, &extended).await;
     assert!(!page.contains("id=\"back\""), "{page}");
 }
+
+#[actix_web::test]
+async fn csv_cells_are_quoted_and_a_formula_after_a_semicolon_is_defused() {
+    let app = spawn_app(ADMIN).await;
+    for subject in [
+        "x;=1+1",
+        "=HYPERLINK(\"https://evil.example\")",
+        "a; -2+3;@SUM(A1)",
+    ] {
+        let (status, _) = app
+            .post_json(
+                "demo",
+                &json!({"email": "csv@example.com", "message": "hi", "subject": subject}),
+            )
+            .await;
+        assert_eq!(status, 202);
+    }
+    let csv = app
+        .admin(Method::GET, "/admin/submissions.csv")
+        .send(200)
+        .await
+        .body;
+    assert!(csv.contains("\"x;'=1+1\""), "{csv}");
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"https://evil.example\"\")\""),
+        "{csv}"
+    );
+    assert!(csv.contains("\"a;' -2+3;'@SUM(A1)\""), "{csv}");
+    // No cell, and no `;`-separated part of one, starts a formula.
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    for record in reader.records() {
+        for cell in record.unwrap().iter() {
+            for part in cell.split(';') {
+                assert!(!part.trim_start().starts_with(['=', '+', '@']), "{cell}");
+            }
+        }
+    }
+}
+
+#[actix_web::test]
+async fn failed_admin_logins_are_throttled_per_client_and_a_short_token_is_refused_at_start() {
+    let app = spawn_app(ADMIN).await;
+    let with = |token: &str| {
+        app.get("/admin/stats")
+            .header("Authorization", format!("Bearer {token}"))
+            .send(Expect::Any)
+    };
+    for _ in 0..talk_relay::ops::MAX_FAILURES {
+        assert_eq!(with("wrong-guess").await.status, 401);
+    }
+    let throttled = with("wrong-guess").await;
+    assert_eq!(throttled.status, 429);
+    let wait: u64 = throttled.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // While throttled even the right token waits: a guess that happens to be right learns nothing.
+    assert_eq!(with(TEST_ADMIN_TOKEN).await.status, 429);
+
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[admin]\ntoken_env = \"SHORT_ADMIN\"\n",
+    )
+    .unwrap();
+    command
+        .args(["--config", "c.toml", "serve"])
+        .current_dir(dir.path())
+        .env("SHORT_ADMIN", "x")
+        .env_remove("ORTTO_API_KEY");
+    let output = crate::helpers::run_command(command).await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("admin.token_env") && stderr.contains("at least 32"),
+        "{stderr}"
+    );
+}
+
+#[actix_web::test]
+async fn a_replay_with_a_line_break_in_the_id_is_answered_not_a_server_error() {
+    let app = spawn_app(ADMIN).await;
+    let answer = app
+        .admin(Method::POST, "/admin/submissions/x%0d%0aSet-Cookie:%20a=b/replay")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("", Expect::Any)
+        .await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let location = answer.header("location").unwrap();
+    assert!(
+        location.starts_with("/admin/inbox/x%0D%0ASet%2DCookie")
+            || location.starts_with("/admin/inbox/x%0D%0ASet-Cookie"),
+        "{location}"
+    );
+    assert!(answer.header("set-cookie").is_none());
+}
+
+#[actix_web::test]
+async fn refusal_codes_name_what_was_refused() {
+    let app = spawn_app("[hooks.batch]\npreset = 'generic'\nauth = 'none'\nbatch = true\n").await;
+    let deep = format!("{}1{}", "[".repeat(127), "]".repeat(127));
+    let answer = app
+        .post("/f/demo")
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .body(deep, Expect::Any)
+        .await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.json()["errors"][0]["code"],
+        "JSON_TOO_DEEP",
+        "{}",
+        answer.body
+    );
+    let events: Vec<_> = (0..101)
+        .map(|i| json!({"email": format!("b{i}@example.com")}))
+        .collect();
+    let answer = app.post("/hooks/batch").json(&json!(events), Expect::Any).await;
+    assert_eq!(answer.status, 422);
+    let body = answer.json();
+    assert_eq!(body["errors"][0]["code"], "TOO_MANY_EVENTS", "{body}");
+    assert!(body["error"].as_str().unwrap().contains("100 events"), "{body}");
+    assert!(app.submissions().await.is_empty());
+}
+
+#[actix_web::test]
+async fn an_outage_is_logged_once_and_then_summarised_not_once_per_refused_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::crash::free_port();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        format!("[server]\nport = {port}\n[database]\npath = 'relay.db'\nmin_free_mb = 1000000000\n[rate_limits.form_per_ip]\nenabled = false\n[rate_limits.form]\nenabled = false\n"),
+    )
+    .unwrap();
+    let log = dir.path().join("relay.log");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    command
+        .args(["--config", "c.toml", "serve"])
+        .current_dir(dir.path())
+        .env_remove("ORTTO_API_KEY")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let relay = crate::crash::Relay::from(command.spawn().unwrap());
+    let base = format!("http://127.0.0.1:{port}");
+    crate::crash::wait_healthy(&base).await;
+    let client = crate::helpers::test_client();
+    for i in 0..300 {
+        let answer = crate::helpers::Call::new(&client, Method::POST, &format!("{base}/f/demo"))
+            .header("Accept", "application/json")
+            .json(
+                &json!({"email": format!("o{i}@example.com"), "message": "hi"}),
+                503,
+            )
+            .await;
+        assert!(answer.header("retry-after").is_some());
+    }
+    drop(relay);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let errors = text.lines().filter(|l| l.contains("ERROR")).count();
+    assert!(text.contains("could not record a submission"), "{text}");
+    assert!(errors <= 3, "{errors} ERROR lines for 300 refusals:\n{text}");
+}

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 const SECRETS: [(&str, &str); 7] = [
     ("ORTTO_API_KEY", "ortto-key-SECRET-0001"),
-    ("TALK_RELAY_ADMIN_TOKEN", "admin-token-SECRET-0002"),
+    (
+        "TALK_RELAY_ADMIN_TOKEN",
+        "admin-token-SECRET-0002-padded-to-32-chars",
+    ),
     ("HYGIENE_HOOK_SECRET", "hook-secret-SECRET-0003"),
     ("HYGIENE_SITE_KEY", "site-key-SECRET-0004"),
     ("HYGIENE_SIGNING", "signing-secret-SECRET-0005"),

@@ -20,7 +20,7 @@ const shots = join(root, "target/browser");
 mkdirSync(shots, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), "talk-relay-browser-"));
 const db = join(work, "relay.db");
-const ADMIN = "admin-token-browser-test";
+const ADMIN = "admin-token-browser-test-32-characters-long";
 const relayPort = 18380, sitePort = 18381;
 const relay = `http://127.0.0.1:${relayPort}`;
 const site = `http://127.0.0.1:${sitePort}`;

@@ -1,8 +1,9 @@
 use super::{FieldProblem, ProblemCode};
 use std::str::FromStr;
 
-/// A submitter's email address: syntax-checked, at most 254 characters, trimmed,
-/// with the domain lower-cased (the local part is case-sensitive by RFC 5321).
+/// A submitter's email address: syntax-checked, at most 254 characters, trimmed, with the
+/// domain lower-cased and internationalised domains in punycode (the local part is
+/// case-sensitive by RFC 5321, and must be ASCII and unquoted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubmitterEmail(String);
 
@@ -33,11 +34,12 @@ impl SubmitterEmail {
             )
         };
         let (local, domain) = trimmed.rsplit_once('@').ok_or_else(invalid)?;
-        let domain = domain.to_lowercase();
-        // A deliverable public address has a dotted domain; `user@localhost` is not a submitter.
-        if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+        // What Ortto and a mail system take: an unquoted ASCII local part (no SMTPUTF8), and a
+        // public host name, internationalised domains as punycode.
+        if local.is_empty() || !local.is_ascii() || local.starts_with('"') {
             return Err(invalid());
         }
+        let domain = host_name(domain).ok_or_else(invalid)?;
         let normalised = format!("{local}@{domain}");
         email_address::EmailAddress::from_str(&normalised).map_err(|_| invalid())?;
         Ok(Self(normalised))
@@ -46,6 +48,30 @@ impl SubmitterEmail {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A dotted public host name in ASCII (IDNA: `exämple.com` → `xn--exmple-cua.com`), lower
+/// case: labels of letters, digits and inner hyphens, a top-level label of two letters or more
+/// (or punycode). IP literals, `localhost`, underscores and one-letter top levels are not.
+fn host_name(raw: &str) -> Option<String> {
+    if raw.starts_with('[') {
+        return None;
+    }
+    let url::Host::Domain(ascii) = url::Host::parse(raw).ok()? else {
+        return None;
+    };
+    let labels: Vec<&str> = ascii.split('.').collect();
+    let label_ok = |label: &&str| {
+        (1..=63).contains(&label.len())
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let top = labels.last()?;
+    let top_ok = top.starts_with("xn--") || (top.len() >= 2 && top.bytes().all(|b| b.is_ascii_lowercase()));
+    (labels.len() >= 2 && ascii.len() <= 253 && labels.iter().all(label_ok) && top_ok).then_some(ascii)
 }
 
 #[cfg(test)]
@@ -67,10 +93,24 @@ mod tests {
             "jo@localhost",
             "jo@@example.com",
             "jo smith@example.com",
+            "a@[127.0.0.1]",
+            "a@127.0.0.1",
+            "\"a b\"@example.com",
+            "a@example.c",
+            "a@e_x.com",
+            "ö@example.com",
+            "a@example.com.",
+            "a@-example.com",
         ] {
             let problem = SubmitterEmail::parse("email", bad).unwrap_err();
             assert_eq!(problem.code, ProblemCode::TypeEmail, "{bad}");
         }
+    }
+
+    #[test]
+    fn internationalised_domains_become_punycode() {
+        let email = SubmitterEmail::parse("email", "Jo@Exämple.COM").unwrap();
+        assert_eq!(email.as_str(), "Jo@xn--exmple-cua.com");
     }
 
     #[test]

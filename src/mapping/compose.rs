@@ -92,7 +92,7 @@ pub fn compose(
     let subject = match &draft.subject {
         Some(answer) if !answer.value.trim().is_empty() => {
             let subject = crate::clean::single_line(answer.value.trim()).trim().to_owned();
-            if subject.chars().count() > SUBJECT_MAX_CHARS {
+            if crate::ortto::text_len(&subject) > SUBJECT_MAX_CHARS {
                 problems.push(too_long(&answer.field, SUBJECT_MAX_CHARS));
             }
             subject
@@ -237,14 +237,23 @@ fn auto_subject(title: &str, message: Option<&str>) -> String {
     shorten(&subject, SUBJECT_MAX_CHARS)
 }
 
-fn shorten(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
+/// `text` cut to at most `max` of Ortto's length units ([`crate::ortto::text_len`]), with `…`.
+fn shorten(text: &str, max: usize) -> String {
+    use crate::ortto::text_len;
+    if text_len(text) <= max {
         return text.to_owned();
     }
-    let cut: String = text.chars().take(max_chars - 1).collect();
+    let mut used = 0;
+    let cut: String = text
+        .chars()
+        .take_while(|c| {
+            used += c.len_utf16();
+            used < max
+        })
+        .collect();
     // Prefer a word boundary when one is reasonably close.
     let at_word = match cut.rfind(char::is_whitespace) {
-        Some(space) if cut[..space].chars().count() >= max_chars / 2 => &cut[..space],
+        Some(space) if text_len(&cut[..space]) >= max / 2 => &cut[..space],
         _ => cut.as_str(),
     };
     format!("{}…", at_word.trim_end())
@@ -334,7 +343,8 @@ fn consent_context(rules: &MappingRules, opted_in: bool, context: &MappingContex
     let time = context.received_at.format("%Y-%m-%d %H:%M UTC").to_string();
     let filled = template.replace("{form}", &rules.title).replace("{time}", &time);
     // The page URL is the only unbounded part; shorten it so the sentence fits in a str field.
-    let room = SUBJECT_MAX_CHARS.saturating_sub(filled.chars().count().saturating_sub("{page}".len()));
+    let room =
+        SUBJECT_MAX_CHARS.saturating_sub(crate::ortto::text_len(&filled).saturating_sub("{page}".len()));
     shorten(
         &filled.replace("{page}", &shorten(page, room.max(1))),
         SUBJECT_MAX_CHARS,

@@ -63,13 +63,13 @@ pub fn shape(
     };
     let shaped = match kind {
         FieldKind::Str => {
-            if value.chars().count() > STR_MAX_CHARS {
+            if crate::ortto::text_len(&value) > STR_MAX_CHARS {
                 return Err(too_long(STR_MAX_CHARS));
             }
             Value::String(value)
         }
         FieldKind::Txt => {
-            if value.chars().count() > TXT_MAX_CHARS {
+            if crate::ortto::text_len(&value) > TXT_MAX_CHARS {
                 return Err(too_long(TXT_MAX_CHARS));
             }
             Value::String(value)
@@ -98,7 +98,7 @@ pub fn shape(
             None => return Ok(Shaped::KeepAsText),
         },
         FieldKind::Geo => {
-            if value.chars().count() > STR_MAX_CHARS {
+            if crate::ortto::text_len(&value) > STR_MAX_CHARS {
                 return Err(too_long(STR_MAX_CHARS));
             }
             json!({ "name": value })
@@ -108,7 +108,10 @@ pub fn shape(
 }
 
 /// International numbers (`+61 401 234 567`, `0061…`) go whole; national ones need the
-/// form's default country code. Anything else is not a phone number Ortto can parse.
+/// form's default country code. Either must be a number that exists in its country's
+/// numbering plan (libphonenumber's metadata, the `phonenumber` crate): `+0000000000`, or
+/// `1234` with a default code, is not, so it stays in the message text and never reaches
+/// Ortto as a phone field it would refuse.
 fn phone(raw: &str, default_country_code: Option<&str>) -> Option<Value> {
     let allowed = |c: char| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')' | '+');
     if !raw.chars().all(allowed) {
@@ -116,24 +119,34 @@ fn phone(raw: &str, default_country_code: Option<&str>) -> Option<Value> {
     }
     let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
     let international = raw.starts_with('+') || raw.starts_with("00");
-    if international {
-        let digits = if raw.starts_with("00") {
-            &digits[2..]
-        } else {
-            digits.as_str()
-        };
-        return (8..=15)
-            .contains(&digits.len())
-            .then(|| json!({ "phone": digits, "parse_with_country_code": true }));
-    }
-    if raw.contains('+') {
+    let number = if international {
+        let digits = digits
+            .strip_prefix("00")
+            .filter(|_| raw.starts_with("00"))
+            .unwrap_or(&digits);
+        phonenumber::parse(None, format!("+{digits}")).ok()?
+    } else {
+        if raw.contains('+') {
+            return None;
+        }
+        let code: u16 = default_country_code?.parse().ok()?;
+        let region = phonenumber::metadata::DATABASE
+            .by_code(&code)?
+            .first()?
+            .id()
+            .parse::<phonenumber::country::Id>()
+            .ok()?;
+        phonenumber::parse(Some(region), &digits).ok()?
+    };
+    if !number.is_valid() {
         return None;
     }
-    let national = digits.strip_prefix('0').unwrap_or(&digits);
-    let code = default_country_code?;
-    (4..=14)
-        .contains(&national.len())
-        .then(|| json!({ "c": code, "n": national }))
+    let (code, national) = (number.code().value().to_string(), number.national().to_string());
+    Some(if international {
+        json!({ "phone": format!("{code}{national}"), "parse_with_country_code": true })
+    } else {
+        json!({ "c": code, "n": national })
+    })
 }
 
 #[cfg(test)]
@@ -161,6 +174,26 @@ mod tests {
         assert_eq!(
             shaped("phn::phone", "call me", Some("61")).unwrap(),
             Shaped::KeepAsText
+        );
+        // Numbers no numbering plan has stay text, never a field Ortto would refuse.
+        for impossible in ["+0000000000", "+61 1234", "00 999 123 456"] {
+            assert_eq!(
+                shaped("phn::phone", impossible, None).unwrap(),
+                Shaped::KeepAsText,
+                "{impossible}"
+            );
+        }
+        assert_eq!(
+            shaped("phn::phone", "1234", Some("61")).unwrap(),
+            Shaped::KeepAsText
+        );
+        assert_eq!(
+            shaped("phn::phone", "0049 30 901820", None).unwrap(),
+            Shaped::Value(json!({"phone": "4930901820", "parse_with_country_code": true}))
+        );
+        assert_eq!(
+            shaped("phn::phone", "(02) 9876 5432", Some("61")).unwrap(),
+            Shaped::Value(json!({"c": "61", "n": "298765432"}))
         );
     }
 

@@ -51,7 +51,7 @@ pub fn check_compose(request: &ComposeRequest, bytes: usize) -> Result<(), Strin
     if has_control(subject) {
         return Err("`/conversation/subject` holds a control character Ortto refuses".to_owned());
     }
-    if subject.chars().count() > STR_MAX_CHARS {
+    if super::text_len(subject) > STR_MAX_CHARS {
         return Err(format!(
             "the conversation subject is longer than {STR_MAX_CHARS} characters"
         ));
@@ -76,7 +76,7 @@ pub fn check_compose(request: &ComposeRequest, bytes: usize) -> Result<(), Strin
 /// A person field's value in the shape its type takes.
 fn check_field(parsed: &PersonFieldId, id: &str, value: &Value) -> Result<(), String> {
     let text_within = |limit: usize| match value.as_str() {
-        Some(text) if text.chars().count() > limit => {
+        Some(text) if super::text_len(text) > limit => {
             Err(format!("`{id}` is longer than {limit} characters"))
         }
         Some(_) => Ok(()),
@@ -102,7 +102,7 @@ fn check_field(parsed: &PersonFieldId, id: &str, value: &Value) -> Result<(), St
                 .ok_or_else(|| format!("`{id}` is not a phone number Ortto parses"))
         }
         FieldKind::Geo => match value.get("name").and_then(Value::as_str) {
-            Some(name) if name.chars().count() <= STR_MAX_CHARS => Ok(()),
+            Some(name) if super::text_len(name) <= STR_MAX_CHARS => Ok(()),
             _ => Err(format!(
                 "`{id}` must be {{\"name\": …}} of at most {STR_MAX_CHARS} characters"
             )),

@@ -172,6 +172,9 @@ pub struct Removed {
 /// and Rust's Unicode lowercasing decides which rows match.
 pub struct ErasureTarget {
     needle: String,
+    /// The same address with its domain in punycode, as intake records an internationalised
+    /// domain (`bücher.example` → `xn--bcher-kva.example`); the fields keep it as typed.
+    punycode: Option<String>,
     /// `@domain` to narrow the scan with; empty: scan every row.
     pub narrow: String,
 }
@@ -179,15 +182,28 @@ pub struct ErasureTarget {
 impl ErasureTarget {
     pub fn parse(email: &str) -> anyhow::Result<Self> {
         let needle = email.trim().to_lowercase();
-        let Some((_, domain)) = needle.rsplit_once('@') else {
+        let Some((local, domain)) = needle.rsplit_once('@') else {
             anyhow::bail!("`{}` is not an email address", email.trim());
         };
-        let narrow = if domain.is_ascii() {
-            format!("@{domain}")
+        let (narrow, punycode) = if domain.is_ascii() {
+            (format!("@{domain}"), None)
         } else {
-            String::new()
+            let ascii = match url::Host::parse(domain) {
+                Ok(url::Host::Domain(ascii)) => Some(format!("{local}@{ascii}")),
+                _ => None,
+            };
+            (String::new(), ascii)
         };
-        Ok(Self { needle, narrow })
+        Ok(Self {
+            needle,
+            punycode,
+            narrow,
+        })
+    }
+
+    fn is_the_address(&self, email: &str) -> bool {
+        let email = email.to_lowercase();
+        email == self.needle || self.punycode.as_deref() == Some(email.as_str())
     }
 
     /// Of `(id, email, fields)` rows, the ids whose email is the person's or whose submitted
@@ -196,8 +212,12 @@ impl ErasureTarget {
         candidates
             .into_iter()
             .filter(|(_, email, fields)| {
-                email.as_deref().is_some_and(|e| e.to_lowercase() == self.needle)
+                email.as_deref().is_some_and(|e| self.is_the_address(e))
                     || fields.to_lowercase().contains(&self.needle)
+                    || self
+                        .punycode
+                        .as_ref()
+                        .is_some_and(|p| fields.to_lowercase().contains(p))
             })
             .map(|(id, _, _)| id)
             .collect()
@@ -207,7 +227,7 @@ impl ErasureTarget {
     pub fn sessions(&self, candidates: Vec<(String, String)>) -> Vec<String> {
         candidates
             .into_iter()
-            .filter(|(_, email)| email.to_lowercase() == self.needle)
+            .filter(|(_, email)| self.is_the_address(email))
             .map(|(id, _)| id)
             .collect()
     }

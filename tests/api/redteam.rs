@@ -310,3 +310,86 @@ async fn an_outage_is_logged_once_and_then_summarised_not_once_per_refused_reque
     assert!(text.contains("could not record a submission"), "{text}");
     assert!(errors <= 3, "{errors} ERROR lines for 300 refusals:\n{text}");
 }
+
+#[actix_web::test]
+async fn values_ortto_would_refuse_never_reach_it() {
+    let app = spawn_app(
+        "[forms.demo]\ndefault_country_code = '61'\n[forms.demo.fields]\nphone = 'phn::phone'\ncompany = 'str:cm:company'\n",
+    )
+    .await;
+    for bad in [
+        "a@[127.0.0.1]",
+        "\"a b\"@example.com",
+        "a@example.c",
+        "a@e_x.com",
+        "ö@example.com",
+    ] {
+        let (status, answer) = app
+            .post_json("demo", &json!({"email": bad, "message": "hi"}))
+            .await;
+        assert_eq!(status, 422, "{bad}: {answer}");
+        assert_eq!(answer["errors"][0]["code"], "TYPE_EMAIL", "{bad}");
+    }
+    let (status, answer) = app
+        .post_json("demo", &json!({"email": "Jo@Exämple.com", "message": "hi"}))
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let payload = TestApp::payload(&app.submission(answer["id"].as_str().unwrap()).await);
+    assert_eq!(payload["fields"]["str::email"], "Jo@xn--exmple-cua.com");
+
+    // Impossible phone numbers stay in the message for the agent; no phone field is sent.
+    for phone in ["+0000000000", "1234"] {
+        let (status, answer) = app
+            .post_json(
+                "demo",
+                &json!({"email": "p@example.com", "message": "hi", "phone": phone}),
+            )
+            .await;
+        assert_eq!(status, 202, "{answer}");
+        let payload = TestApp::payload(&app.submission(answer["id"].as_str().unwrap()).await);
+        assert!(
+            payload["fields"].get("phn::phone").is_none(),
+            "{phone}: {payload}"
+        );
+        let body = payload["conversation"]["messages"][0]["body"].as_str().unwrap();
+        assert!(body.contains(&format!("phone: {phone}")), "{body}");
+    }
+    let (_, answer) = app
+        .post_json(
+            "demo",
+            &json!({"email": "p@example.com", "message": "hi", "phone": "0401 234 567"}),
+        )
+        .await;
+    let payload = TestApp::payload(&app.submission(answer["id"].as_str().unwrap()).await);
+    assert_eq!(
+        payload["fields"]["phn::phone"],
+        json!({"c": "61", "n": "401234567"})
+    );
+
+    // `str` limits count UTF-16 units, the stricter reading: 255 emoji are 510 of them.
+    let (status, answer) = app
+        .post_json(
+            "demo",
+            &json!({"email": "e@example.com", "message": "hi", "company": "😀".repeat(255)}),
+        )
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["errors"][0]["code"], "FIELD_TOO_LONG");
+    let (status, _) = app
+        .post_json(
+            "demo",
+            &json!({"email": "e@example.com", "message": "hi", "company": "😀".repeat(127)}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    // A subject written from a long emoji message is cut to fit, never refused.
+    let (status, answer) = app
+        .post_json(
+            "demo",
+            &json!({"email": "e@example.com", "message": "😀".repeat(300)}),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let row = app.submission(answer["id"].as_str().unwrap()).await;
+    assert!(row.subject.as_deref().unwrap().encode_utf16().count() <= 255);
+}

@@ -92,7 +92,11 @@ async fn a_configured_honeypot_name_is_used() {
 
 #[actix_web::test]
 async fn a_browser_error_is_an_html_page_with_each_field_and_a_back_link() {
-    let app = spawn_app("[forms.demo.fields]\nseats = \"int:cm:seats\"\n").await;
+    // A form with its site's origin listed (without a list no page links off the relay).
+    let app = spawn_app(
+        "[forms.demo]\nallowed_origins = [\"https://www.example.com\"]\n[forms.demo.fields]\nseats = \"int:cm:seats\"\n",
+    )
+    .await;
     let response = app
         .post("/f/demo")
         .header("Content-Type", "application/x-www-form-urlencoded")

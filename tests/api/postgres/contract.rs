@@ -324,7 +324,7 @@ async fn an_expired_claim_changes_nothing_once_another_holds_the_row(db: Option<
 async fn purge_and_erase_reach_every_table(db: Option<&str>) {
     let ortto = FakeOrtto::start().await;
     let mut app = spawn_app_on(db, &ortto, "").await;
-    let gone = submit(&app, "Ödön.Müller@example.com", "erase me").await;
+    let gone = submit(&app, "Oedoen@Müller.example", "erase me").await;
     let kept = submit(&app, "keep@example.com", "keep me").await;
     wait_for(&app, &gone, "delivered").await;
     wait_for(&app, &kept, "delivered").await;
@@ -332,7 +332,7 @@ async fn purge_and_erase_reach_every_table(db: Option<&str>) {
 
     let migrated = cli(&app, &["migrate"]).await;
     assert!(migrated.contains("is up to date"), "{migrated}");
-    let erased = cli(&app, &["erase", "--email", "ödön.müller@EXAMPLE.com"]).await;
+    let erased = cli(&app, &["erase", "--email", "oedoen@MÜLLER.example"]).await;
     assert!(
         erased.contains("erased 1 submissions, 1 delivery attempts"),
         "{erased}"

@@ -215,6 +215,7 @@ fn field_value() -> impl Strategy<Value = String> {
         prop::sample::select(vec![
             "jo@example.com",
             "Ödön.Müller@Example.com",
+            "jo@Bücher.example",
             "+61 401 234 567",
             "0401 234 567",
             "on",
@@ -248,6 +249,7 @@ fn every_payload_the_relay_builds_passes_the_pre_send_check() {
     let email = prop::sample::select(vec![
         "jo@example.com",
         "Ödön.Müller@Example.com",
+        "jo@Bücher.example",
         " Lee@Example.CO ",
     ]);
     let inputs = (

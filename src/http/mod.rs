@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod cors;
+pub mod json;
 pub mod parse;
 
 /// The JSON error body every endpoint answers with (the shape Formspree's clients read):

@@ -145,8 +145,7 @@ pub fn parse_json_value(body: &[u8], max_depth: usize) -> Result<serde_json::Val
     if nesting(text) > max_depth {
         return Err(BodyError::TooDeep { limit: max_depth });
     }
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| BodyError::Malformed(format!("invalid JSON ({e})")))?;
+    let value = super::json::parse(text).map_err(|e| BodyError::Malformed(format!("invalid JSON ({e})")))?;
     debug_assert!(depth(&value) <= max_depth);
     Ok(value)
 }

@@ -393,3 +393,30 @@ async fn values_ortto_would_refuse_never_reach_it() {
     let row = app.submission(answer["id"].as_str().unwrap()).await;
     assert!(row.subject.as_deref().unwrap().encode_utf16().count() <= 255);
 }
+
+#[actix_web::test]
+async fn repeated_json_keys_keep_every_value_and_numbers_keep_their_digits() {
+    let app = spawn_app("").await;
+    let body = r#"{"email": "dup@example.com", "message": "hi", "topic": "pricing", "topic": "support",
+                   "order": 123456789012345678901234567890123456789, "amount": 10.50}"#;
+    let answer = app
+        .post("/f/demo")
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .body(body, 202)
+        .await;
+    let row = app.submission(answer.json()["id"].as_str().unwrap()).await;
+    let fields: serde_json::Value = serde_json::from_str(&row.fields).unwrap();
+    assert_eq!(fields["topic"], json!(["pricing", "support"]), "{fields}");
+    assert_eq!(fields["order"], "123456789012345678901234567890123456789");
+    assert_eq!(fields["amount"], "10.50");
+    let message = TestApp::payload(&row)["conversation"]["messages"][0]["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("topic: pricing, support"), "{message}");
+    assert!(
+        message.contains("order: 123456789012345678901234567890123456789"),
+        "{message}"
+    );
+}

@@ -1,13 +1,13 @@
 //! The outbound budget and the reasons deliveries pause: shared by the delivery worker, the
 //! session endpoint and the stores that keep a fleet's budget (a leaf: it needs only config).
 //!
-//! Ortto's two documented windows (README, "Delivery guarantees"). A
+//! Ortto's two documented windows (docs/delivery.md, "Delivery guarantees"). A
 //! GCRA per window with burst `b` and interval `T` lets through at most `b + W/T` requests in
 //! any window `W`, so `T` keeps that sum at the limit, with a 5% margin for clock skew.
 //!
 //! One interface, two keepers: [`OutboundLimiter`] in the process (SQLite: one relay per
 //! file), and a row per window in PostgreSQL updated with the database's clock, so a fleet
-//! of relays shares one budget and one pause (README, "Running more than one relay").
+//! of relays shares one budget and one pause (docs/scale-out.md, "Running more than one relay").
 //! Delivery takes tokens before it claims rows and gives back what it could not use; nobody
 //! waits on the budget (a wait inside a lease could outlast it).
 

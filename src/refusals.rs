@@ -1,4 +1,4 @@
-//! The last refused form and hook requests (README, "Recent refusals"): kept in memory only,
+//! The last refused form and hook requests (docs/operations.md, "Recent refusals"): kept in memory only,
 //! a fixed number, so a flood cannot fill anything. No bodies and no secrets: the time, the
 //! source, the answer's status and code, why, and the client's IP.
 

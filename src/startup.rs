@@ -211,7 +211,7 @@ async fn prune_rate_limits(state: web::Data<AppState>, every: Duration, stop: Ca
     }
 }
 
-/// SIGHUP: read the configuration again (README, "Reload"); a bad one keeps the running set.
+/// SIGHUP: read the configuration again (docs/operations.md, "Reload"); a bad one keeps the running set.
 async fn reload_on_hangup(state: web::Data<AppState>, stop: CancellationToken) {
     let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP; reload with POST /admin/reload");

@@ -1,5 +1,5 @@
 //! What every request handler shares, built once by `startup` (docs/architecture.md). The
-//! configuration, the pages and the rate limiters are swapped whole on reload (README,
+//! configuration, the pages and the rate limiters are swapped whole on reload (docs/operations.md,
 //! "Reload"): a request keeps the set it started with.
 
 use crate::clean::HtmlCleaner;

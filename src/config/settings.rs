@@ -148,7 +148,7 @@ pub(crate) struct AdminSettings {
     pub(crate) token_env: String,
 }
 
-/// `[pages]`: the visitor pages' templates and language (README, "Pages").
+/// `[pages]`: the visitor pages' templates and language (docs/pages.md, "Pages").
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PagesSettings {

@@ -1,13 +1,13 @@
 //! What a hook's HMAC covers: the named formats and `signed` templates of `{method}`,
 //! `{url}`, `{path}`, `{body}`, `{timestamp}`, `{id}` and `{header:NAME}`, and how the
-//! secret is read (README, "Webhooks from form tools").
+//! secret is read (docs/webhooks.md, "Webhooks from form tools").
 
 use super::hooks::SignatureEncoding;
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::Deserialize;
 
-/// The built-in signature schemes, each a named template (README, "Signatures").
+/// The built-in signature schemes, each a named template (docs/webhooks.md, "Signatures").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HmacFormat {

@@ -1,4 +1,4 @@
-//! Deliver (README, "Delivery guarantees"): a background worker sends recorded submissions to Ortto's compose
+//! Deliver (docs/delivery.md, "Delivery guarantees"): a background worker sends recorded submissions to Ortto's compose
 //! endpoint, at least once, through outages, rate limits, a wrong key and restarts.
 
 mod attempt;

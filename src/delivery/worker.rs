@@ -143,7 +143,7 @@ impl DeliveryWorker {
     }
 
     /// How many rows this round may claim: tokens taken from the outbound budget before
-    /// the claim, never waited for (README, "Delivery guarantees"). With none, the answer
+    /// the claim, never waited for (docs/delivery.md, "Delivery guarantees"). With none, the answer
     /// says when the next one may be free; a fleet-wide pause is taken on here. A dry run
     /// needs no budget.
     async fn take_budget(&self, room: usize) -> (usize, Option<Duration>) {

@@ -12,7 +12,7 @@ pub enum ProblemCode {
     FieldTooLong,
     InvalidEncoding,
     FileNotSupported,
-    /// The payload built from the submission fails the pre-send check (README, "Delivery
+    /// The payload built from the submission fails the pre-send check (docs/delivery.md, "Delivery
     /// guarantees"): a safety net, never reached by a submission the mapping accepts.
     NotSendable,
 }

@@ -1,4 +1,4 @@
-//! Guard (README, "Guard"): cheap checks that turn abuse away before anything is
+//! Guard (docs/guard.md, "Guard"): cheap checks that turn abuse away before anything is
 //! parsed deeply or recorded.
 
 mod captcha;

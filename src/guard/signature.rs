@@ -153,7 +153,7 @@ fn signed_timestamp<'h>(
     Ok(Some(raw))
 }
 
-/// Verifies an HMAC over the bytes the hook's template names (README, "Signatures"), and
+/// Verifies an HMAC over the bytes the hook's template names (docs/webhooks.md, "Signatures"), and
 /// answers the call's replay key: the signed `{id}` where there is one, else a digest of
 /// the signed bytes.
 fn verify_hmac(

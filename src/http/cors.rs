@@ -6,7 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 
 /// What a form's scripts may send: the usual, and the headers Formspree's client library adds
-/// (README, "Coming from Formspree").
+/// (docs/forms.md, "Coming from Formspree").
 const ALLOWED_HEADERS: &str =
     "Content-Type, Accept, X-Requested-With, Idempotency-Key, Formspree-Client, Formspree-Session-Data";
 

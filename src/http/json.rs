@@ -1,4 +1,4 @@
-//! JSON bodies read as sent (README, "Mapping rules"): a key repeated in one object keeps every
+//! JSON bodies read as sent (docs/mapping.md, "Mapping rules"): a key repeated in one object keeps every
 //! value, as an array in order (as a checkbox group does in a form post), and a number keeps
 //! the digits it was written with when a float or integer would change them
 //! (`123456789012345678901234567890123456789`, `1.10`): it becomes that text.

@@ -123,7 +123,7 @@ async fn receive_hook(
     let events = mapping::normalise(hook, content_type, bytes, &config.limits).await?;
     meta.page_url = None;
     // On a signed hook the replay key comes from signed material only: an unsigned
-    // `Idempotency-Key` on a captured call must not make it new (README, "Webhooks").
+    // `Idempotency-Key` on a captured call must not make it new (docs/webhooks.md, "Webhooks").
     let header_key = meta
         .idempotency_key
         .take()

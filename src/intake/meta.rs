@@ -1,4 +1,4 @@
-//! What the relay keeps about a request itself, beside its fields (README, "The log":
+//! What the relay keeps about a request itself, beside its fields (docs/log.md, "The log":
 //! `client_ip`, `user_agent`, `origin`, `page_url`, `idempotency_key`, `request_id`).
 
 use crate::config::Config;

@@ -102,7 +102,7 @@ async fn receive_form(
     let fields = fields.cleaned();
     *page = redirect::back_page(form, fields.first("_page"), meta.origin.as_ref());
     // The page the visitor posted from, for `page_url` and the consent record: `_page` where
-    // its origin passes the `_page` rules, else `Referer` (README, "Consent").
+    // its origin passes the `_page` rules, else `Referer` (docs/mapping.md, "Consent").
     let meta = &RequestMeta {
         page_url: page
             .as_ref()

@@ -1,4 +1,4 @@
-//! What intake logs while it cannot record (README, "Faults"): the first refusal of an outage
+//! What intake logs while it cannot record (docs/faults.md, "Faults"): the first refusal of an outage
 //! at ERROR, then at most one summary every [`SUMMARY_EVERY`] with how many were refused
 //! meanwhile, and one line when a submission is recorded again. A full disk or a database
 //! outage under load refuses thousands of requests a second; the log says so in a few lines.

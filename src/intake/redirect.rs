@@ -58,7 +58,7 @@ pub fn back_page(
 /// The way back a page may link to: for a form with `allowed_origins`, the page `back_page`
 /// found (on a listed origin); for a form without a list, only a page on the relay's own
 /// configured origin (`server.public_url`), since anyone may post to such a form and name any
-/// page (README, "Pages").
+/// page (docs/pages.md, "Pages").
 pub fn back_link(form: &FormConfig, page: Url, relay_origin: Option<&WebOrigin>) -> Option<Url> {
     if !form.allowed_origins.is_empty() {
         return Some(page);

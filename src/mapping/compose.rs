@@ -300,7 +300,7 @@ fn text_message(message: Option<&str>, extras: &[(String, String)]) -> Option<St
 
 /// `bol::p` from the consent answer: a ticked word is yes; an unticked word, or no answer
 /// at all (browsers do not send an unticked box), follows `unchecked`. Any other non-empty
-/// value is never taken as a no: nothing is sent, and the note says why (README, "Consent").
+/// value is never taken as a no: nothing is sent, and the note says why (docs/mapping.md, "Consent").
 fn consent_answer(draft: &Draft, rules: &MappingRules) -> (Option<bool>, Option<String>) {
     let Some(policy) = rules.consent.as_ref() else {
         return (None, None);

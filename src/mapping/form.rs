@@ -8,7 +8,7 @@ pub use crate::config::CAPTCHA_FIELDS;
 const MESSAGE_FIELDS: &[&str] = &["message", "comments", "body"];
 const SUBJECT_FIELDS: &[&str] = &["subject", "_subject"];
 
-/// The conventional names (README, "Mapping rules") that map without configuration.
+/// The conventional names (docs/mapping.md, "Mapping rules") that map without configuration.
 fn conventional_field(name: &str) -> Option<&'static str> {
     Some(match name.to_ascii_lowercase().as_str() {
         "email" | "e-mail" | "email_address" | "_replyto" => "str::email",

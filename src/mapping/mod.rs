@@ -1,4 +1,4 @@
-//! Map (README, "Mapping rules"): what a submitter sent → Ortto person fields, consent, subject and
+//! Map (docs/mapping.md, "Mapping rules"): what a submitter sent → Ortto person fields, consent, subject and
 //! messages. `form` (and later vendor presets) classify fields into a [`Draft`];
 //! `compose` turns any draft into the compose request.
 

@@ -1,4 +1,4 @@
-//! Value shapes by field type (README, "Mapping rules"): what Ortto accepts for `str`, `int`, `bol`, `phn`, `geo`.
+//! Value shapes by field type (docs/mapping.md, "Mapping rules"): what Ortto accepts for `str`, `int`, `bol`, `phn`, `geo`.
 
 use crate::domain::{FieldKind, FieldProblem, PersonFieldId, ProblemCode};
 use serde_json::{json, Value};

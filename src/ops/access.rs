@@ -1,4 +1,4 @@
-//! Who may use `/admin` (README, "Operating it"): the admin token as a bearer token, or as
+//! Who may use `/admin` (docs/operations.md, "Operating it"): the admin token as a bearer token, or as
 //! the password of HTTP Basic for a browser. Handlers take [`Operator`] (reads) or
 //! [`OperatorChange`] (changes) as an argument; a request without the right credentials is
 //! answered before the handler runs.

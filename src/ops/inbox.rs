@@ -1,4 +1,4 @@
-//! `/admin/inbox`: the operator's inbox (README, "Admin"): a paged, filtered list of
+//! `/admin/inbox`: the operator's inbox (docs/operations.md, "Admin"): a paged, filtered list of
 //! submissions, one submission with its fields, payload and attempts, replay for dead rows,
 //! and the filtered list as CSV. Server-rendered, no JavaScript.
 

@@ -57,7 +57,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 /// `GET /metrics`: OpenMetrics to a scraper that asks for it in `Accept` (Prometheus does),
 /// the Prometheus text format 0.0.4 otherwise. Gauges that come from the database are read
 /// now. Unauthenticated by design: it carries counts and states, never personal data or
-/// secrets (README, "Operating it").
+/// secrets (docs/operations.md, "Operating it").
 pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let metrics = &state.metrics;
     match state.store.queue_stats().await {

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The body of `POST /v1/talk/compose` (README, "The log"), built and checked once at intake
+/// The body of `POST /v1/talk/compose` (docs/log.md, "The log"), built and checked once at intake
 /// and stored as sent: delivery sends those bytes as they are.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ComposeRequest {

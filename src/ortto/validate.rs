@@ -30,7 +30,7 @@ pub fn check_compose(request: &ComposeRequest, bytes: usize) -> Result<(), Strin
         }
         check_field(&PersonFieldId::parse(id)?, id, value)?;
     }
-    // Consent is never sent without saying where it came from (README, "Consent").
+    // Consent is never sent without saying where it came from (docs/mapping.md, "Consent").
     if fields.contains_key("bol::p") && !fields.get("str::s-ctx").is_some_and(Value::is_string) {
         return Err("`bol::p` is sent without `str::s-ctx`".to_owned());
     }

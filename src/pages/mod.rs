@@ -1,4 +1,4 @@
-//! HTML pages (README, "Pages"): the visitor's thank-you, error and rate-limited pages and the
+//! HTML pages (docs/pages.md, "Pages"): the visitor's thank-you, error and rate-limited pages and the
 //! operator's admin pages, rendered from minijinja templates with HTML autoescaping. The
 //! built-in templates live in `src/pages/templates/`; `pages.dir` may override the visitor
 //! pages, for every form (`DIR/NAME.html`) or for one (`DIR/FORM/NAME.html`). A leaf module:

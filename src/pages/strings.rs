@@ -1,4 +1,4 @@
-//! The words on the visitor pages, per `pages.lang` (README, "Pages"): English and German
+//! The words on the visitor pages, per `pages.lang` (docs/pages.md, "Pages"): English and German
 //! built in. A template reads them as `t.NAME`.
 
 use serde::Serialize;

@@ -1,6 +1,6 @@
 //! Whether the log can take writes right now, and why not: the writer's last outcome, free
 //! space on the database's filesystem, the file's identity and the WAL's size. Intake asks it
-//! before writing, `/readyz`, `/metrics` and the status page report it (README, "Faults and
+//! before writing, `/readyz`, `/metrics` and the status page report it (docs/faults.md, "Faults and
 //! what the relay does").
 
 use std::os::unix::fs::MetadataExt;

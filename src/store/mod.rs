@@ -1,6 +1,6 @@
 //! The log: one storage contract ([`LogStore`]) and its two implementations, SQLite (the
 //! embedded default, one relay per file) and PostgreSQL (any number of relays sharing one
-//! database; README, "Running more than one relay"). Every write goes through the one
+//! database; docs/scale-out.md, "Running more than one relay"). Every write goes through the one
 //! [`LogWriter`] of each process; reads and housekeeping go through the contract.
 
 pub mod health;
@@ -58,7 +58,7 @@ pub trait LogStore: Send + Sync {
     /// delivery are kept.
     async fn purge_before(&self, cutoff: &str, batch: i64) -> anyhow::Result<Removed>;
 
-    /// Removes every row of one person from every table (README, "Operating it").
+    /// Removes every row of one person from every table (docs/operations.md, "Operating it").
     async fn erase_email(&self, email: &str) -> anyhow::Result<Erased>;
 
     /// Background upkeep between batches; SQLite copies WAL pages into the database and
@@ -102,7 +102,7 @@ pub type Store = Arc<dyn LogStore>;
 /// The most rows a list answers with.
 pub(crate) const MAX_LIST: i64 = 500;
 
-/// Opens the database `[database]` names (README, "Configuration": `database.url`).
+/// Opens the database `[database]` names (docs/configuration.md, "Configuration": `database.url`).
 pub async fn open(database: &DatabaseSettings) -> anyhow::Result<Store> {
     Ok(match database.target()? {
         DatabaseTarget::Sqlite(path) => {

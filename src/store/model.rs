@@ -167,7 +167,7 @@ pub struct Removed {
     pub talk_sessions: u64,
 }
 
-/// Whom an erasure looks for (README, "Operating it"): the address as intake normalises it.
+/// Whom an erasure looks for (docs/operations.md, "Operating it"): the address as intake normalises it.
 /// A database's `lower()` may fold ASCII only, so an ASCII `@domain` narrows the scan in SQL
 /// and Rust's Unicode lowercasing decides which rows match.
 pub struct ErasureTarget {

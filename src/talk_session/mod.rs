@@ -1,7 +1,7 @@
 //! `POST /talk/session`: verified Talk session tokens, minted with the relay's Ortto key so
 //! sites never hold it. A site backend authenticates with a site key; a browser with an
 //! identity its site signed at login (`identity`). The token is passed through, never stored
-//! or logged (README, "Verified Talk sessions"). It reuses the shared pieces: body reading,
+//! or logged (docs/sessions.md, "Verified Talk sessions"). It reuses the shared pieces: body reading,
 //! CORS and the error body from `http`, secret and HMAC checks from `guard`, and Ortto's
 //! reply classification from `ortto`.
 
@@ -194,7 +194,7 @@ pub async fn mint_session(
         .inc();
     crate::intake::close_if_timed_out(&mut response);
     // Only authenticated requests are logged: refusals are counted above, never written,
-    // so a flood of them cannot fill the disk (README, "Faults and what the relay does").
+    // so a flood of them cannot fill the disk (docs/faults.md, "Faults and what the relay does").
     if sessions.enabled() && log.auth != UNAUTHENTICATED {
         if let Err(error) = state.writer.log_session(log).await {
             tracing::error!(error = %format!("{error:#}"), "could not log a session request");

@@ -1,4 +1,4 @@
-//! README "Delivery guarantees": every recorded submission reaches compose, through failures, pauses and restarts.
+//! docs/delivery.md "Delivery guarantees": every recorded submission reaches compose, through failures, pauses and restarts.
 
 use crate::fake_ortto::{FakeOrtto, Reply};
 use crate::helpers::{spawn_app, spawn_app_with_ortto, Expect, TestApp, TEST_ADMIN_TOKEN, TEST_ORTTO_KEY};

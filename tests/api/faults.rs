@@ -1,4 +1,4 @@
-//! Faults and what the relay does (README): a full disk, low free space, a runaway WAL, a
+//! Faults and what the relay does (docs/faults.md): a full disk, low free space, a runaway WAL, a
 //! flood of probes and unauthenticated requests, a slow body, a held lock, a deleted file.
 //! Each promise: no 2xx without its committed row, refusals say so clearly, nothing lost.
 

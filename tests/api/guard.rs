@@ -1,4 +1,4 @@
-//! README "Guard": rate limits, client IPs, input limits, CAPTCHA and origins.
+//! docs/guard.md "Guard": rate limits, client IPs, input limits, CAPTCHA and origins.
 
 use crate::fake_ortto::{FakeOrtto, Reply};
 use crate::helpers::{spawn_app, Expect, TestApp, BROWSER_ACCEPT};

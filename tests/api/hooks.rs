@@ -1,4 +1,4 @@
-//! README "Webhooks from form tools": vendor webhooks, authenticated over the raw bytes, mapped like forms, deduplicated.
+//! docs/webhooks.md "Webhooks from form tools": vendor webhooks, authenticated over the raw bytes, mapped like forms, deduplicated.
 
 use crate::helpers::{spawn_app, spawn_app_at, Expect, TestApp};
 use base64::Engine;

@@ -1,4 +1,4 @@
-//! README "Admin": the inbox (list, filter, open, replay, CSV), the recent refusals and
+//! docs/operations.md "Admin": the inbox (list, filter, open, replay, CSV), the recent refusals and
 //! reload without a restart.
 
 use crate::crash::{free_port, wait_healthy};

@@ -1,4 +1,4 @@
-//! README "Mapping rules", observed in the recorded compose payload.
+//! docs/mapping.md "Mapping rules", observed in the recorded compose payload.
 
 use crate::helpers::{spawn_app, TestApp};
 use serde_json::{json, Value};

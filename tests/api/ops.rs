@@ -1,4 +1,4 @@
-//! README "The log" and "Operating it": the log as a dashboard source, metrics, the admin API and CLI.
+//! docs/log.md "The log" and "Operating it": the log as a dashboard source, metrics, the admin API and CLI.
 
 use crate::fake_ortto::{FakeOrtto, Reply};
 use crate::helpers::{

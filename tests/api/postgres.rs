@@ -1,4 +1,4 @@
-//! The PostgreSQL backend (README, "Running more than one relay"): the contract suite that
+//! The PostgreSQL backend (docs/scale-out.md, "Running more than one relay"): the contract suite that
 //! runs on both backends, what only a shared database does (one budget, one pause for the
 //! fleet), and the fleet test with real processes. The tests start their own throwaway
 //! cluster; without PostgreSQL installed they say they were skipped, and with

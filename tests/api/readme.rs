@@ -1,16 +1,42 @@
-//! README examples, tested as written: every ```toml block passes `check-config`, and the
-//! sender examples that other tests drive (Google Forms, Calendly, a Zap) are read from the
-//! README itself rather than copied.
+//! The documentation's examples, tested as written: every ```toml block in the README and
+//! in `docs/` passes `check-config`, and the sender examples that other tests drive (Google
+//! Forms, Calendly, a Zap, a CRM) are read from the docs themselves rather than copied.
 
 use crate::helpers::run_command;
 
-/// The README's ```toml blocks, in order.
+/// The README and every page of `docs/`, in that order.
+pub fn documentation() -> Vec<(String, String)> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut pages = vec![format!("{root}/README.md")];
+    let mut docs: Vec<String> = std::fs::read_dir(format!("{root}/docs"))
+        .expect("docs/ is readable")
+        .map(|entry| entry.unwrap().path().display().to_string())
+        .filter(|path| path.ends_with(".md"))
+        .collect();
+    docs.sort();
+    pages.extend(docs);
+    pages
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            (path, text)
+        })
+        .collect()
+}
+
+/// The ```toml blocks of the README and `docs/`, in order.
 pub fn readme_examples() -> Vec<String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md is readable");
+    let mut blocks = Vec::new();
+    for (_, page) in documentation() {
+        blocks.extend(toml_blocks(&page));
+    }
+    blocks
+}
+
+fn toml_blocks(page: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut open: Option<String> = None;
-    for line in readme.lines() {
+    for line in page.lines() {
         match (&mut open, line.trim_end()) {
             (None, "```toml") => open = Some(String::new()),
             (Some(block), "```") => {
@@ -32,8 +58,11 @@ pub fn readme_example(marker: &str) -> String {
     let mut found = readme_examples().into_iter().filter(|b| b.contains(marker));
     let example = found
         .next()
-        .unwrap_or_else(|| panic!("the README has no ```toml example with {marker}"));
-    assert!(found.next().is_none(), "several README examples contain {marker}");
+        .unwrap_or_else(|| panic!("the docs have no ```toml example with {marker}"));
+    assert!(
+        found.next().is_none(),
+        "several examples in the docs contain {marker}"
+    );
     example
 }
 

@@ -1,4 +1,4 @@
-//! Real senders, wired from the README alone: consent in the vendor's own words (a Google
+//! Real senders, wired from the docs alone: consent in the vendor's own words (a Google
 //! Apps Script forward of `namedValues`), a message written for submissions that bring
 //! none, and `check-config` showing the words each form reads.
 
@@ -13,7 +13,7 @@ fn fixture(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// The README's Google Forms example, read from the README.
+/// The Google Forms example of docs/mapping.md, read from there.
 fn google_form() -> String {
     readme_example("[forms.google]")
 }
@@ -156,7 +156,7 @@ fn raw_fixture(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-/// The README's Calendly example, with the tests' secret variable.
+/// docs/webhooks.md's Calendly example, with the tests' secret variable.
 fn calendly() -> String {
     readme_example("[hooks.calendly]").replace("CALENDLY_SIGNING_KEY", "TEST_HOOK_SECRET")
 }

@@ -1,4 +1,4 @@
-//! README "Verified Talk sessions": verified Talk sessions without the Ortto key leaving the relay.
+//! docs/sessions.md "Verified Talk sessions": verified Talk sessions without the Ortto key leaving the relay.
 
 use crate::fake_ortto::{FakeOrtto, Reply};
 use crate::helpers::{spawn_app, spawn_app_with_ortto, Expect, Method, TestApp, TEST_ORTTO_KEY};

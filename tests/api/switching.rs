@@ -1,4 +1,4 @@
-//! What a site moving here from Formspree meets first (README, "Coming from Formspree" and
+//! What a site moving here from Formspree meets first (docs/forms.md, "Coming from Formspree" and
 //! "Pages"): `next` in every JSON success, CORS for the library's headers, forms that can be
 //! switched off (the shipped `demo` only in dry run), `_page` as the consent record's page,
 //! and the small things a new user trips over.

@@ -1,4 +1,4 @@
-//! README "Pages": the visitor's pages link back to where they came from, can be the site's
+//! docs/pages.md "Pages": the visitor's pages link back to where they came from, can be the site's
 //! own templates (autoescaped, per form) and speak English or German.
 
 use crate::helpers::{check_config, spawn_app, Expect, TestApp, BROWSER_ACCEPT};

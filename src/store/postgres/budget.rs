@@ -1,4 +1,4 @@
-//! The fleet's one outbound budget and pause (README, "Running more than one relay"): a row
+//! The fleet's one outbound budget and pause (docs/scale-out.md, "Running more than one relay"): a row
 //! per window holding the GCRA's theoretical arrival time, moved under a row lock with the
 //! database's clock, so relays with skewed clocks still share one budget exactly.
 

@@ -1,4 +1,4 @@
-//! The scale-out backend: any number of relays sharing one PostgreSQL database (README,
+//! The scale-out backend: any number of relays sharing one PostgreSQL database (docs/scale-out.md,
 //! "Running more than one relay"). Each relay keeps one writer session (group commit) and a
 //! small pool for reads, the shared budget and housekeeping. Claims lock with `FOR UPDATE
 //! SKIP LOCKED` and lease by the database's clock, so relays never claim one row at once, and

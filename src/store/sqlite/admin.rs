@@ -110,7 +110,7 @@ impl SqliteStore {
     /// matches or whose submitted fields mention the address, their attempts, and session
     /// logs. Addresses match as intake normalises them, non-ASCII ones included. The deletes
     /// run with `secure_delete` and the WAL is then truncated, so the bytes leave the files
-    /// (README, "Operating it").
+    /// (docs/operations.md, "Operating it").
     pub async fn erase_email(&self, email: &str) -> anyhow::Result<Erased> {
         let target = ErasureTarget::parse(email)?;
         let candidates: Vec<(String, Option<String>, String)> = sqlx::query_as(

@@ -73,7 +73,7 @@ pub async fn insert_many(
 }
 
 /// Counts newly inserted rows in the daily and hourly rollups: one upsert per key for the
-/// whole batch, in the batch's transaction (README, "Rollups").
+/// whole batch, in the batch's transaction (docs/log.md, "Rollups").
 async fn count_in_rollups<'a>(
     conn: &mut SqliteConnection,
     rows: impl Iterator<Item = &'a &'a NewSubmission>,

@@ -1,4 +1,4 @@
-//! The WAL's bound (README, "Faults and what the relay does"): the log writer, between
+//! The WAL's bound (docs/faults.md, "Faults and what the relay does"): the log writer, between
 //! batches, checkpoints and truncates the WAL once it passes `database.max_wal_mb` or has
 //! not changed for a second. A truncation never waits for readers.
 

@@ -4,7 +4,7 @@ use super::*;
 
 #[actix_web::test]
 async fn a_generic_hook_reads_nested_json_by_pointer_with_a_header_token() {
-    // The README's generic example, as written there.
+    // docs/webhooks.md's generic example, as written there.
     let crm = crate::readme::readme_example("[hooks.crm]").replace("CRM_HOOK_TOKEN", "TEST_HOOK_TOKEN");
     let app = spawn_app(&crm).await;
     let body = json!({

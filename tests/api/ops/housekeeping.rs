@@ -36,7 +36,7 @@ async fn purge_and_the_retention_timer_delete_old_rows_but_keep_waiting_ones() {
     let recent = submit(&app, "demo", "new@example.com", json!({})).await;
     let store = app.store().await;
     // Old rows written straight into the file, counted as the log writer counts what it
-    // inserts (README, "Rollups").
+    // inserts (docs/log.md, "Rollups").
     let insert_old = |id: &'static str, status: &'static str| {
         let pool = store.pool().clone();
         async move {

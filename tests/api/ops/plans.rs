@@ -1,4 +1,4 @@
-//! README "The log": every index on the log serves a documented query, an admin filter,
+//! docs/log.md "The log": every index on the log serves a documented query, an admin filter,
 //! retention, erasure or the claim, shown by SQLite's own query plans; and none is left over.
 
 use super::housekeeping::ops_queries;

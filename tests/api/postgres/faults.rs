@@ -1,4 +1,4 @@
-//! PostgreSQL going away under a running relay (README, "Running more than one relay"): the
+//! PostgreSQL going away under a running relay (docs/scale-out.md, "Running more than one relay"): the
 //! batch that meets it fails with 503 and loses nothing acknowledged, `/readyz` says why, and
 //! the writer reconnects by itself once the server takes connections again.
 
@@ -106,7 +106,7 @@ async fn a_lost_or_refused_connection_fails_only_its_batch_and_the_writer_reconn
     admin.close().await;
 }
 
-/// README: "a deadlock retries the batch". A batch that deadlocks twice with another relay's
+/// docs/scale-out.md: "a deadlock retries the batch". A batch that deadlocks twice with another relay's
 /// (simulated by a trigger raising PostgreSQL's deadlock error on its first two calls; a
 /// sequence counts them, since a failed batch rolls everything else back) is applied on the
 /// third try: the post is acknowledged, at once, and its row is there once.

@@ -1,4 +1,4 @@
-//! The fleet test (README, "Running more than one relay"): three relay processes on one
+//! The fleet test (docs/scale-out.md, "Running more than one relay"): three relay processes on one
 //! PostgreSQL log, clients posting to whichever is up, a faulty fake Ortto, instances killed
 //! with SIGKILL at random and restarted, and one instance whose clock runs 20 s ahead
 //! (`faketime`). It checks every acknowledged submission ends `delivered`, Ortto sees

@@ -1,5 +1,5 @@
 //! What only a shared database gives: relays on one PostgreSQL log keep one outbound budget
-//! and one pause between them, and honour each other's thank-you links (README, "Running
+//! and one pause between them, and honour each other's thank-you links (docs/scale-out.md, "Running
 //! more than one relay").
 
 use crate::fake_ortto::{FakeOrtto, Reply};
@@ -138,7 +138,7 @@ async fn a_thank_you_link_signed_by_one_relay_is_honoured_by_another() {
 }
 
 /// Relays that start together race to make the key; every one of them ends up with the one
-/// that won (README, "One key for thank-you links").
+/// that won (docs/scale-out.md, "One key for thank-you links").
 #[actix_web::test]
 async fn relays_starting_together_agree_on_one_link_key() {
     use talk_relay::store::{LogStore, PgStore};

@@ -20,7 +20,7 @@ async fn post_signed(app: &TestApp, path: &str, headers: Vec<(&str, String)>, bo
     (response.status, response.json())
 }
 
-/// The README's table of senders, as configured there.
+/// docs/webhooks.md's table of senders, as configured there.
 const SENDERS: &str = r#"
 [hooks.formspree]
 preset = "generic"
@@ -174,7 +174,7 @@ async fn a_signature_template_with_an_unknown_placeholder_names_its_key() {
     );
 }
 
-/// A Standard Webhooks (Svix) sender, as the README configures one.
+/// A Standard Webhooks (Svix) sender, as docs/webhooks.md configures one.
 const STANDARD: &str = r#"
 [hooks.svix]
 preset = "standard-webhooks"

@@ -1,7 +1,7 @@
 //! talk-relay: website forms and form-tool webhooks into Ortto Talk conversations.
 //!
-//! Every intake request walks guard → map → clean → record → respond; delivery to
-//! Ortto happens in the background from the durable log.
+//! Every intake request walks guard → parse → clean → map → record → respond; delivery to
+//! Ortto happens in the background from the durable log (README, "How a submission flows").
 
 pub mod clean;
 pub mod cli;

@@ -1,7 +1,11 @@
 //! The last refused form and hook requests (docs/operations.md, "Recent refusals"): kept in memory only,
 //! a fixed number, so a flood cannot fill anything. No bodies and no secrets: the time, the
-//! source, the answer's status and code, why, and the client's IP.
+//! source, the answer's status and code, why, and the client's IP. And what intake logs while
+//! it cannot record at all (`OutageLog`): a line, then summaries.
 
+mod outage;
+
+pub use outage::OutageLog;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::Mutex;

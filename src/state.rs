@@ -40,9 +40,9 @@ pub struct AppState {
     /// but each keeps its own refusals, so the status page says whose it shows.
     pub instance: String,
     /// Failed admin logins per client (`/admin` answers 429 past the limit).
-    pub login_throttle: crate::ops::LoginThrottle,
+    pub login_throttle: crate::guard::LoginThrottle,
     /// What intake logs while it cannot record: one line, then summaries.
-    pub outage_log: crate::intake::OutageLog,
+    pub outage_log: crate::refusals::OutageLog,
 }
 
 /// `host pid N, started T`: this process, for the status page.

@@ -3,12 +3,14 @@
 
 mod captcha;
 mod client_ip;
+mod login;
 mod origin;
 mod rate_limit;
 mod signature;
 
 pub use captcha::{verify as verify_captcha, CaptchaVerdict};
 pub use client_ip::{client_ip, limit_key, relay_base};
+pub use login::{LoginThrottle, FAILURE_WINDOW, MAX_FAILURES};
 pub use origin::{origin_allowed, request_origin, sent_null_origin};
 pub use rate_limit::{RateLimited, RateLimits};
 pub use signature::{

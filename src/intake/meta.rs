@@ -58,6 +58,15 @@ impl RequestMeta {
         }
     }
 
+    /// The same facts with the page the visitor posted from: `_page` where it passed the
+    /// `_page` rules, else the `Referer` (docs/mapping.md, "Consent").
+    pub fn on_page(&self, page: Option<&url::Url>) -> Self {
+        Self {
+            page_url: page.map(url::Url::to_string).or_else(|| self.page_url.clone()),
+            ..self.clone()
+        }
+    }
+
     /// A row carrying this request's facts; intake fills in the rest.
     pub fn new_row(
         &self,

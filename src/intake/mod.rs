@@ -1,11 +1,10 @@
-//! Intake: `POST /f/{form}` through the pipeline guard → map → clean → record →
+//! Intake: `POST /f/{form}` through the pipeline guard → parse → clean → map → record →
 //! respond; delivery picks recorded rows up in the background.
 
 mod error;
 mod hooks;
 mod kind;
 mod meta;
-mod outage;
 pub mod redirect;
 mod respond;
 
@@ -13,7 +12,6 @@ pub use error::{ErrorEntry, IntakeError};
 pub use hooks::receive_hook_request;
 pub use kind::ResponseKind;
 pub use meta::RequestMeta;
-pub use outage::OutageLog;
 pub use respond::{accepted, close_if_timed_out, html as html_response, refused, Receipt};
 
 use crate::config::{CaptchaUnreachable, Config, FormConfig};
@@ -83,8 +81,50 @@ async fn receive_form(
     meta: &RequestMeta,
     page: &mut Option<url::Url>,
 ) -> Result<Receipt, IntakeError> {
-    // 1. Guard: rate limits, origin and size before reading anything; then the honeypot
-    //    and the CAPTCHA.
+    // 1. Guard: rate limits and the origin, before anything is read.
+    guard_form(form, req, state, meta)?;
+    // 2. Parse: the body under the size and time limits, fields under the input limits.
+    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
+    let format = body::BodyFormat::detect(content_type)?;
+    let bytes = body::read_request_body(req, body, &config.server).await?;
+    let fields = crate::http::parse::parse_fields(format, content_type, bytes, &config.limits).await?;
+    // 3. Clean (text first, so mapping sees what will be kept; HTML is sanitised in map).
+    let fields = fields.cleaned();
+    *page = redirect::back_page(form, fields.first("_page"), meta.origin.as_ref());
+    let meta = &meta.on_page(page.as_ref());
+    let next = redirect::allowed_next(
+        form,
+        fields.first("_next").or_else(|| fields.first("_redirect")),
+        meta.origin.as_ref(),
+    )
+    .or_else(|| form.redirect.clone());
+    let receipt =
+        |recorded: Recorded, outcome: &'static str| Receipt::of(recorded, &form.name, next.clone(), outcome);
+    //    Guard, once the fields are known: the honeypot and the CAPTCHA.
+    let captcha = match screen(form, req, state, meta, &fields).await? {
+        // Bots learn nothing: the answer is the same as for a real submission.
+        Screened::Spam(recorded) => return Ok(receipt(recorded, "spam")),
+        Screened::Passed(captcha) => captcha,
+    };
+    // 4. and 5. Map and record; 6. respond is the caller's.
+    let source = Source {
+        kind: SourceKind::Form,
+        name: &form.name,
+        rules: &form.rules,
+        honeypot: Some(&form.honeypot),
+    };
+    let recorded_fields = fields.to_json(CAPTCHA_FIELDS);
+    let recorded = map_and_record(state, meta, &source, &fields, recorded_fields, captcha).await?;
+    Ok(receipt(recorded, "accepted"))
+}
+
+/// The guard's checks before a form's body is read: the rate limits, then the origin.
+fn guard_form(
+    form: &FormConfig,
+    req: &HttpRequest,
+    state: &AppState,
+    meta: &RequestMeta,
+) -> Result<(), IntakeError> {
     if let Err(limited) = state.rate_limits().check_form(meta.client_addr, &form.name) {
         state.metrics.count_rate_limited(limited.scope);
         return Err(IntakeError::RateLimited {
@@ -94,79 +134,64 @@ async fn receive_form(
     if !guard::origin_allowed(form, meta.origin.as_ref(), guard::sent_null_origin(req)) {
         return Err(IntakeError::OriginNotAllowed);
     }
-    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
-    let format = body::BodyFormat::detect(content_type)?;
-    let bytes = body::read_request_body(req, body, &config.server).await?;
-    let fields = crate::http::parse::parse_fields(format, content_type, bytes, &config.limits).await?;
-    // 3. Clean (text first, so mapping sees what will be kept; HTML is sanitised in map).
-    let fields = fields.cleaned();
-    *page = redirect::back_page(form, fields.first("_page"), meta.origin.as_ref());
-    // The page the visitor posted from, for `page_url` and the consent record: `_page` where
-    // its origin passes the `_page` rules, else `Referer` (docs/mapping.md, "Consent").
-    let meta = &RequestMeta {
-        page_url: page
-            .as_ref()
-            .map(url::Url::to_string)
-            .or_else(|| meta.page_url.clone()),
-        ..meta.clone()
-    };
-    let recorded_fields = fields.to_json(CAPTCHA_FIELDS);
-    let next = redirect::allowed_next(
-        form,
-        fields.first("_next").or_else(|| fields.first("_redirect")),
-        meta.origin.as_ref(),
-    )
-    .or_else(|| form.redirect.clone());
-    let receipt =
-        |recorded: Recorded, outcome: &'static str| Receipt::of(recorded, &form.name, next.clone(), outcome);
+    Ok(())
+}
 
-    // Spam rows keep a valid email too (worked out only for them; real rows get it in map).
-    let spam_email = || mapping::draft_from_fields(&form.rules, Some(&form.honeypot), &fields).email();
-    if guard::honeypot_tripped(form, &fields) {
-        let mut row = meta.new_row(SourceKind::Form, &form.name, Status::Spam, recorded_fields);
-        row.email = spam_email();
-        row.last_error = Some("honeypot field was filled".to_owned());
-        // Bots learn nothing: the answer is the same as for a real submission.
-        return record(state, row).await.map(|r| Receipt {
-            duplicate: false,
-            ..receipt(r, "spam")
-        });
+/// What the honeypot and the CAPTCHA made of a form post.
+enum Screened {
+    /// The honeypot was filled: recorded as spam, answered as a success.
+    Spam(Recorded),
+    /// On to mapping, with the CAPTCHA's verdict for the row (`None`: the form has none).
+    Passed(Option<&'static str>),
+}
+
+/// The guard's checks once the fields are known. A filled honeypot and a failed CAPTCHA are
+/// recorded as `spam`, with the email when it is a valid one (worked out only for them; real
+/// rows get it in map).
+async fn screen(
+    form: &FormConfig,
+    req: &HttpRequest,
+    state: &AppState,
+    meta: &RequestMeta,
+    fields: &SubmittedFields,
+) -> Result<Screened, IntakeError> {
+    let spam_row = |reason: String, captcha: Option<&'static str>| {
+        let mut row = meta.new_row(
+            SourceKind::Form,
+            &form.name,
+            Status::Spam,
+            fields.to_json(CAPTCHA_FIELDS),
+        );
+        row.email = mapping::draft_from_fields(&form.rules, Some(&form.honeypot), fields).email();
+        row.last_error = Some(reason);
+        row.captcha = captcha;
+        row
+    };
+    if guard::honeypot_tripped(form, fields) {
+        let recorded = record(state, spam_row("honeypot field was filled".to_owned(), None)).await?;
+        // A repeat of a spam post is answered as new, like any success.
+        return Ok(Screened::Spam(Recorded::New(recorded.id().to_owned())));
     }
-    let captcha = match &form.captcha {
-        None => None,
-        Some(captcha) => {
-            let http = req
-                .app_data::<awc::Client>()
-                .expect("every worker has an HTTP client");
-            match guard::verify_captcha(http, captcha, &fields, meta.client_ip.as_deref()).await {
-                guard::CaptchaVerdict::Passed => Some("passed"),
-                guard::CaptchaVerdict::Failed(reason) => {
-                    let mut row = meta.new_row(SourceKind::Form, &form.name, Status::Spam, recorded_fields);
-                    row.email = spam_email();
-                    row.last_error = Some(reason);
-                    row.captcha = Some("failed");
-                    record(state, row).await?;
-                    return Err(IntakeError::CaptchaFailed);
-                }
-                guard::CaptchaVerdict::Unreachable(reason) => {
-                    tracing::warn!(%reason, form = %form.name, "CAPTCHA provider unreachable");
-                    match captcha.on_unreachable {
-                        CaptchaUnreachable::Refuse => return Err(IntakeError::CaptchaUnavailable),
-                        CaptchaUnreachable::Accept => Some("unverified"),
-                    }
-                }
+    let Some(captcha) = &form.captcha else {
+        return Ok(Screened::Passed(None));
+    };
+    let http = req
+        .app_data::<awc::Client>()
+        .expect("every worker has an HTTP client");
+    match guard::verify_captcha(http, captcha, fields, meta.client_ip.as_deref()).await {
+        guard::CaptchaVerdict::Passed => Ok(Screened::Passed(Some("passed"))),
+        guard::CaptchaVerdict::Failed(reason) => {
+            record(state, spam_row(reason, Some("failed"))).await?;
+            Err(IntakeError::CaptchaFailed)
+        }
+        guard::CaptchaVerdict::Unreachable(reason) => {
+            tracing::warn!(%reason, form = %form.name, "CAPTCHA provider unreachable");
+            match captcha.on_unreachable {
+                CaptchaUnreachable::Refuse => Err(IntakeError::CaptchaUnavailable),
+                CaptchaUnreachable::Accept => Ok(Screened::Passed(Some("unverified"))),
             }
         }
-    };
-
-    let source = Source {
-        kind: SourceKind::Form,
-        name: &form.name,
-        rules: &form.rules,
-        honeypot: Some(&form.honeypot),
-    };
-    let recorded = map_and_record(state, meta, &source, &fields, recorded_fields, captcha).await?;
-    Ok(receipt(recorded, "accepted"))
+    }
 }
 
 /// Where a submission came from, and the rules that map it.

@@ -1,7 +1,6 @@
 //! Operating endpoints: liveness, readiness and metrics.
 
 mod access;
-pub use access::{LoginThrottle, MAX_FAILURES};
 pub mod admin;
 pub mod inbox;
 

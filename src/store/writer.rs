@@ -30,6 +30,15 @@ pub enum Recorded {
     Duplicate(String),
 }
 
+impl Recorded {
+    /// The row's id, new or the one a duplicate matched.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::New(id) | Self::Duplicate(id) => id,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error("the submission could not be committed")]

@@ -151,3 +151,121 @@ fn every_link_between_the_pages_points_at_a_page_that_exists() {
         }
     }
 }
+
+/// Each top-level module of `src/` and the top-level modules it names through `crate::`.
+fn import_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let tops: BTreeSet<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_owned()
+        })
+        .filter(|name| name != "lib" && name != "main")
+        .collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut files = vec![src.clone()];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let relative = path.strip_prefix(&src).unwrap();
+        let top = relative
+            .iter()
+            .next()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
+        if !tops.contains(&top) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut named = BTreeSet::new();
+        for rest in text.split("crate::").skip(1) {
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                // `crate::{a, b::c, d::{e, f}}`: the first segment of each path.
+                Some(group) => group
+                    .split(['}'])
+                    .next()
+                    .unwrap_or("")
+                    .split(',')
+                    .map(|path| {
+                        path.trim()
+                            .split("::")
+                            .next()
+                            .unwrap_or("")
+                            .trim_start_matches('{')
+                            .trim()
+                    })
+                    .collect(),
+                None => vec![rest
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or("")],
+            };
+            named.extend(
+                names
+                    .into_iter()
+                    .filter(|n| tops.contains(*n) && *n != top)
+                    .map(str::to_owned),
+            );
+        }
+        graph.entry(top).or_default().extend(named);
+    }
+    graph
+}
+
+#[test]
+fn the_architecture_table_is_the_real_import_graph_and_it_has_no_cycle() {
+    use std::collections::BTreeSet;
+    let graph = import_graph();
+    let architecture = page("docs/architecture.md");
+    let mut listed = std::collections::BTreeMap::new();
+    for line in architecture.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let module = cells[0]
+            .trim_start_matches("| `")
+            .trim_end_matches('`')
+            .to_owned();
+        let imports: BTreeSet<String> = cells
+            .last()
+            .unwrap()
+            .trim_end_matches(" |")
+            .split(", ")
+            .filter(|i| *i != "nothing")
+            .map(|i| i.trim_matches('`').to_owned())
+            .collect();
+        listed.insert(module, imports);
+    }
+    for (module, imports) in &graph {
+        assert_eq!(
+            listed.get(module),
+            Some(imports),
+            "docs/architecture.md: `{module}` imports {imports:?}"
+        );
+    }
+    assert_eq!(
+        listed.len(),
+        graph.len(),
+        "the table lists modules that do not exist"
+    );
+    for start in graph.keys() {
+        let mut reached = BTreeSet::new();
+        let mut next: Vec<&String> = graph[start].iter().collect();
+        while let Some(module) = next.pop() {
+            assert_ne!(module, start, "`{start}` imports itself through {reached:?}");
+            if reached.insert(module.clone()) {
+                next.extend(graph.get(module).into_iter().flatten());
+            }
+        }
+    }
+}

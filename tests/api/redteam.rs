@@ -195,7 +195,7 @@ async fn failed_admin_logins_are_throttled_per_client_and_a_short_token_is_refus
             .header("Authorization", format!("Bearer {token}"))
             .send(Expect::Any)
     };
-    for _ in 0..talk_relay::ops::MAX_FAILURES {
+    for _ in 0..talk_relay::guard::MAX_FAILURES {
         assert_eq!(with("wrong-guess").await.status, 401);
     }
     let throttled = with("wrong-guess").await;

@@ -32,6 +32,42 @@ pub enum BodyError {
     TooDeep { limit: usize },
 }
 
+impl crate::http::problem::Problem for BodyError {
+    /// One status per body problem, on every endpoint.
+    fn answer(&self) -> crate::http::problem::Answer {
+        use actix_web::http::StatusCode;
+        let (status, code) = match self {
+            Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            Self::TimedOut { .. } => (StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"),
+            Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
+            Self::FileUpload { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "FILE_NOT_SUPPORTED"),
+            Self::InvalidUtf8 { .. } => (StatusCode::BAD_REQUEST, "INVALID_ENCODING"),
+            Self::Malformed(_) | Self::Interrupted => (StatusCode::BAD_REQUEST, "MALFORMED_BODY"),
+            Self::TooManyFields { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "TOO_MANY_FIELDS"),
+            Self::TooManyEvents { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "TOO_MANY_EVENTS"),
+            Self::FieldNameTooLong { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "FIELD_NAME_TOO_LONG"),
+            Self::ValueTooLong { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "FIELD_TOO_LONG"),
+            Self::TooDeep { .. } => (StatusCode::BAD_REQUEST, "JSON_TOO_DEEP"),
+        };
+        crate::http::problem::Answer::new(status, code, "refused")
+    }
+
+    /// A problem in one field names it.
+    fn entries(&self) -> Vec<crate::http::problem::ErrorEntry> {
+        let field = match self {
+            Self::InvalidUtf8 { field } | Self::FileUpload { field } | Self::ValueTooLong { field, .. } => {
+                Some(field.clone())
+            }
+            _ => None,
+        };
+        vec![crate::http::problem::ErrorEntry {
+            field,
+            code: self.answer().code.to_owned(),
+            message: self.to_string(),
+        }]
+    }
+}
+
 /// Reads a request's body under `server.max_body_bytes` and `server.body_timeout_ms`: a
 /// declared or streamed size over the limit stops reading at once (chunked bodies included),
 /// and a body that trickles in too slowly is abandoned, freeing its connection.

@@ -6,9 +6,6 @@ pub mod body;
 pub mod cors;
 pub mod json;
 pub mod parse;
+pub mod problem;
 
-/// The JSON error body every endpoint answers with (the shape Formspree's clients read):
-/// `{"ok": false, "error": <sentence>, "errors": [{"field"?, "code", "message"}]}`.
-pub fn error_body(message: &str, errors: impl serde::Serialize) -> serde_json::Value {
-    serde_json::json!({ "ok": false, "error": message, "errors": errors })
-}
+pub use problem::{respond as problem_answer, Answer, ErrorEntry, Problem};

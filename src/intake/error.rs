@@ -1,8 +1,8 @@
-use crate::domain::{FieldProblem, ProblemCode};
+use crate::domain::FieldProblem;
 use crate::http::body::BodyError;
+pub use crate::http::{Answer, ErrorEntry, Problem};
 use crate::store::RecordError;
 use actix_web::http::StatusCode;
-use serde::Serialize;
 
 /// Everything that can refuse an intake request, with the status and code it answers.
 #[derive(Debug, thiserror::Error)]
@@ -38,93 +38,38 @@ fn invalid_sentence(problems: &[FieldProblem]) -> String {
     }
 }
 
-/// One entry of the Formspree-compatible `errors` array.
-#[derive(Debug, Clone, Serialize)]
-pub struct ErrorEntry {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    pub code: String,
-    pub message: String,
-}
-
-impl IntakeError {
-    /// The intake outcome this refusal counts as in `/metrics`.
-    pub fn outcome(&self) -> &'static str {
+impl Problem for IntakeError {
+    /// Status, code, metric outcome and `Retry-After`, in one place.
+    fn answer(&self) -> Answer {
+        let refused = |status, code| Answer::new(status, code, "refused");
         match self {
-            Self::RateLimited { .. } => "rate_limited",
-            Self::BadSignature(_) => "bad_signature",
-            Self::Invalid(_) => "invalid",
-            Self::CaptchaFailed => "spam",
-            Self::Unavailable(_) | Self::CaptchaUnavailable => "unavailable",
-            _ => "refused",
+            Self::FormNotFound(_) => refused(StatusCode::NOT_FOUND, "FORM_NOT_FOUND"),
+            Self::FormInactive(_) => refused(StatusCode::FORBIDDEN, "INACTIVE"),
+            Self::HookNotFound(_) => refused(StatusCode::NOT_FOUND, "HOOK_NOT_FOUND"),
+            Self::BadSignature(_) => Answer::new(StatusCode::UNAUTHORIZED, "BAD_SIGNATURE", "bad_signature"),
+            Self::Body(body) => body.answer(),
+            Self::OriginNotAllowed => refused(StatusCode::FORBIDDEN, "ORIGIN_NOT_ALLOWED"),
+            Self::RateLimited { retry_after_secs } => {
+                Answer::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "rate_limited")
+                    .retry_after(*retry_after_secs)
+            }
+            Self::CaptchaFailed => Answer::new(StatusCode::FORBIDDEN, "CAPTCHA_FAILED", "spam"),
+            Self::CaptchaUnavailable => Answer::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "CAPTCHA_UNAVAILABLE",
+                "unavailable",
+            )
+            .retry_after(1),
+            Self::Invalid(_) => Answer::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID", "invalid"),
+            Self::Unavailable(_) => {
+                Answer::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "unavailable").retry_after(1)
+            }
         }
     }
 
-    pub fn status(&self) -> StatusCode {
+    fn entries(&self) -> Vec<ErrorEntry> {
         match self {
-            Self::FormNotFound(_) | Self::HookNotFound(_) => StatusCode::NOT_FOUND,
-            Self::BadSignature(_) => StatusCode::UNAUTHORIZED,
-            Self::Body(BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Body(BodyError::TimedOut { .. }) => StatusCode::REQUEST_TIMEOUT,
-            Self::Body(BodyError::UnsupportedMediaType(_) | BodyError::FileUpload { .. }) => {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE
-            }
-            Self::Body(
-                BodyError::TooManyFields { .. }
-                | BodyError::TooManyEvents { .. }
-                | BodyError::FieldNameTooLong { .. }
-                | BodyError::ValueTooLong { .. },
-            ) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Body(_) => StatusCode::BAD_REQUEST,
-            Self::OriginNotAllowed | Self::CaptchaFailed | Self::FormInactive(_) => StatusCode::FORBIDDEN,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    pub fn entries(&self) -> Vec<ErrorEntry> {
-        let general = |code: &str| {
-            vec![ErrorEntry {
-                field: None,
-                code: code.to_owned(),
-                message: self.to_string(),
-            }]
-        };
-        let for_field = |field: &str, code: &str| {
-            vec![ErrorEntry {
-                field: Some(field.to_owned()),
-                code: code.to_owned(),
-                message: self.to_string(),
-            }]
-        };
-        match self {
-            Self::FormNotFound(_) => general("FORM_NOT_FOUND"),
-            Self::HookNotFound(_) => general("HOOK_NOT_FOUND"),
-            Self::FormInactive(_) => general("INACTIVE"),
-            Self::BadSignature(_) => general("BAD_SIGNATURE"),
-            Self::Body(BodyError::TooLarge { .. }) => general("PAYLOAD_TOO_LARGE"),
-            Self::Body(BodyError::TimedOut { .. }) => general("REQUEST_TIMEOUT"),
-            Self::Body(BodyError::UnsupportedMediaType(_)) => general("UNSUPPORTED_MEDIA_TYPE"),
-            Self::Body(BodyError::InvalidUtf8 { field }) => {
-                for_field(field, ProblemCode::InvalidEncoding.as_str())
-            }
-            Self::Body(BodyError::FileUpload { field }) => {
-                for_field(field, ProblemCode::FileNotSupported.as_str())
-            }
-            Self::Body(BodyError::Malformed(_) | BodyError::Interrupted) => general("MALFORMED_BODY"),
-            Self::Body(BodyError::TooManyFields { .. }) => general("TOO_MANY_FIELDS"),
-            Self::Body(BodyError::TooManyEvents { .. }) => general("TOO_MANY_EVENTS"),
-            Self::Body(BodyError::FieldNameTooLong { .. }) => general("FIELD_NAME_TOO_LONG"),
-            Self::Body(BodyError::ValueTooLong { field, .. }) => {
-                for_field(field, ProblemCode::FieldTooLong.as_str())
-            }
-            Self::Body(BodyError::TooDeep { .. }) => general("JSON_TOO_DEEP"),
-            Self::OriginNotAllowed => general("ORIGIN_NOT_ALLOWED"),
-            Self::RateLimited { .. } => general("RATE_LIMITED"),
-            Self::CaptchaFailed => general("CAPTCHA_FAILED"),
-            Self::CaptchaUnavailable => general("CAPTCHA_UNAVAILABLE"),
+            Self::Body(body) => body.entries(),
             Self::Invalid(problems) => problems
                 .iter()
                 .map(|p| ErrorEntry {
@@ -133,7 +78,13 @@ impl IntakeError {
                     message: p.message.clone(),
                 })
                 .collect(),
-            Self::Unavailable(_) => general("UNAVAILABLE"),
+            _ => vec![ErrorEntry {
+                field: None,
+                code: self.answer().code.to_owned(),
+                message: self.to_string(),
+            }],
         }
     }
 }
+
+crate::problem_response!(IntakeError);

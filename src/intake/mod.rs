@@ -8,11 +8,11 @@ mod meta;
 pub mod redirect;
 mod respond;
 
-pub use error::{ErrorEntry, IntakeError};
+pub use error::{ErrorEntry, IntakeError, Problem};
 pub use hooks::receive_hook_request;
 pub use kind::ResponseKind;
 pub use meta::RequestMeta;
-pub use respond::{accepted, close_if_timed_out, html as html_response, refused, Receipt};
+pub use respond::{accepted, html as html_response, refused, Receipt};
 
 use crate::config::{CaptchaUnreachable, Config, FormConfig};
 use crate::domain::{utc_timestamp, SourceKind, Status, SubmittedFields};
@@ -319,13 +319,13 @@ pub(crate) fn answer(
         Err(error) => {
             state
                 .metrics
-                .count_intake(source_kind, asker.source, error.outcome());
+                .count_intake(source_kind, asker.source, error.answer().outcome);
             log_refusal(state, error);
             state.refusals.push(crate::refusals::Refusal {
                 at: crate::domain::now_timestamp(),
                 source_kind,
                 source: asker.source.to_owned(),
-                status: error.status().as_u16(),
+                status: error.answer().status.as_u16(),
                 code: error
                     .entries()
                     .first()
@@ -356,7 +356,7 @@ fn error_page(state: &AppState, asker: &Asker<'_>, error: &IntakeError) -> Strin
     };
     state.pages().error(
         &visit,
-        error.status().as_u16(),
+        error.answer().status.as_u16(),
         &problems,
         respond::retry_after(error),
     )
@@ -365,7 +365,10 @@ fn error_page(state: &AppState, asker: &Asker<'_>, error: &IntakeError) -> Strin
 fn log_refusal(state: &AppState, error: &IntakeError) {
     match error {
         IntakeError::Unavailable(cause) => state.outage_log.refused(&crate::telemetry::error_chain(cause)),
-        other => tracing::info!(status = other.status().as_u16(), "intake refused a request"),
+        other => tracing::info!(
+            status = other.answer().status.as_u16(),
+            "intake refused a request"
+        ),
     }
 }
 

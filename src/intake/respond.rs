@@ -1,9 +1,9 @@
 //! Respond (README, "A plain HTML form" and "fetch()"): the same outcome, shaped for a browser
 //! (redirects, the pages `crate::pages` renders) or for a script (JSON, never a redirect).
 
-use super::error::IntakeError;
+use super::error::{IntakeError, Problem};
 use super::kind::ResponseKind;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use serde_json::json;
@@ -87,39 +87,19 @@ pub fn accepted(
 
 /// A refusal: JSON for a script, the rendered error `page` for a browser.
 pub fn refused(error: &IntakeError, page: Option<String>) -> HttpResponse {
-    let status = error.status();
-    let mut response = match page {
-        None => {
-            HttpResponse::build(status).json(crate::http::error_body(&error.to_string(), error.entries()))
+    match page {
+        None => crate::http::problem_answer(error),
+        Some(page) => {
+            let mut response = html(error.answer().status, page);
+            crate::http::problem::finish(&mut response, error.answer());
+            response
         }
-        Some(page) => html(status, page),
-    };
-    let retry_after = retry_after(error);
-    if let Some(secs) = retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
-    close_if_timed_out(&mut response);
-    response
 }
 
 /// How long a refused client should wait before trying again, if it should.
 pub fn retry_after(error: &IntakeError) -> Option<u64> {
-    match error {
-        IntakeError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-        _ if error.status() == StatusCode::SERVICE_UNAVAILABLE => Some(1),
-        _ => None,
-    }
-}
-
-/// A body that timed out leaves the connection mid-request: close it rather than reuse it.
-pub fn close_if_timed_out(response: &mut HttpResponse) {
-    if response.status() == StatusCode::REQUEST_TIMEOUT {
-        response
-            .head_mut()
-            .set_connection_type(actix_web::http::ConnectionType::Close);
-    }
+    error.answer().retry_after
 }
 
 /// A visitor page: not cached, not sniffed. It may be framed (a form embedded in an iframe

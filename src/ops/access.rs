@@ -3,13 +3,14 @@
 //! [`OperatorChange`] (changes) as an argument; a request without the right credentials is
 //! answered before the handler runs.
 
+use super::AdminError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::error::InternalError;
 use actix_web::http::header;
+use actix_web::ResponseError;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use base64::Engine;
-use serde_json::json;
 use std::future::{ready, Ready};
 use std::net::IpAddr;
 use std::time::Instant;
@@ -73,36 +74,21 @@ fn refusal_to_change(req: &HttpRequest, state: &AppState) -> Option<HttpResponse
         .and_then(|v| v.to_str().ok())
         .and_then(crate::config::WebOrigin::parse)
         .is_some_and(|origin| Some(origin) == own);
-    (!bearer && !same_origin).then(|| {
-        HttpResponse::Forbidden().json(json!({
-            "ok": false,
-            "error": "Changes need the bearer token, or a same-origin request from the admin page.",
-        }))
-    })
+    (!bearer && !same_origin).then(|| AdminError::CrossSite.error_response())
 }
 
 /// `None` lets the request through; otherwise the answer that says why not.
 fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
     let config = state.config();
     let Some(token) = &config.admin_token else {
-        return Some(HttpResponse::NotFound().json(json!({
-            "ok": false,
-            "error": format!("The admin API is off: set ${} to turn it on.", config.admin_token_env),
-        })));
+        return Some(AdminError::Off(config.admin_token_env.clone()).error_response());
     };
     let server = &config.server;
     let client = crate::guard::client_ip(req, &server.trusted_proxies, &server.client_ip_header)
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     let now = Instant::now();
     if let Some(secs) = state.login_throttle.retry_after(client, now) {
-        return Some(
-            HttpResponse::TooManyRequests()
-                .insert_header((header::RETRY_AFTER, secs))
-                .json(json!({
-                    "ok": false,
-                    "error": format!("Too many failed admin logins from here; try again in {secs} seconds."),
-                })),
-        );
+        return Some(AdminError::Throttled(secs).error_response());
     }
     let given = req
         .headers()
@@ -130,9 +116,5 @@ fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
     if tried {
         state.login_throttle.failed(client, now);
     }
-    Some(
-        HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"talk-relay admin\""))
-            .json(json!({ "ok": false, "error": "A valid admin token is required." })),
-    )
+    Some(AdminError::Unauthorized.error_response())
 }

@@ -2,18 +2,19 @@
 //! environment (or HTTP Basic with the token as password, for a browser). Off when unset.
 
 use super::access::{Operator, OperatorChange};
+use super::AdminError;
 use crate::domain::{utc_timestamp, Status};
 use crate::state::AppState;
 use crate::store::SubmissionFilter;
 use actix_web::http::header;
+use actix_web::ResponseError;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+/// The answer to a read or write of the log that failed (logged, never shown).
 pub(super) fn internal(error: anyhow::Error) -> HttpResponse {
-    tracing::error!(error = %format!("{error:#}"), "admin request failed");
-    HttpResponse::InternalServerError()
-        .json(json!({ "ok": false, "error": "The log could not be read; see the relay's logs." }))
+    AdminError::Internal(error).error_response()
 }
 
 /// `GET /admin/submissions?status=&source=&email=&since=&until=&before=&limit=`
@@ -38,9 +39,7 @@ pub async fn show(_access: Operator, id: web::Path<String>, state: web::Data<App
         Ok(Some((submission, attempts))) => {
             HttpResponse::Ok().json(json!({ "submission": submission, "attempts": attempts }))
         }
-        Ok(None) => {
-            HttpResponse::NotFound().json(json!({ "ok": false, "error": "No submission has that id." }))
-        }
+        Ok(None) => AdminError::NotFound.error_response(),
         Err(error) => internal(error),
     }
 }
@@ -97,13 +96,12 @@ pub async fn replay(
         None => None,
         Some((_, Some(status @ (Status::Dead | Status::DryRun)))) => Some(status),
         Some((other, _)) => {
-            return HttpResponse::BadRequest()
-                .json(json!({ "ok": false, "error": format!("`{other}` rows cannot be replayed: use dead or dry_run.") }))
+            return AdminError::BadRequest(format!("`{other}` rows cannot be replayed: use dead or dry_run."))
+                .error_response()
         }
     };
     if body.ids.is_empty() && status.is_none() {
-        return HttpResponse::BadRequest()
-            .json(json!({ "ok": false, "error": "Name ids or a status to replay." }));
+        return AdminError::BadRequest("Name ids or a status to replay.".to_owned()).error_response();
     }
     match state.store.replay(&body.ids, status).await {
         Ok(requeued) => HttpResponse::Ok().json(json!({ "requeued": requeued })),
@@ -228,9 +226,6 @@ pub fn reload_and_log(state: &AppState) -> Result<crate::state::Reloaded, String
 pub async fn reload(_access: OperatorChange, state: web::Data<AppState>) -> HttpResponse {
     match reload_and_log(&state) {
         Ok(reloaded) => HttpResponse::Ok().json(json!({ "ok": true, "reloaded": reloaded })),
-        Err(reason) => HttpResponse::UnprocessableEntity().json(json!({
-            "ok": false,
-            "error": format!("The configuration was not reloaded; the running one stays: {reason}"),
-        })),
+        Err(reason) => AdminError::ReloadRefused(reason).error_response(),
     }
 }

@@ -1,6 +1,8 @@
 //! Operating endpoints: liveness, readiness and metrics.
 
 mod access;
+mod error;
+pub use error::AdminError;
 pub mod admin;
 pub mod inbox;
 

@@ -9,12 +9,12 @@ mod identity;
 mod request;
 
 use crate::domain::{now_timestamp, SubmitterEmail};
-use crate::http::body;
+use crate::http::{body, Answer, Problem};
 use crate::intake::RequestMeta;
 use crate::ortto::{classify_reply, OrttoClient, OrttoReply, ReplyClass, SuccessBody, TransportError};
 use crate::state::AppState;
 use crate::store::SessionLog;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -66,55 +66,40 @@ enum SessionError {
     Upstream(String),
 }
 
-impl SessionError {
-    fn status(&self) -> StatusCode {
+impl Problem for SessionError {
+    /// Status, code, metric outcome and `Retry-After`, in one place.
+    fn answer(&self) -> Answer {
         match self {
-            Self::Disabled => StatusCode::NOT_FOUND,
-            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Body(body::BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Body(body::BodyError::TimedOut { .. }) => StatusCode::REQUEST_TIMEOUT,
-            Self::Body(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Invalid(..) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::NoKey | Self::Busy(_) | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
-        }
-    }
-
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Disabled => "SESSIONS_DISABLED",
-            Self::RateLimited(_) => "RATE_LIMITED",
-            Self::BadRequest(_) => "MALFORMED_BODY",
-            Self::Body(body::BodyError::TooLarge { .. }) => "PAYLOAD_TOO_LARGE",
-            Self::Body(body::BodyError::TimedOut { .. }) => "REQUEST_TIMEOUT",
-            Self::Body(_) => "MALFORMED_BODY",
-            Self::Unauthorized(_) => "UNAUTHORIZED",
-            Self::Invalid(code, _) => code,
-            Self::NoKey => "NOT_CONFIGURED",
-            Self::Busy(_) | Self::Timeout => "UPSTREAM_UNAVAILABLE",
-            Self::Upstream(_) => "UPSTREAM_REJECTED",
-        }
-    }
-
-    fn outcome(&self) -> &'static str {
-        match self {
-            Self::Disabled => "disabled",
-            Self::RateLimited(_) => "rate_limited",
-            Self::BadRequest(_) | Self::Body(_) | Self::Invalid(..) => "invalid",
-            Self::Unauthorized(_) => "unauthorized",
-            Self::NoKey => "no_key",
-            Self::Busy(_) | Self::Timeout => "upstream_unavailable",
-            Self::Upstream(_) => "upstream_rejected",
-        }
-    }
-
-    fn retry_after(&self) -> Option<u64> {
-        match self {
-            Self::RateLimited(s) | Self::Busy(s) => Some(*s),
-            Self::Timeout | Self::NoKey => Some(1),
-            _ => None,
+            Self::Disabled => Answer::new(StatusCode::NOT_FOUND, "SESSIONS_DISABLED", "disabled"),
+            Self::RateLimited(secs) => {
+                Answer::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "rate_limited").retry_after(*secs)
+            }
+            Self::BadRequest(_) => Answer::new(StatusCode::BAD_REQUEST, "MALFORMED_BODY", "invalid"),
+            // A body problem answers as it does everywhere, counted as invalid.
+            Self::Body(body) => Answer {
+                outcome: "invalid",
+                ..body.answer()
+            },
+            Self::Unauthorized(_) => Answer::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "unauthorized"),
+            Self::Invalid(code, _) => Answer::new(StatusCode::UNPROCESSABLE_ENTITY, code, "invalid"),
+            Self::NoKey => {
+                Answer::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_CONFIGURED", "no_key").retry_after(1)
+            }
+            Self::Busy(secs) => Answer::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UPSTREAM_UNAVAILABLE",
+                "upstream_unavailable",
+            )
+            .retry_after(*secs),
+            Self::Timeout => Answer::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UPSTREAM_UNAVAILABLE",
+                "upstream_unavailable",
+            )
+            .retry_after(1),
+            Self::Upstream(_) => {
+                Answer::new(StatusCode::BAD_GATEWAY, "UPSTREAM_REJECTED", "upstream_rejected")
+            }
         }
     }
 }
@@ -164,23 +149,14 @@ pub async fn mint_session(
                 }))
         }
         Err(error) => {
-            log.outcome = error.outcome();
+            let answer = error.answer();
+            log.outcome = answer.outcome;
             tracing::info!(
-                outcome = error.outcome(),
-                status = error.status().as_u16(),
+                outcome = answer.outcome,
+                status = answer.status.as_u16(),
                 "session request refused"
             );
-            let message = error.to_string();
-            let mut response = HttpResponse::build(error.status()).json(crate::http::error_body(
-                &message,
-                [json!({"code": error.code(), "message": message})],
-            ));
-            if let Some(secs) = error.retry_after() {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            }
-            response
+            crate::http::problem_answer(&error)
         }
     };
     log.http_status = response.status().as_u16();
@@ -192,7 +168,6 @@ pub async fn mint_session(
             outcome: log.outcome.to_owned(),
         })
         .inc();
-    crate::intake::close_if_timed_out(&mut response);
     // Only authenticated requests are logged: refusals are counted above, never written,
     // so a flood of them cannot fill the disk (docs/faults.md, "Faults and what the relay does").
     if sessions.enabled() && log.auth != UNAUTHENTICATED {

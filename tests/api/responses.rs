@@ -172,3 +172,52 @@ async fn browser_and_api_shapes_for_each_refusal() {
         .await;
     assert!(too_big.body.contains("That was too much to send"));
 }
+
+/// One error model (docs/architecture.md, "Errors"): forms, hooks, sessions and admin refuse
+/// in the same JSON shape, and a body problem has the same status on every endpoint.
+#[actix_web::test]
+async fn every_endpoint_refuses_in_one_shape_and_a_body_problem_has_one_status() {
+    let app = spawn_app(
+        "[server]\nmax_body_bytes = 1000\n[sessions]\nsite_keys_env = [\"TEST_SITE_KEY_A\"]\n\
+         [hooks.open]\npreset = 'generic'\nauth = 'none'\n[admin]\ntoken_env = 'TEST_ADMIN_TOKEN'\n",
+    )
+    .await;
+    let big = serde_json::json!({"email": "a@example.com", "message": "x".repeat(2000)});
+    for path in ["/f/demo", "/hooks/open", "/talk/session"] {
+        let answer = app
+            .post(path)
+            .header("Accept", "application/json")
+            .header("Authorization", "Bearer site-key-a-not-real")
+            .json(&big, crate::helpers::Expect::Any)
+            .await;
+        assert_eq!(answer.status, 413, "{path}: {}", answer.body);
+        let body = answer.json();
+        assert_eq!(body["ok"], false, "{path}");
+        assert_eq!(body["errors"][0]["code"], "PAYLOAD_TOO_LARGE", "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("1000 bytes"),
+            "{path}: {body}"
+        );
+    }
+    for (path, status, code) in [
+        ("/admin/stats", 401, "UNAUTHORIZED"),
+        ("/admin/submissions/nope", 404, "NOT_FOUND"),
+    ] {
+        let token = if status == 401 {
+            "wrong"
+        } else {
+            crate::helpers::TEST_ADMIN_TOKEN
+        };
+        let answer = app
+            .get(path)
+            .header("Authorization", format!("Bearer {token}"))
+            .send(status)
+            .await;
+        let body = answer.json();
+        assert_eq!(
+            (body["ok"].clone(), body["errors"][0]["code"].clone()),
+            (false.into(), code.into()),
+            "{path}: {body}"
+        );
+    }
+}

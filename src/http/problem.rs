@@ -1,0 +1,104 @@
+//! One error model for every endpoint (docs/architecture.md, "Errors"): a route's error says,
+//! in one place, the status it answers, its code, how `/metrics` counts it, how long to wait
+//! before trying again, and which fields were wrong. [`respond`] turns any of them into the
+//! JSON body Formspree's clients read, `{"ok": false, "error", "errors": [{"field"?, "code",
+//! "message"}]}`, with `Retry-After`, and closes a connection whose body timed out.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use serde::Serialize;
+
+/// How a problem answers over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub status: StatusCode,
+    /// The machine-readable code (`TYPE_EMAIL`, `RATE_LIMITED`, …).
+    pub code: &'static str,
+    /// The outcome `/metrics` counts it as (`invalid`, `rate_limited`, …).
+    pub outcome: &'static str,
+    /// Seconds the client should wait before trying again, if it should.
+    pub retry_after: Option<u64>,
+}
+
+impl Answer {
+    pub const fn new(status: StatusCode, code: &'static str, outcome: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            outcome,
+            retry_after: None,
+        }
+    }
+
+    pub const fn retry_after(self, secs: u64) -> Self {
+        Self {
+            retry_after: Some(secs),
+            ..self
+        }
+    }
+}
+
+/// One entry of the `errors` array.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorEntry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub code: String,
+    pub message: String,
+}
+
+/// An error a route answers with. Its `Display` is the sentence a person reads.
+pub trait Problem: std::fmt::Display {
+    fn answer(&self) -> Answer;
+
+    /// The `errors` entries; one for the whole request unless the problem names fields.
+    fn entries(&self) -> Vec<ErrorEntry> {
+        vec![ErrorEntry {
+            field: None,
+            code: self.answer().code.to_owned(),
+            message: self.to_string(),
+        }]
+    }
+}
+
+/// The JSON answer to `problem`.
+pub fn respond(problem: &dyn Problem) -> HttpResponse {
+    let answer = problem.answer();
+    let mut response = HttpResponse::build(answer.status).json(serde_json::json!({
+        "ok": false, "error": problem.to_string(), "errors": problem.entries(),
+    }));
+    finish(&mut response, answer);
+    response
+}
+
+/// What every refusal carries besides its body: `Retry-After`, and a closed connection after
+/// a body that did not arrive in time (it is mid-request; never reuse it).
+pub fn finish(response: &mut HttpResponse, answer: Answer) {
+    if let Some(secs) = answer.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if answer.status == StatusCode::REQUEST_TIMEOUT {
+        response
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
+}
+
+/// `impl ResponseError` for a [`Problem`], so a handler may return it with `?`.
+#[macro_export]
+macro_rules! problem_response {
+    ($type:ty) => {
+        impl actix_web::ResponseError for $type {
+            fn status_code(&self) -> actix_web::http::StatusCode {
+                $crate::http::problem::Problem::answer(self).status
+            }
+
+            fn error_response(&self) -> actix_web::HttpResponse {
+                $crate::http::problem::respond(self)
+            }
+        }
+    };
+}

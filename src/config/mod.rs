@@ -79,6 +79,77 @@ struct RawSettings {
     pages: PagesSettings,
 }
 
+impl RawSettings {
+    /// The plain tables' rules: values that must be positive, then the rules between keys.
+    fn check_settings(&self) -> anyhow::Result<()> {
+        let (server, database, delivery, limits, rates) = (
+            &self.server,
+            &self.database,
+            &self.delivery,
+            &self.limits,
+            &self.rate_limits,
+        );
+        let positive: [(&str, u64); 16] = [
+            ("delivery.concurrency", delivery.concurrency as u64),
+            ("delivery.max_attempts", u64::from(delivery.max_attempts)),
+            ("delivery.lease_ms", delivery.lease_ms),
+            ("server.max_body_bytes", server.max_body_bytes as u64),
+            ("server.body_timeout_ms", server.body_timeout_ms),
+            ("limits.max_message_chars", limits.max_message_chars as u64),
+            ("limits.max_fields", limits.max_fields as u64),
+            ("limits.max_field_name_chars", limits.max_field_name_chars as u64),
+            ("limits.max_value_chars", limits.max_value_chars as u64),
+            ("limits.max_json_depth", limits.max_json_depth as u64),
+            ("rate_limits.prune_interval_ms", rates.prune_interval_ms),
+            ("database.purge_interval_ms", database.purge_interval_ms),
+            ("database.max_wal_mb", database.max_wal_mb),
+            ("database.busy_timeout_ms", database.busy_timeout_ms),
+            ("database.readiness_probe_ms", database.readiness_probe_ms),
+            ("database.pool_size", u64::from(database.pool_size)),
+        ];
+        for (key, value) in positive {
+            check_positive(key, value)?;
+        }
+        for (key, limit) in [
+            ("rate_limits.form_per_ip", &rates.form_per_ip),
+            ("rate_limits.form", &rates.form),
+            ("rate_limits.session_per_ip", &rates.session_per_ip),
+            ("rate_limits.hook_per_ip", &rates.hook_per_ip),
+        ] {
+            if limit.enabled {
+                check_positive(&format!("{key}.burst"), u64::from(limit.burst))?;
+                check_positive(&format!("{key}.per_minute"), u64::from(limit.per_minute))?;
+            }
+        }
+        database.target()?;
+        server.check_public_url()?;
+        self.ortto.check_base_url()?;
+        let rules = [
+            (
+                (1..=128).contains(&rates.ipv6_prefix),
+                "rate_limits.ipv6_prefix: a prefix length from 1 to 128",
+            ),
+            (
+                actix_web::http::header::HeaderName::from_bytes(server.client_ip_header.as_bytes()).is_ok(),
+                "server.client_ip_header: not a header name",
+            ),
+            (
+                delivery.lease_ms > self.ortto.timeout_ms + self.ortto.connect_timeout_ms,
+                "delivery.lease_ms must exceed ortto.timeout_ms + ortto.connect_timeout_ms, \
+                 or a slow request could be claimed and sent twice",
+            ),
+            (
+                delivery.backoff_base_ms <= delivery.backoff_cap_ms,
+                "delivery.backoff_base_ms must not exceed delivery.backoff_cap_ms",
+            ),
+        ];
+        for (holds, problem) in rules {
+            anyhow::ensure!(holds, "{problem}");
+        }
+        Ok(())
+    }
+}
+
 /// The relay's whole, validated configuration. Secrets are held as `SecretString`,
 /// whose `Debug` prints `[REDACTED]`.
 #[derive(Debug, Clone)]
@@ -153,97 +224,28 @@ impl Config {
         ortto_api_key: Option<SecretString>,
         secrets: &SecretSource<'_>,
     ) -> anyhow::Result<Self> {
-        check_positive("delivery.concurrency", raw.delivery.concurrency as u64)?;
-        check_positive("delivery.max_attempts", u64::from(raw.delivery.max_attempts))?;
-        check_positive("delivery.lease_ms", raw.delivery.lease_ms)?;
-        check_positive("server.max_body_bytes", raw.server.max_body_bytes as u64)?;
-        check_positive("limits.max_message_chars", raw.limits.max_message_chars as u64)?;
-        check_positive("limits.max_fields", raw.limits.max_fields as u64)?;
-        check_positive(
-            "limits.max_field_name_chars",
-            raw.limits.max_field_name_chars as u64,
-        )?;
-        check_positive("limits.max_value_chars", raw.limits.max_value_chars as u64)?;
-        check_positive("limits.max_json_depth", raw.limits.max_json_depth as u64)?;
-        check_positive("rate_limits.prune_interval_ms", raw.rate_limits.prune_interval_ms)?;
-        check_positive("database.purge_interval_ms", raw.database.purge_interval_ms)?;
-        check_positive("database.max_wal_mb", raw.database.max_wal_mb)?;
-        check_positive("database.busy_timeout_ms", raw.database.busy_timeout_ms)?;
-        check_positive("database.readiness_probe_ms", raw.database.readiness_probe_ms)?;
-        check_positive("database.pool_size", u64::from(raw.database.pool_size))?;
-        raw.database.target()?;
-        check_positive("server.body_timeout_ms", raw.server.body_timeout_ms)?;
-        raw.server.check_public_url()?;
-        anyhow::ensure!(
-            (1..=128).contains(&raw.rate_limits.ipv6_prefix),
-            "rate_limits.ipv6_prefix: a prefix length from 1 to 128"
-        );
-        anyhow::ensure!(
-            actix_web::http::header::HeaderName::from_bytes(raw.server.client_ip_header.as_bytes()).is_ok(),
-            "server.client_ip_header: not a header name"
-        );
-        for (key, limit) in [
-            ("rate_limits.form_per_ip", &raw.rate_limits.form_per_ip),
-            ("rate_limits.form", &raw.rate_limits.form),
-            ("rate_limits.session_per_ip", &raw.rate_limits.session_per_ip),
-            ("rate_limits.hook_per_ip", &raw.rate_limits.hook_per_ip),
-        ] {
-            if limit.enabled {
-                check_positive(&format!("{key}.burst"), u64::from(limit.burst))?;
-                check_positive(&format!("{key}.per_minute"), u64::from(limit.per_minute))?;
-            }
-        }
-        anyhow::ensure!(
-            raw.delivery.lease_ms > raw.ortto.timeout_ms + raw.ortto.connect_timeout_ms,
-            "delivery.lease_ms must exceed ortto.timeout_ms + ortto.connect_timeout_ms, \
-             or a slow request could be claimed and sent twice"
-        );
-        anyhow::ensure!(
-            raw.delivery.backoff_base_ms <= raw.delivery.backoff_cap_ms,
-            "delivery.backoff_base_ms must not exceed delivery.backoff_cap_ms"
-        );
-        if !raw.ortto.base_url.is_empty() {
-            let url = url::Url::parse(&raw.ortto.base_url)
-                .map_err(|e| anyhow::anyhow!("ortto.base_url: not a URL ({e})"))?;
-            anyhow::ensure!(
-                matches!(url.scheme(), "http" | "https"),
-                "ortto.base_url: must be an http or https URL"
-            );
-        }
+        raw.check_settings()?;
         let site_lang = crate::pages::for_lang(&raw.pages.lang).ok_or_else(|| {
             anyhow::anyhow!(
                 "pages.lang: `{}` is not a built-in language (en, de)",
                 raw.pages.lang
             )
         })?;
+        let (max_message_chars, dry_run) = (raw.limits.max_message_chars, ortto_api_key.is_none());
         let forms = raw
             .forms
             .into_iter()
             .map(|(name, form)| {
-                let dry_run = ortto_api_key.is_none();
-                let checked = check_form(
-                    &name,
-                    form,
-                    raw.limits.max_message_chars,
-                    site_lang,
-                    secrets,
-                    dry_run,
-                )?;
+                let checked = check_form(&name, form, max_message_chars, site_lang, secrets, dry_run)?;
                 Ok((name, checked))
             })
             .collect::<anyhow::Result<_>>()?;
+        let public_url = raw.server.public_url();
         let hooks = raw
             .hooks
             .into_iter()
             .map(|(name, hook)| {
-                let public_url = raw.server.public_url();
-                let checked = check_hook(
-                    &name,
-                    hook,
-                    raw.limits.max_message_chars,
-                    secrets,
-                    public_url.as_ref(),
-                )?;
+                let checked = check_hook(&name, hook, max_message_chars, secrets, public_url.as_ref())?;
                 Ok((name, checked))
             })
             .collect::<anyhow::Result<_>>()?;

@@ -192,6 +192,22 @@ pub struct OrttoSettings {
     pub timeout_ms: u64,
 }
 
+impl OrttoSettings {
+    /// `ortto.base_url`, when set, is an http(s) URL.
+    pub(crate) fn check_base_url(&self) -> anyhow::Result<()> {
+        if self.base_url.is_empty() {
+            return Ok(());
+        }
+        let url = url::Url::parse(&self.base_url)
+            .map_err(|e| anyhow::anyhow!("ortto.base_url: not a URL ({e})"))?;
+        anyhow::ensure!(
+            matches!(url.scheme(), "http" | "https"),
+            "ortto.base_url: must be an http or https URL"
+        );
+        Ok(())
+    }
+}
+
 impl Plan {
     /// Ortto's documented limits: requests per 10 s and per 60 s.
     pub fn quotas(self) -> (u32, u32) {

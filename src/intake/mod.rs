@@ -12,7 +12,7 @@ pub use error::{ErrorEntry, IntakeError, Problem};
 pub use hooks::receive_hook_request;
 pub use kind::ResponseKind;
 pub use meta::RequestMeta;
-pub use respond::{accepted, html as html_response, refused, Receipt};
+pub use respond::{accepted, html as html_response, refused, Accepted, BatchOutcome, Receipt};
 
 use crate::config::{CaptchaUnreachable, Config, FormConfig};
 use crate::domain::{utc_timestamp, SourceKind, Status, SubmittedFields};
@@ -38,7 +38,9 @@ pub async fn submit_form(
     let mut page = None;
     let outcome = match form {
         Some(form) if !form.switch.is_on() => Err(IntakeError::FormInactive(form.name.clone())),
-        Some(form) => receive_form(form, &config, &req, body, &state, &meta, &mut page).await,
+        Some(form) => receive_form(form, &config, &req, body, &state, &meta, &mut page)
+            .await
+            .map(Accepted::One),
         None => Err(IntakeError::FormNotFound(form_name.into_inner())),
     };
     let asker = Asker {
@@ -294,17 +296,17 @@ pub(crate) struct Asker<'a> {
 pub(crate) fn answer(
     state: &AppState,
     asker: &Asker<'_>,
-    outcome: &Result<Receipt, IntakeError>,
+    outcome: &Result<Accepted, IntakeError>,
 ) -> HttpResponse {
     let source_kind = asker.source_kind.as_str();
+    let count = |outcome: &str| state.metrics.count_intake(source_kind, asker.source, outcome);
     match outcome {
-        Ok(receipt) => {
-            let counted = if receipt.duplicate {
+        Ok(Accepted::One(receipt)) => {
+            count(if receipt.duplicate {
                 "duplicate"
             } else {
                 receipt.outcome
-            };
-            state.metrics.count_intake(source_kind, asker.source, counted);
+            });
             let now = (state.clock)().timestamp();
             let thanks =
                 || redirect::thanks_link(&state.link_key, &receipt.source, asker.back.as_deref(), now);
@@ -315,6 +317,14 @@ pub(crate) fn answer(
                 asker.relay_base.as_ref(),
                 thanks,
             )
+        }
+        Ok(Accepted::Ignored) => {
+            count("ignored");
+            respond::ignored()
+        }
+        Ok(Accepted::Batch(batch)) => {
+            batch.outcomes().for_each(count);
+            batch.response()
         }
         Err(error) => {
             state

@@ -44,6 +44,79 @@ impl Receipt {
     }
 }
 
+/// What an intake request came to when nothing refused it: one submission (a form post or a
+/// hook event), an event the hook's `accept` filter ignores, or a batch of events.
+#[derive(Debug)]
+pub enum Accepted {
+    One(Receipt),
+    Ignored,
+    Batch(BatchOutcome),
+}
+
+/// What each event of a batch came to; the answer's body.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct BatchOutcome {
+    pub ids: Vec<String>,
+    pub new: usize,
+    pub duplicates: usize,
+    pub ignored: usize,
+    pub invalid: usize,
+}
+
+impl BatchOutcome {
+    /// Each event's result (`None`: ignored). An invalid event is counted and kept; any other
+    /// refusal (the log cannot write) refuses the whole call, so the sender retries it.
+    pub fn tally(
+        answers: Vec<Option<Result<crate::store::Recorded, IntakeError>>>,
+    ) -> Result<Self, IntakeError> {
+        let mut batch = Self::default();
+        for answer in answers {
+            match answer {
+                None => batch.ignored += 1,
+                Some(Ok(crate::store::Recorded::New(id))) => {
+                    batch.new += 1;
+                    batch.ids.push(id);
+                }
+                Some(Ok(crate::store::Recorded::Duplicate(id))) => {
+                    batch.duplicates += 1;
+                    batch.ids.push(id);
+                }
+                Some(Err(IntakeError::Invalid(_))) => batch.invalid += 1,
+                Some(Err(other)) => return Err(other),
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Each event as `/metrics` counts it.
+    pub fn outcomes(&self) -> impl Iterator<Item = &'static str> {
+        [
+            ("accepted", self.new),
+            ("duplicate", self.duplicates),
+            ("ignored", self.ignored),
+            ("invalid", self.invalid),
+        ]
+        .into_iter()
+        .flat_map(|(outcome, n)| std::iter::repeat_n(outcome, n))
+    }
+
+    /// 202 when anything was new, else 200: vendors retry anything but 2xx.
+    pub fn response(&self) -> HttpResponse {
+        let mut body = serde_json::to_value(self).expect("batch outcomes serialise");
+        body["ok"] = json!(true);
+        if self.new > 0 {
+            HttpResponse::Accepted().json(body)
+        } else {
+            HttpResponse::Ok().json(body)
+        }
+    }
+}
+
+/// A hook event the `accept` filter does not take: authenticated, answered, never recorded.
+pub fn ignored() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "ok": true, "ignored": true }))
+}
+
 /// A submission taken. In dry run (no Ortto key) the API says so: `"status": "dry_run"`,
 /// since nothing will be sent until a key is set and the rows are replayed. `thanks` makes
 /// the built-in thank-you page's address (relative to the relay) for a form without a

@@ -72,8 +72,8 @@ impl Application {
                 DatabaseTarget::Sqlite(path) => Some(path),
                 DatabaseTarget::Postgres(_) => None,
             },
-            min_free_bytes: database.min_free_mb * 1_000_000,
-            max_wal_bytes: database.max_wal_mb << 20,
+            min_free_bytes: database.min_free_bytes(),
+            max_wal_bytes: database.max_wal_bytes(),
             probe_every: Duration::from_millis(database.readiness_probe_ms),
         }));
         health.watch_once();

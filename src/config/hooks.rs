@@ -168,35 +168,50 @@ pub struct HookConfig {
     pub batch: Option<String>,
 }
 
+/// A vendor's documented signature, used where the hook does not say otherwise.
+#[derive(Debug, Clone, Copy)]
+struct PresetSignature {
+    header: &'static str,
+    encoding: SignatureEncoding,
+    prefix: Option<&'static str>,
+    format: HmacFormat,
+}
+
 /// The vendor's documented signature, when the hook does not say otherwise.
-fn preset_hmac(
-    preset: Preset,
-) -> Option<(&'static str, SignatureEncoding, Option<&'static str>, HmacFormat)> {
+fn preset_hmac(preset: Preset) -> Option<PresetSignature> {
+    let signature = |header, encoding, prefix, format| {
+        Some(PresetSignature {
+            header,
+            encoding,
+            prefix,
+            format,
+        })
+    };
     match preset {
-        Preset::Typeform => Some((
+        Preset::Typeform => signature(
             "Typeform-Signature",
             SignatureEncoding::Base64,
             Some("sha256="),
             HmacFormat::Plain,
-        )),
-        Preset::Tally => Some((
+        ),
+        Preset::Tally => signature(
             "Tally-Signature",
             SignatureEncoding::Base64,
             None,
             HmacFormat::Plain,
-        )),
-        Preset::Webflow => Some((
+        ),
+        Preset::Webflow => signature(
             "x-webflow-signature",
             SignatureEncoding::Hex,
             None,
             HmacFormat::Webflow,
-        )),
-        Preset::StandardWebhooks => Some((
+        ),
+        Preset::StandardWebhooks => signature(
             "webhook-signature",
             SignatureEncoding::Base64,
             None,
             HmacFormat::StandardWebhooks,
-        )),
+        ),
         Preset::Jotform | Preset::Generic => None,
     }
 }
@@ -257,7 +272,7 @@ fn hmac_auth(
     let header = raw
         .signature_header
         .clone()
-        .or(preset.map(|p| p.0.to_owned()))
+        .or(preset.map(|p| p.header.to_owned()))
         .ok_or_else(|| {
             anyhow::anyhow!(
                 "{}: names the header that carries the signature",
@@ -266,7 +281,7 @@ fn hmac_auth(
         })?;
     let format = raw
         .signature_format
-        .or(preset.map(|p| p.3))
+        .or(preset.map(|p| p.format))
         .unwrap_or(HmacFormat::Plain);
     let defaults = format_defaults(format);
     let signed = parse_signed(&key("signed"), raw.signed.as_deref().unwrap_or(defaults.template))?;
@@ -313,7 +328,7 @@ fn hmac_auth(
         header,
         encoding: raw
             .signature_encoding
-            .or(preset.map(|p| p.1))
+            .or(preset.map(|p| p.encoding))
             .unwrap_or(match format {
                 HmacFormat::StandardWebhooks => SignatureEncoding::Base64,
                 _ => SignatureEncoding::Hex,
@@ -321,7 +336,7 @@ fn hmac_auth(
         prefix: raw
             .signature_prefix
             .clone()
-            .or(preset.and_then(|p| p.2.map(str::to_owned))),
+            .or(preset.and_then(|p| p.prefix.map(str::to_owned))),
         layout: defaults.layout,
         signed,
         timestamp,

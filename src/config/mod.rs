@@ -22,7 +22,7 @@ pub use rules::{
 use settings::AdminSettings;
 pub use settings::{
     DatabaseSettings, DatabaseTarget, DeliverySettings, Durability, LimitSettings, LogSettings,
-    OrttoSettings, PagesSettings, Plan, RateLimit, RateLimitSettings, Region, ServerSettings,
+    OrttoSettings, PagesSettings, Plan, RateLimit, RateLimitSettings, Region, ServerSettings, MB,
 };
 
 pub use hooks::{GenericPointers, HookAuth, HookConfig, Preset, SignatureEncoding, HTML_FIELD};

@@ -1,5 +1,6 @@
 //! How any source maps: `MappingRules`, and the consent policy with its words.
 
+use crate::domain::field_ids as ids;
 use crate::domain::PersonFieldId;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -153,14 +154,14 @@ pub(crate) fn check_mapping(
         let id = PersonFieldId::parse(&id)
             .map_err(|e| anyhow::anyhow!("{}: {e}", key(&format!("fields.{field}"))))?;
         anyhow::ensure!(
-            !matches!(id.as_str(), "bol::p" | "str::s-ctx"),
+            !matches!(id.as_str(), ids::PERMISSION | ids::PERMISSION_CONTEXT),
             "{}: consent is set with a [consent] table, which also records how the person subscribed",
             key(&format!("fields.{field}"))
         );
         field_map.insert(field, id);
     }
     let merge_by = match merge_by {
-        None => vec![PersonFieldId::builtin("str::email")],
+        None => vec![PersonFieldId::builtin(ids::EMAIL)],
         Some(ids) => {
             anyhow::ensure!(
                 (1..=2).contains(&ids.len()),

@@ -85,6 +85,21 @@ pub struct DatabaseSettings {
     pub max_page_count: u64,
 }
 
+/// A megabyte in the `*_mb` keys: 2^20 bytes (MiB), for free space and the WAL alike.
+pub const MB: u64 = 1 << 20;
+
+impl DatabaseSettings {
+    /// `min_free_mb` in bytes.
+    pub fn min_free_bytes(&self) -> u64 {
+        self.min_free_mb.saturating_mul(MB)
+    }
+
+    /// `max_wal_mb` in bytes.
+    pub fn max_wal_bytes(&self) -> u64 {
+        self.max_wal_mb.saturating_mul(MB)
+    }
+}
+
 /// Where the log lives, from `database.url` (or `database.path`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseTarget {

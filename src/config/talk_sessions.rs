@@ -1,6 +1,7 @@
 //! `[sessions]`: minting verified Talk session tokens for signed-in visitors.
 
 use super::{SecretSource, WebOrigin};
+use crate::domain::field_ids as ids;
 use crate::domain::PersonFieldId;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -59,7 +60,7 @@ pub(crate) fn check_sessions(
             site_keys: Vec::new(),
             signing_secret: None,
             allowed_origins: Vec::new(),
-            merge_by: vec![PersonFieldId::builtin("str::email")],
+            merge_by: vec![PersonFieldId::builtin(ids::EMAIL)],
             allowed_fields: Vec::new(),
             max_expires_ahead_secs: default_max_ahead(),
         });
@@ -90,7 +91,7 @@ pub(crate) fn check_sessions(
             );
             ids("merge_by", list)?
         }
-        None => vec![PersonFieldId::builtin("str::email")],
+        None => vec![PersonFieldId::builtin(ids::EMAIL)],
     };
     anyhow::ensure!(
         (1..=default_max_ahead()).contains(&raw.max_expires_ahead_secs),

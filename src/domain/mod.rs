@@ -1,6 +1,7 @@
 //! Types whose only constructors check them: once a value exists, it is valid.
 
 mod email;
+pub mod field_ids;
 mod field_problem;
 mod fields;
 mod person_field;

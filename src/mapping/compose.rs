@@ -2,6 +2,7 @@ use super::values::{shape, Shaped};
 use super::Draft;
 use crate::clean::HtmlCleaner;
 use crate::config::{ConsentWord, MappingRules, UncheckedConsent};
+use crate::domain::field_ids as ids;
 use crate::domain::{FieldProblem, PersonFieldId, ProblemCode, SubmitterEmail};
 use crate::ortto::{ComposeRequest, Conversation, Message};
 use chrono::{DateTime, Utc};
@@ -45,7 +46,7 @@ pub fn compose(
     let mut email = None;
 
     for bound in &draft.person_fields {
-        if bound.id.as_str() == "str::email" {
+        if bound.id.as_str() == ids::EMAIL {
             let raw = bound
                 .values
                 .iter()
@@ -53,7 +54,7 @@ pub fn compose(
                 .map_or("", String::as_str);
             match SubmitterEmail::parse(&bound.field, raw) {
                 Ok(parsed) => {
-                    fields.insert("str::email".to_owned(), Value::String(parsed.as_str().to_owned()));
+                    fields.insert(ids::EMAIL.to_owned(), Value::String(parsed.as_str().to_owned()));
                     email = Some(parsed.as_str().to_owned());
                 }
                 Err(problem) => problems.push(problem),
@@ -125,9 +126,9 @@ pub fn compose(
 
     let (consent, consent_note) = consent_answer(&draft, rules);
     if let Some(opted_in) = consent {
-        fields.insert("bol::p".to_owned(), Value::Bool(opted_in));
+        fields.insert(ids::PERMISSION.to_owned(), Value::Bool(opted_in));
         fields.insert(
-            "str::s-ctx".to_owned(),
+            ids::PERMISSION_CONTEXT.to_owned(),
             Value::String(consent_context(rules, opted_in, context)),
         );
     }
@@ -173,8 +174,8 @@ fn too_long(field: &str, max: usize) -> FieldProblem {
 
 /// `str::name` alone is split into first and last name: the first word, then the rest.
 fn split_full_name(fields: &mut Map<String, Value>) {
-    let has_parts = fields.contains_key("str::first") || fields.contains_key("str::last");
-    let Some(Value::String(full)) = fields.get("str::name").cloned() else {
+    let has_parts = fields.contains_key(ids::FIRST) || fields.contains_key(ids::LAST);
+    let Some(Value::String(full)) = fields.get(ids::NAME).cloned() else {
         return;
     };
     if has_parts {
@@ -182,11 +183,11 @@ fn split_full_name(fields: &mut Map<String, Value>) {
     }
     let mut words = full.split_whitespace();
     if let Some(first) = words.next() {
-        fields.insert("str::first".to_owned(), Value::String(first.to_owned()));
+        fields.insert(ids::FIRST.to_owned(), Value::String(first.to_owned()));
     }
     let rest = words.collect::<Vec<_>>().join(" ");
     if !rest.is_empty() {
-        fields.insert("str::last".to_owned(), Value::String(rest));
+        fields.insert(ids::LAST.to_owned(), Value::String(rest));
     }
 }
 
@@ -222,8 +223,8 @@ fn check_merge_field(
 
 fn default_field_name(id: &PersonFieldId) -> String {
     match id.as_str() {
-        "str::email" => "email".to_owned(),
-        "phn::phone" => "phone".to_owned(),
+        ids::EMAIL => "email".to_owned(),
+        ids::PHONE => "phone".to_owned(),
         other => other.rsplit(':').next().unwrap_or(other).to_owned(),
     }
 }

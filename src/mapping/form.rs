@@ -1,5 +1,6 @@
 use super::{Answer, BoundValue, Draft};
 use crate::config::MappingRules;
+use crate::domain::field_ids as ids;
 use crate::domain::PersonFieldId;
 use crate::domain::SubmittedFields;
 
@@ -11,11 +12,11 @@ const SUBJECT_FIELDS: &[&str] = &["subject", "_subject"];
 /// The conventional names (docs/mapping.md, "Mapping rules") that map without configuration.
 fn conventional_field(name: &str) -> Option<&'static str> {
     Some(match name.to_ascii_lowercase().as_str() {
-        "email" | "e-mail" | "email_address" | "_replyto" => "str::email",
-        "first_name" | "firstname" | "fname" | "given_name" => "str::first",
-        "last_name" | "lastname" | "lname" | "surname" | "family_name" => "str::last",
-        "name" | "full_name" => "str::name",
-        "phone" | "tel" => "phn::phone",
+        "email" | "e-mail" | "email_address" | "_replyto" => ids::EMAIL,
+        "first_name" | "firstname" | "fname" | "given_name" => ids::FIRST,
+        "last_name" | "lastname" | "lname" | "surname" | "family_name" => ids::LAST,
+        "name" | "full_name" => ids::NAME,
+        "phone" | "tel" => ids::PHONE,
         _ => return None,
     })
 }

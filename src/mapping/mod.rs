@@ -13,6 +13,7 @@ pub use form::{draft_from_fields, CAPTCHA_FIELDS};
 pub use presets::{normalise, Normalised, HTML_FIELD};
 pub use values::is_checked;
 
+use crate::domain::field_ids as ids;
 use crate::domain::PersonFieldId;
 
 impl Draft {
@@ -27,10 +28,7 @@ impl Draft {
 
     /// The field bound to `str::email` and its first value.
     fn email_answer(&self) -> Option<(&str, &str)> {
-        let bound = self
-            .person_fields
-            .iter()
-            .find(|b| b.id.as_str() == "str::email")?;
+        let bound = self.person_fields.iter().find(|b| b.id.as_str() == ids::EMAIL)?;
         Some((&bound.field, bound.values.first()?))
     }
 }

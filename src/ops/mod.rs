@@ -26,7 +26,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         }
     }
     let storage = state.health.snapshot();
-    let free_mb = storage.free_bytes.map(|b| b / 1_000_000);
+    let free_mb = storage.free_bytes.map(|b| b / crate::config::MB);
     let mode = if state.deliveries.dry_run() {
         "dry_run"
     } else {

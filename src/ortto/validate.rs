@@ -2,6 +2,7 @@
 //! relay never spends one of the 15 bad requests that get its IP banned.
 
 use super::{ComposeRequest, STR_MAX_CHARS, TXT_MAX_CHARS};
+use crate::domain::field_ids as ids;
 use crate::domain::{FieldKind, PersonFieldId};
 use serde_json::Value;
 
@@ -31,7 +32,9 @@ pub fn check_compose(request: &ComposeRequest, bytes: usize) -> Result<(), Strin
         check_field(&PersonFieldId::parse(id)?, id, value)?;
     }
     // Consent is never sent without saying where it came from (docs/mapping.md, "Consent").
-    if fields.contains_key("bol::p") && !fields.get("str::s-ctx").is_some_and(Value::is_string) {
+    if fields.contains_key(ids::PERMISSION)
+        && !fields.get(ids::PERMISSION_CONTEXT).is_some_and(Value::is_string)
+    {
         return Err("`bol::p` is sent without `str::s-ctx`".to_owned());
     }
     let merge_by = &request.merge_by;

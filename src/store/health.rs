@@ -183,16 +183,16 @@ impl StorageHealth {
         let low = free.filter(|f| *f < min).map(|f| {
             format!(
                 "only {} MB free on the database's filesystem (database.min_free_mb = {})",
-                f / 1_000_000,
-                min / 1_000_000
+                f / crate::config::MB,
+                min / crate::config::MB
             )
         });
         let mut state = self.state();
         let near = free.is_some_and(|f| f < min.saturating_mul(2));
         if near && !state.low_disk_warned {
             tracing::warn!(
-                free_mb = free.unwrap_or(0) / 1_000_000,
-                min_free_mb = min / 1_000_000,
+                free_mb = free.unwrap_or(0) / crate::config::MB,
+                min_free_mb = min / crate::config::MB,
                 "the database's filesystem is nearly full; intake stops below min_free_mb"
             );
         }

@@ -2,6 +2,7 @@
 
 use super::{SessionError, SessionRequest};
 use crate::config::SessionConfig;
+use crate::domain::field_ids as ids;
 use crate::domain::SubmitterEmail;
 use serde_json::{json, Map, Value};
 
@@ -30,9 +31,9 @@ pub(super) fn session_body(
         ));
     }
     let mut fields = Map::new();
-    fields.insert("str::email".to_owned(), json!(email.as_str()));
-    fields.insert("str::name".to_owned(), json!(name));
-    for (id, value) in [("str::first", &request.first), ("str::last", &request.last)] {
+    fields.insert(ids::EMAIL.to_owned(), json!(email.as_str()));
+    fields.insert(ids::NAME.to_owned(), json!(name));
+    for (id, value) in [(ids::FIRST, &request.first), (ids::LAST, &request.last)] {
         if let Some(value) = value {
             fields.insert(id.to_owned(), json!(text(id, value)?));
         }

@@ -257,7 +257,7 @@ async fn below_min_free_space_intake_answers_503_before_writing_and_says_why() {
 #[actix_web::test]
 async fn nearing_min_free_space_is_logged_once_while_intake_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let free_mb = fs4::available_space(dir.path()).unwrap() / 1_000_000;
+    let free_mb = fs4::available_space(dir.path()).unwrap() / talk_relay::config::MB;
     // Free space is 1.5 × the minimum: near it, not below it (room for the disk to move).
     let min_free_mb = free_mb * 2 / 3;
     let port = free_port();

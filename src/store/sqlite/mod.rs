@@ -50,7 +50,7 @@ impl Default for OpenSettings {
         Self {
             durability: crate::config::Durability::Full,
             busy_timeout: Duration::from_secs(5),
-            max_wal_bytes: 64 << 20,
+            max_wal_bytes: 64 * crate::config::MB,
             max_page_count: 0,
         }
     }
@@ -61,7 +61,7 @@ impl OpenSettings {
         Self {
             durability: database.synchronous,
             busy_timeout: Duration::from_millis(database.busy_timeout_ms),
-            max_wal_bytes: database.max_wal_mb << 20,
+            max_wal_bytes: database.max_wal_bytes(),
             max_page_count: database.max_page_count,
         }
     }

@@ -7,6 +7,7 @@ pub mod health;
 mod model;
 pub mod postgres;
 pub mod sqlite;
+mod statements;
 mod writer;
 
 pub use model::{

@@ -14,45 +14,7 @@ pub(super) struct Batch<'c>(pub(super) &'c mut PgConnection);
 #[async_trait::async_trait]
 impl BatchStatements for Batch<'_> {
     async fn insert_many(&mut self, rows: &[&NewSubmission]) -> anyhow::Result<Vec<(String, bool)>> {
-        let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
-            "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at,
-                 last_error, email, subject, consent, consent_note, client_ip, user_agent, origin, page_url,
-                 idempotency_key, payload, fields, request_id, captcha) ",
-        );
-        query.push_values(rows, |mut values, row| {
-            values
-                .push_bind(&row.id)
-                .push_bind(&row.received_at)
-                .push_unseparated("::timestamptz")
-                .push_bind(row.source_kind.as_str())
-                .push_bind(&row.source)
-                .push_bind(row.status.as_str())
-                // Due at once by the database's clock: a relay whose clock runs ahead must
-                // not hold its rows back from the fleet.
-                .push(if row.next_attempt_at.is_some() {
-                    "now()"
-                } else {
-                    "NULL"
-                })
-                .push_bind(&row.last_error)
-                .push_bind(&row.email)
-                .push_bind(&row.subject)
-                .push_bind(row.consent)
-                .push_bind(&row.consent_note)
-                .push_bind(&row.client_ip)
-                .push_bind(&row.user_agent)
-                .push_bind(&row.origin)
-                .push_bind(&row.page_url)
-                .push_bind(&row.idempotency_key)
-                .push_bind(&row.payload)
-                .push_bind(&row.fields)
-                .push_bind(&row.request_id)
-                .push_bind(row.captcha);
-        });
-        query.push(
-            " ON CONFLICT (source_kind, source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-              RETURNING id",
-        );
+        let mut query = crate::store::statements::insert_submissions::<Postgres>(rows);
         let inserted: HashSet<String> = query
             .build_query_scalar::<String>()
             .fetch_all(&mut *self.0)
@@ -86,23 +48,7 @@ impl BatchStatements for Batch<'_> {
             .filter_map(|f| f.attempt.map(|a| (f.lease.id.as_str(), a)))
             .collect();
         if !attempts.is_empty() {
-            let mut insert: QueryBuilder<Postgres> = QueryBuilder::new(
-                "INSERT INTO delivery_attempts (submission_id, attempt, started_at, duration_ms,
-                     http_status, error_kind, error, response_excerpt) ",
-            );
-            insert.push_values(&attempts, |mut row, (id, a)| {
-                row.push_bind(*id)
-                    .push("(SELECT COUNT(*) + 1 FROM delivery_attempts WHERE submission_id = ")
-                    .push_bind_unseparated(*id)
-                    .push_unseparated(")")
-                    .push_bind(crate::domain::utc_timestamp(a.started_at))
-                    .push_unseparated("::timestamptz")
-                    .push_bind(a.duration_ms)
-                    .push_bind(a.http_status.map(i64::from))
-                    .push_bind(a.error_kind)
-                    .push_bind(a.error.clone())
-                    .push_bind(a.response_excerpt.clone());
-            });
+            let mut insert = crate::store::statements::insert_attempts::<Postgres>(&attempts);
             insert
                 .build()
                 .execute(&mut *self.0)
@@ -204,25 +150,11 @@ impl BatchStatements for Batch<'_> {
     }
 
     async fn log_session(&mut self, log: &SessionLog) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO talk_sessions (id, requested_at, auth, email, outcome, http_status, person_id,
-                     person_status, session_id, client_ip, latency_ms)
-                 VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(crate::domain::new_submission_id())
-        .bind(&log.requested_at)
-        .bind(&log.auth)
-        .bind(&log.email)
-        .bind(log.outcome)
-        .bind(i64::from(log.http_status))
-        .bind(&log.person_id)
-        .bind(&log.person_status)
-        .bind(&log.session_id)
-        .bind(&log.client_ip)
-        .bind(log.latency_ms)
-        .execute(&mut *self.0)
-        .await
-        .context("logging a session request")?;
+        crate::store::statements::insert_session_log::<Postgres>(log)
+            .build()
+            .execute(&mut *self.0)
+            .await
+            .context("logging a session request")?;
         Ok(())
     }
 

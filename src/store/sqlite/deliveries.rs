@@ -49,22 +49,7 @@ pub async fn finish_many(conn: &mut SqliteConnection, finishes: &[Finish<'_>]) -
         .filter_map(|f| f.attempt.map(|a| (f.lease.id.as_str(), a)))
         .collect();
     if !attempts.is_empty() {
-        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO delivery_attempts (submission_id, attempt, started_at, duration_ms,
-                 http_status, error_kind, error, response_excerpt) ",
-        );
-        insert.push_values(&attempts, |mut row, (id, a)| {
-            row.push_bind(*id)
-                .push("(SELECT COUNT(*) + 1 FROM delivery_attempts WHERE submission_id = ")
-                .push_bind_unseparated(*id)
-                .push_unseparated(")")
-                .push_bind(utc_timestamp(a.started_at))
-                .push_bind(a.duration_ms)
-                .push_bind(a.http_status.map(i64::from))
-                .push_bind(a.error_kind)
-                .push_bind(a.error.clone())
-                .push_bind(a.response_excerpt.clone());
-        });
+        let mut insert = crate::store::statements::insert_attempts::<Sqlite>(&attempts);
         insert
             .build()
             .execute(&mut *conn)

@@ -12,38 +12,7 @@ pub async fn insert_many(
     conn: &mut SqliteConnection,
     rows: &[&NewSubmission],
 ) -> anyhow::Result<Vec<(String, bool)>> {
-    let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at,
-             last_error, email, subject, consent, consent_note, client_ip, user_agent, origin, page_url,
-             idempotency_key, payload, fields, request_id, captcha) ",
-    );
-    query.push_values(rows, |mut values, row| {
-        values
-            .push_bind(&row.id)
-            .push_bind(&row.received_at)
-            .push_bind(row.source_kind.as_str())
-            .push_bind(&row.source)
-            .push_bind(row.status.as_str())
-            .push_bind(&row.next_attempt_at)
-            .push_bind(&row.last_error)
-            .push_bind(&row.email)
-            .push_bind(&row.subject)
-            .push_bind(row.consent)
-            .push_bind(&row.consent_note)
-            .push_bind(&row.client_ip)
-            .push_bind(&row.user_agent)
-            .push_bind(&row.origin)
-            .push_bind(&row.page_url)
-            .push_bind(&row.idempotency_key)
-            .push_bind(&row.payload)
-            .push_bind(&row.fields)
-            .push_bind(&row.request_id)
-            .push_bind(row.captcha);
-    });
-    query.push(
-        " ON CONFLICT (source_kind, source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-          RETURNING id",
-    );
+    let mut query = crate::store::statements::insert_submissions::<Sqlite>(rows);
     let inserted: HashSet<String> = query
         .build_query_scalar::<String>()
         .fetch_all(&mut *conn)

@@ -1,0 +1,142 @@
+//! The statements both backends run alike, written once: each one's column list and its
+//! binds. A backend says only where its dialect differs ([`Dialect`]); what differs more
+//! (claims with `SKIP LOCKED`, the outcome `UPDATE … FROM`, upserts, rollups) stays in its
+//! own files.
+
+use super::{AttemptRecord, NewSubmission, SessionLog};
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
+/// Where the log's two SQL dialects differ inside the shared statements.
+pub(crate) trait Dialect: Database {
+    /// Written after a bound timestamp (RFC 3339 text): PostgreSQL casts it to
+    /// `timestamptz`; SQLite keeps the text.
+    const TIMESTAMP: &'static str;
+    /// Around a bound `next_attempt_at`: on PostgreSQL a row due at intake is due by the
+    /// database's clock, so a relay whose clock runs ahead cannot hold its rows back.
+    const DUE: (&'static str, &'static str);
+}
+
+impl Dialect for sqlx::Sqlite {
+    const TIMESTAMP: &'static str = "";
+    const DUE: (&'static str, &'static str) = ("", "");
+}
+
+impl Dialect for sqlx::Postgres {
+    const TIMESTAMP: &'static str = "::timestamptz";
+    const DUE: (&'static str, &'static str) = ("CASE WHEN ", "::text IS NULL THEN NULL ELSE now() END");
+}
+
+/// Encodes as a bind parameter of `DB`.
+pub(crate) trait Bind<'a, DB: Database>: 'a + Encode<'a, DB> + Type<DB> {}
+impl<'a, DB: Database, T: 'a + Encode<'a, DB> + Type<DB>> Bind<'a, DB> for T {}
+
+/// Intake's batch insert: every row in one statement; a row whose idempotency key its source
+/// has seen is skipped, and the new rows' ids come back.
+pub(crate) fn insert_submissions<'a, DB>(rows: &'a [&'a NewSubmission]) -> QueryBuilder<'a, DB>
+where
+    DB: Dialect,
+    &'a String: Bind<'a, DB>,
+    &'a str: Bind<'a, DB>,
+    &'a Option<String>: Bind<'a, DB>,
+    Option<bool>: Bind<'a, DB>,
+    Option<&'a str>: Bind<'a, DB>,
+{
+    let mut query = QueryBuilder::new(
+        "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at,
+             last_error, email, subject, consent, consent_note, client_ip, user_agent, origin, page_url,
+             idempotency_key, payload, fields, request_id, captcha) ",
+    );
+    query.push_values(rows, |mut values, row| {
+        values
+            .push_bind(&row.id)
+            .push_bind(&row.received_at)
+            .push_unseparated(DB::TIMESTAMP)
+            .push_bind(row.source_kind.as_str())
+            .push_bind(&row.source)
+            .push_bind(row.status.as_str())
+            .push(DB::DUE.0)
+            .push_bind_unseparated(&row.next_attempt_at)
+            .push_unseparated(DB::DUE.1)
+            .push_bind(&row.last_error)
+            .push_bind(&row.email)
+            .push_bind(&row.subject)
+            .push_bind(row.consent)
+            .push_bind(&row.consent_note)
+            .push_bind(&row.client_ip)
+            .push_bind(&row.user_agent)
+            .push_bind(&row.origin)
+            .push_bind(&row.page_url)
+            .push_bind(&row.idempotency_key)
+            .push_bind(&row.payload)
+            .push_bind(&row.fields)
+            .push_bind(&row.request_id)
+            .push_bind(row.captcha as Option<&'a str>);
+    });
+    query.push(
+        " ON CONFLICT (source_kind, source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+          RETURNING id",
+    );
+    query
+}
+
+/// Every attempt of a batch of outcomes, numbered after the row's earlier ones.
+pub(crate) fn insert_attempts<'a, DB>(attempts: &'a [(&'a str, &'a AttemptRecord)]) -> QueryBuilder<'a, DB>
+where
+    DB: Dialect,
+    &'a str: Bind<'a, DB>,
+    String: Bind<'a, DB>,
+    i64: Bind<'a, DB>,
+    Option<i64>: Bind<'a, DB>,
+    Option<&'a str>: Bind<'a, DB>,
+    Option<String>: Bind<'a, DB>,
+{
+    let mut insert = QueryBuilder::new(
+        "INSERT INTO delivery_attempts (submission_id, attempt, started_at, duration_ms,
+             http_status, error_kind, error, response_excerpt) ",
+    );
+    insert.push_values(attempts, |mut row, (id, a)| {
+        row.push_bind(*id)
+            .push("(SELECT COUNT(*) + 1 FROM delivery_attempts WHERE submission_id = ")
+            .push_bind_unseparated(*id)
+            .push_unseparated(")")
+            .push_bind(crate::domain::utc_timestamp(a.started_at))
+            .push_unseparated(DB::TIMESTAMP)
+            .push_bind(a.duration_ms)
+            .push_bind(a.http_status.map(i64::from))
+            .push_bind(a.error_kind as Option<&'a str>)
+            .push_bind(a.error.clone())
+            .push_bind(a.response_excerpt.clone());
+    });
+    insert
+}
+
+/// One authenticated `/talk/session` request (never the token).
+pub(crate) fn insert_session_log<'a, DB>(log: &'a SessionLog) -> QueryBuilder<'a, DB>
+where
+    DB: Dialect,
+    String: Bind<'a, DB>,
+    &'a String: Bind<'a, DB>,
+    &'a Option<String>: Bind<'a, DB>,
+    &'a str: Bind<'a, DB>,
+    i64: Bind<'a, DB>,
+{
+    let mut insert = QueryBuilder::new(
+        "INSERT INTO talk_sessions (id, requested_at, auth, email, outcome, http_status, person_id,
+             person_status, session_id, client_ip, latency_ms) ",
+    );
+    insert.push_values([log], |mut row, log| {
+        row.push_bind(crate::domain::new_submission_id())
+            .push_bind(&log.requested_at)
+            .push_unseparated(DB::TIMESTAMP)
+            .push_bind(&log.auth)
+            .push_bind(&log.email)
+            .push_bind(log.outcome as &'a str)
+            .push_bind(i64::from(log.http_status))
+            .push_bind(&log.person_id)
+            .push_bind(&log.person_status)
+            .push_bind(&log.session_id)
+            .push_bind(&log.client_ip)
+            .push_bind(log.latency_ms);
+    });
+    insert
+}

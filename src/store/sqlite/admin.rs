@@ -138,26 +138,17 @@ impl SqliteStore {
         let mut removed = Removed::default();
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         for id in &submission_ids {
-            removed.delivery_attempts += sqlx::query("DELETE FROM delivery_attempts WHERE submission_id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .context("erasing delivery attempts")?
-                .rows_affected();
-            removed.submissions += sqlx::query("DELETE FROM submissions WHERE id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .context("erasing submissions")?
-                .rows_affected();
+            removed.delivery_attempts += delete_by_id(
+                &mut tx,
+                "DELETE FROM delivery_attempts WHERE submission_id = ?",
+                id,
+            )
+            .await?;
+            removed.submissions += delete_by_id(&mut tx, "DELETE FROM submissions WHERE id = ?", id).await?;
         }
         for id in &session_ids {
-            removed.talk_sessions += sqlx::query("DELETE FROM talk_sessions WHERE id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .context("erasing session logs")?
-                .rows_affected();
+            removed.talk_sessions +=
+                delete_by_id(&mut tx, "DELETE FROM talk_sessions WHERE id = ?", id).await?;
         }
         tx.commit().await.context("committing the erasure")?;
         // Earlier versions of these rows (a status update rewrites a whole record) may sit in
@@ -191,4 +182,14 @@ impl SqliteStore {
             }),
         })
     }
+}
+
+/// Runs one erasure `DELETE … WHERE … = ?` for `id`; answers how many rows went.
+async fn delete_by_id(conn: &mut sqlx::SqliteConnection, sql: &'static str, id: &str) -> anyhow::Result<u64> {
+    Ok(sqlx::query(sql)
+        .bind(id)
+        .execute(conn)
+        .await
+        .with_context(|| format!("erasing: {sql}"))?
+        .rows_affected())
 }

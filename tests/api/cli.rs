@@ -3,7 +3,7 @@
 use std::process::Command;
 
 fn relay(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    let mut command = crate::commands::relay_binary();
     command.current_dir(dir).args(args).env_remove("ORTTO_API_KEY");
     for (k, v) in env {
         command.env(k, v);

@@ -9,6 +9,17 @@ pub fn closed_port() -> u16 {
         .port()
 }
 
+/// The real `talk-relay` binary as a command: the one place tests start it. The developer's
+/// own `ORTTO_API_KEY` and `RUST_LOG` are left out (a test sets what it needs).
+pub fn relay_binary() -> std::process::Command {
+    let mut command = std::process::Command::new(RELAY_BINARY);
+    command.env_remove("ORTTO_API_KEY").env_remove("RUST_LOG");
+    command
+}
+
+/// The binary's path, for a test that starts it under another program (`faketime`).
+pub const RELAY_BINARY: &str = env!("CARGO_BIN_EXE_talk-relay");
+
 /// Runs a command off the test's runtime thread: a blocking wait there would stall the
 /// relay's own tasks (and any transaction they hold open) until it returns.
 pub async fn run_command(mut command: std::process::Command) -> std::process::Output {
@@ -19,7 +30,7 @@ pub async fn run_command(mut command: std::process::Command) -> std::process::Ou
 
 /// `talk-relay ARGS` against a test database.
 pub async fn relay_cli(args: &[&str], db_path: &std::path::Path) -> String {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    let mut command = relay_binary();
     command
         .args(args)
         .env("TALK_RELAY__DATABASE__PATH", db_path)
@@ -64,7 +75,7 @@ pub async fn relay_with_config(toml: &str, args: &[&str]) -> std::process::Outpu
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("config.toml");
     std::fs::write(&config, format!("[server]\nport = 0\n{toml}")).expect("config written");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    let mut command = relay_binary();
     command
         .args(["--config", config.to_str().unwrap()])
         .args(args)

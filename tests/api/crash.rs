@@ -68,7 +68,7 @@ impl Drop for Relay {
 
 pub(crate) fn start_relay(dir: &Path, config: &Path, run: usize) -> Relay {
     let log = std::fs::File::create(dir.join(format!("relay-{run}.log"))).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_talk-relay"))
+    let child = crate::commands::relay_binary()
         .args(["--config", config.to_str().unwrap(), "serve"])
         .current_dir(dir)
         .env("ORTTO_API_KEY", TEST_ORTTO_KEY)

@@ -1,3 +1,6 @@
+//! What every test shares: starting the relay in-process on a bound port with a fresh
+//! database, the test secrets and client, and reading the log back.
+
 use awc::Client;
 use serde_json::Value;
 use std::path::PathBuf;

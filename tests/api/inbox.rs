@@ -219,7 +219,7 @@ async fn sighup_and_post_reload_swap_forms_in_and_a_bad_config_keeps_the_running
     };
     write("[forms.first]\n");
     let mut relay = {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+        let mut command = crate::commands::relay_binary();
         command
             .args(["--config", config.to_str().unwrap(), "serve"])
             .current_dir(dir.path())

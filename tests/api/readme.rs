@@ -94,7 +94,7 @@ async fn every_toml_example_in_the_readme_passes_check_config() {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
         std::fs::write(&config, &example).unwrap();
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+        let mut command = crate::commands::relay_binary();
         command
             .args(["--config", config.to_str().unwrap(), "check-config"])
             .env_remove("ORTTO_API_KEY")

@@ -205,7 +205,7 @@ async fn failed_admin_logins_are_throttled_per_client_and_a_short_token_is_refus
     // While throttled even the right token waits: a guess that happens to be right learns nothing.
     assert_eq!(with(TEST_ADMIN_TOKEN).await.status, 429);
 
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    let mut command = crate::commands::relay_binary();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("c.toml"),
@@ -282,7 +282,7 @@ async fn an_outage_is_logged_once_and_then_summarised_not_once_per_refused_reque
     )
     .unwrap();
     let log = dir.path().join("relay.log");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    let mut command = crate::commands::relay_binary();
     command
         .args(["--config", "c.toml", "serve"])
         .current_dir(dir.path())

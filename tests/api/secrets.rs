@@ -86,7 +86,7 @@ signing_secret_env = "HYGIENE_SIGNING"
     )
     .unwrap();
     let log_path = dir.path().join("relay.log");
-    let mut relay = Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    let mut relay = crate::commands::relay_binary();
     relay
         .args(["--config", config.to_str().unwrap(), "serve"])
         .current_dir(dir.path())
@@ -192,7 +192,7 @@ signing_secret_env = "HYGIENE_SIGNING"
         .unwrap();
     assert!(status.success());
     let _ = relay.0.wait();
-    let mut check = Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    let mut check = crate::commands::relay_binary();
     check
         .args(["--config", config.to_str().unwrap(), "check-config"])
         .current_dir(dir.path());

@@ -176,7 +176,7 @@ async fn check_config_with_key(toml: &str) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("c.toml");
     std::fs::write(&config, toml).unwrap();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    let mut command = crate::commands::relay_binary();
     command
         .args(["--config", config.to_str().unwrap(), "check-config"])
         .current_dir(dir.path())
@@ -227,7 +227,7 @@ async fn page_names_the_page_in_page_url_and_the_consent_record() {
 #[actix_web::test]
 async fn check_config_piped_into_a_reader_that_stops_early_does_not_panic() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"))
+    let mut child = crate::commands::relay_binary()
         .arg("check-config")
         .current_dir(dir.path())
         .env_remove("ORTTO_API_KEY")
@@ -333,7 +333,7 @@ async fn reverting_a_change_that_needed_a_restart_clears_the_warning_and_new_sec
     };
     write("");
     let _relay = {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+        let mut command = crate::commands::relay_binary();
         command
             .args(["--config", config.to_str().unwrap(), "serve"])
             .current_dir(dir.path())

@@ -160,7 +160,7 @@ async fn a_submission_is_recorded_delivered_listed_and_counted(db: Option<&str>)
 
 /// `talk-relay ARGS` on the app's log (SQLite file or PostgreSQL URL); its stdout.
 async fn cli(app: &TestApp, args: &[&str]) -> String {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    let mut command = crate::commands::relay_binary();
     command
         .args(args)
         .env("TALK_RELAY__DATABASE__PATH", &app.db_path)

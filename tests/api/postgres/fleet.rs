@@ -42,7 +42,7 @@ impl Instance {
     fn start(&mut self, dir: &Path) {
         self.runs += 1;
         let log = std::fs::File::create(dir.join(format!("relay-{}-{}.log", self.port, self.runs))).unwrap();
-        let binary = env!("CARGO_BIN_EXE_talk-relay");
+        let binary = crate::commands::RELAY_BINARY;
         let mut command = if self.skewed {
             let mut c = Command::new("faketime");
             c.args(["-f", "+20s", binary]);

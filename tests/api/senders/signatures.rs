@@ -341,7 +341,7 @@ async fn a_template_may_sign_any_header_and_a_missing_one_is_named() {
 
 #[actix_web::test]
 async fn a_secret_that_does_not_decode_stops_check_config_naming_the_key_not_the_secret() {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_talk-relay"));
+    let mut command = crate::commands::relay_binary();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("c.toml");
     std::fs::write(&config, STANDARD).unwrap();

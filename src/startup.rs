@@ -292,47 +292,10 @@ async fn purge_old_rows(store: Store, (days, every): (u32, Duration), stop: Canc
     }
 }
 
-/// Every `/admin` answer: never framed (a Replay click inside another site's frame), never
-/// sniffed, never cached (payloads and personal data), no referrer beyond the relay.
-fn admin_headers() -> actix_web::middleware::DefaultHeaders {
-    actix_web::middleware::DefaultHeaders::new()
-        .add(("X-Frame-Options", "DENY"))
-        .add(("Content-Security-Policy", "frame-ancestors 'none'"))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("Referrer-Policy", "same-origin"))
-        .add(("Cache-Control", "no-store"))
-}
-
+/// Every route, each module's own: intake (forms, hooks, the thank-you page), verified
+/// sessions, and operations (health, metrics, admin).
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/f/{form}", web::post().to(intake::submit_form))
-        .route(
-            "/f/{form}",
-            web::method(actix_web::http::Method::OPTIONS).to(intake::preflight),
-        )
-        .route("/hooks/{hook}", web::post().to(intake::receive_hook_request))
-        .route("/talk/session", web::post().to(crate::talk_session::mint_session))
-        .route(
-            "/talk/session",
-            web::method(actix_web::http::Method::OPTIONS).to(crate::talk_session::preflight),
-        )
-        .route("/thanks", web::get().to(intake::thank_you))
-        .service(
-            web::scope("/admin")
-                .wrap(admin_headers())
-                .route("/", web::get().to(ops::admin::status_page))
-                .route("", web::get().to(ops::admin::status_page))
-                .route("/submissions", web::get().to(ops::admin::list))
-                .route("/submissions/{id}", web::get().to(ops::admin::show))
-                .route("/submissions/{id}/replay", web::post().to(ops::admin::replay_one))
-                .route("/replay", web::post().to(ops::admin::replay))
-                .route("/stats", web::get().to(ops::admin::stats))
-                .route("/inbox", web::get().to(ops::inbox::list_page))
-                .route("/inbox/{id}", web::get().to(ops::inbox::detail_page))
-                .route("/submissions.csv", web::get().to(ops::inbox::csv))
-                .route("/refusals", web::get().to(ops::admin::refusals))
-                .route("/reload", web::post().to(ops::admin::reload)),
-        )
-        .route("/healthz", web::get().to(ops::healthz))
-        .route("/readyz", web::get().to(ops::readyz))
-        .route("/metrics", web::get().to(ops::metrics));
+    cfg.configure(intake::configure)
+        .configure(crate::talk_session::configure)
+        .configure(ops::configure);
 }

@@ -24,6 +24,18 @@ use crate::store::{NewSubmission, Recorded};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+/// Intake's routes: `POST /f/{form}` (and its CORS preflight), `POST /hooks/{hook}`, and
+/// `GET /thanks`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/f/{form}", web::post().to(submit_form))
+        .route(
+            "/f/{form}",
+            web::method(actix_web::http::Method::OPTIONS).to(preflight),
+        )
+        .route("/hooks/{hook}", web::post().to(receive_hook_request))
+        .route("/thanks", web::get().to(thank_you));
+}
+
 /// `POST /f/{form}`.
 pub async fn submit_form(
     req: HttpRequest,

@@ -10,6 +10,41 @@ use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+/// Operations' routes: `/healthz`, `/readyz`, `/metrics`, and `/admin` with the headers every
+/// admin answer carries.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .wrap(admin_headers())
+            .route("/", web::get().to(admin::status_page))
+            .route("", web::get().to(admin::status_page))
+            .route("/submissions", web::get().to(admin::list))
+            .route("/submissions/{id}", web::get().to(admin::show))
+            .route("/submissions/{id}/replay", web::post().to(admin::replay_one))
+            .route("/replay", web::post().to(admin::replay))
+            .route("/stats", web::get().to(admin::stats))
+            .route("/inbox", web::get().to(inbox::list_page))
+            .route("/inbox/{id}", web::get().to(inbox::detail_page))
+            .route("/submissions.csv", web::get().to(inbox::csv))
+            .route("/refusals", web::get().to(admin::refusals))
+            .route("/reload", web::post().to(admin::reload)),
+    )
+    .route("/healthz", web::get().to(healthz))
+    .route("/readyz", web::get().to(readyz))
+    .route("/metrics", web::get().to(metrics));
+}
+
+/// Every `/admin` answer: never framed (a Replay click inside another site's frame), never
+/// sniffed, never cached (payloads and personal data), no referrer beyond the relay.
+fn admin_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Content-Security-Policy", "frame-ancestors 'none'"))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("Cache-Control", "no-store"))
+}
+
 /// `GET /healthz`: the process answers.
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "ok": true }))

@@ -112,6 +112,14 @@ struct Minted {
     person_status: Option<String>,
 }
 
+/// `POST /talk/session` and its CORS preflight.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/talk/session", web::post().to(mint_session)).route(
+        "/talk/session",
+        web::method(actix_web::http::Method::OPTIONS).to(preflight),
+    );
+}
+
 pub async fn mint_session(
     req: HttpRequest,
     payload: web::Payload,

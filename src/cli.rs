@@ -85,91 +85,93 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             say!("database {} is up to date", config.database.describe_target());
             Ok(())
         }
-        Command::Replay { ids, status } => {
-            let status = status
-                .map(|s| {
-                    crate::domain::Status::parse(&s)
-                        .ok_or_else(|| anyhow::anyhow!("--status: `{s}` is not a status (dead or dry_run)"))
-                })
-                .transpose()?;
-            anyhow::ensure!(
-                !ids.is_empty() || status.is_some(),
-                "name submission ids or --status dead|dry_run"
-            );
-            let store = open_store(&config).await?;
-            let requeued = store.replay(&ids, status).await?;
-            say!(
-                "re-queued {requeued} submission(s); a running relay delivers them within its poll interval"
-            );
-            Ok(())
-        }
-        Command::Stats { hours } => {
-            let store = open_store(&config).await?;
-            let since =
-                crate::domain::utc_timestamp(chrono::Utc::now() - chrono::Duration::hours(hours.max(1)));
-            let stats = store.stats(&since).await?;
-            say!("since {since}");
-            say!("{:<6} {:<24} {:<10} {:>8}", "kind", "source", "status", "count");
-            for row in &stats.counts {
-                say!(
-                    "{:<6} {:<24} {:<10} {:>8}",
-                    row.source_kind,
-                    row.source,
-                    row.status,
-                    row.count
-                );
-            }
-            say!(
-                "queue depth {}; oldest waiting received {}; oldest due for {} s",
-                stats.queue_depth,
-                stats.oldest_waiting_received_at.as_deref().unwrap_or("-"),
-                stats.oldest_due_age_seconds
-            );
-            Ok(())
-        }
-        Command::Purge { older_than } => {
-            let store = open_store(&config).await?;
-            let cutoff = crate::domain::utc_timestamp(
-                chrono::Utc::now() - chrono::Duration::days(i64::from(older_than)),
-            );
-            let removed = store.purge_before(&cutoff, 500).await?;
-            say!(
-                "purged rows received before {cutoff}: {} submissions, {} delivery attempts, {} session logs",
-                removed.submissions,
-                removed.delivery_attempts,
-                removed.talk_sessions
-            );
-            Ok(())
-        }
-        Command::Erase { email } => {
-            let store = open_store(&config).await?;
-            let erased = store.erase_email(&email).await?;
-            let removed = erased.removed;
-            say!(
-                "erased {} submissions, {} delivery attempts, {} session logs",
-                removed.submissions,
-                removed.delivery_attempts,
-                removed.talk_sessions
-            );
-            match erased.residue {
-                None => say!("the erased bytes are gone from the database's files"),
-                Some(residue) => say!("warning: {residue}"),
-            }
-            Ok(())
-        }
-        Command::CheckConfig => {
-            let pages = crate::pages::Pages::load(config.pages_dir())?;
-            say!("{}", config.describe().trim_end());
-            for warning in pages.warnings() {
-                eprintln!("warning: {warning}");
-            }
-            for missing in &config.missing_secrets {
-                eprintln!("warning: {missing}; `serve` will refuse to start without it");
-            }
-            say!("configuration is valid");
-            Ok(())
-        }
+        Command::Replay { ids, status } => replay(&config, &ids, status).await,
+        Command::Stats { hours } => stats(&config, hours).await,
+        Command::Purge { older_than } => purge(&config, older_than).await,
+        Command::Erase { email } => erase(&config, &email).await,
+        Command::CheckConfig => check_config(&config),
     }
+}
+
+async fn replay(config: &Config, ids: &[String], status: Option<String>) -> anyhow::Result<()> {
+    let status = status
+        .map(|s| {
+            crate::domain::Status::parse(&s)
+                .ok_or_else(|| anyhow::anyhow!("--status: `{s}` is not a status (dead or dry_run)"))
+        })
+        .transpose()?;
+    anyhow::ensure!(
+        !ids.is_empty() || status.is_some(),
+        "name submission ids or --status dead|dry_run"
+    );
+    let requeued = open_store(config).await?.replay(ids, status).await?;
+    say!("re-queued {requeued} submission(s); a running relay delivers them within its poll interval");
+    Ok(())
+}
+
+async fn stats(config: &Config, hours: i64) -> anyhow::Result<()> {
+    let since = crate::domain::utc_timestamp(chrono::Utc::now() - chrono::Duration::hours(hours.max(1)));
+    let stats = open_store(config).await?.stats(&since).await?;
+    say!("since {since}");
+    say!("{:<6} {:<24} {:<10} {:>8}", "kind", "source", "status", "count");
+    for row in &stats.counts {
+        say!(
+            "{:<6} {:<24} {:<10} {:>8}",
+            row.source_kind,
+            row.source,
+            row.status,
+            row.count
+        );
+    }
+    say!(
+        "queue depth {}; oldest waiting received {}; oldest due for {} s",
+        stats.queue_depth,
+        stats.oldest_waiting_received_at.as_deref().unwrap_or("-"),
+        stats.oldest_due_age_seconds
+    );
+    Ok(())
+}
+
+async fn purge(config: &Config, older_than: u32) -> anyhow::Result<()> {
+    let cutoff =
+        crate::domain::utc_timestamp(chrono::Utc::now() - chrono::Duration::days(i64::from(older_than)));
+    let removed = open_store(config).await?.purge_before(&cutoff, 500).await?;
+    say!(
+        "purged rows received before {cutoff}: {} submissions, {} delivery attempts, {} session logs",
+        removed.submissions,
+        removed.delivery_attempts,
+        removed.talk_sessions
+    );
+    Ok(())
+}
+
+async fn erase(config: &Config, email: &str) -> anyhow::Result<()> {
+    let erased = open_store(config).await?.erase_email(email).await?;
+    let removed = erased.removed;
+    say!(
+        "erased {} submissions, {} delivery attempts, {} session logs",
+        removed.submissions,
+        removed.delivery_attempts,
+        removed.talk_sessions
+    );
+    match erased.residue {
+        None => say!("the erased bytes are gone from the database's files"),
+        Some(residue) => say!("warning: {residue}"),
+    }
+    Ok(())
+}
+
+fn check_config(config: &Config) -> anyhow::Result<()> {
+    let pages = crate::pages::Pages::load(config.pages_dir())?;
+    say!("{}", config.describe().trim_end());
+    for warning in pages.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    for missing in &config.missing_secrets {
+        eprintln!("warning: {missing}; `serve` will refuse to start without it");
+    }
+    say!("configuration is valid");
+    Ok(())
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {

@@ -86,91 +86,31 @@ impl Metrics {
             database_writable: Gauge::default(),
             consent_unrecognised: Family::default(),
         };
-        registry.register(
-            "intake",
-            "Intake requests by source and outcome (accepted, spam, invalid, rate_limited, bad_signature, duplicate, refused)",
-            metrics.intake.clone(),
-        );
-        registry.register(
-            "rate_limited",
-            "Requests refused by a rate limit, by limit",
-            metrics.rate_limited.clone(),
-        );
-        registry.register(
-            "rate_limiter_keys",
-            "Keys a rate limiter tracks right now",
-            metrics.rate_limiter_keys.clone(),
-        );
-        registry.register(
-            "deliveries",
-            "Delivery attempts by outcome",
-            metrics.deliveries.clone(),
-        );
-        registry.register(
-            "delivery_attempt_duration_seconds",
-            "Time from sending a compose request to its answer",
-            metrics.attempt_seconds.clone(),
-        );
-        registry.register(
-            "queue_depth",
-            "Submissions waiting for delivery",
-            metrics.queue_depth.clone(),
-        );
-        registry.register(
-            "oldest_due_age_seconds",
-            "How long the oldest waiting submission has been due",
-            metrics.oldest_due_seconds.clone(),
-        );
-        registry.register(
-            "deliveries_paused",
-            "1 while deliveries are paused, by reason",
-            metrics.paused.clone(),
-        );
-        registry.register(
-            "sessions",
-            "Talk session-token requests by outcome",
-            metrics.sessions.clone(),
-        );
-        registry.register(
-            "log_writer_batches",
-            "Transactions the log writer committed (or tried to)",
-            metrics.writer_batches.clone(),
-        );
-        registry.register(
-            "log_writer_jobs",
-            "Writes the log writer applied: recorded submissions, delivery claims and outcomes, session logs",
-            metrics.writer_jobs.clone(),
-        );
-        registry.register(
-            "log_writer_busy_seconds",
-            "Time the log writer spent applying and committing batches; its rate near 1 means the single writer is saturated",
-            metrics.writer_busy_seconds.clone(),
-        );
-        registry.register(
-            "database_free_bytes",
-            "Free space on the database's filesystem (-1 when unknown); intake refuses below database.min_free_mb",
-            metrics.database_free_bytes.clone(),
-        );
-        registry.register(
-            "wal_bytes",
-            "Size of the SQLite WAL file now",
-            metrics.wal_bytes.clone(),
-        );
-        registry.register(
-            "wal_peak_bytes",
-            "Largest size of the SQLite WAL file since start (its high-water mark)",
-            metrics.wal_peak_bytes.clone(),
-        );
-        registry.register(
-            "database_writable",
-            "1 while the log takes writes and has disk to spare, 0 while intake answers 503",
-            metrics.database_writable.clone(),
-        );
-        registry.register(
-            "consent_unrecognised",
-            "Submissions whose consent answer was neither a ticked nor an unticked word, so no permission was sent",
-            metrics.consent_unrecognised.clone(),
-        );
+        // Every metric, its name (after the `talk_relay_` prefix) and its help text.
+        macro_rules! register {
+            ($($name:literal, $help:literal, $metric:ident;)*) => {
+                $(registry.register($name, $help, metrics.$metric.clone());)*
+            };
+        }
+        register! {
+            "intake", "Intake requests by source and outcome (accepted, spam, invalid, rate_limited, bad_signature, duplicate, refused)", intake;
+            "rate_limited", "Requests refused by a rate limit, by limit", rate_limited;
+            "rate_limiter_keys", "Keys a rate limiter tracks right now", rate_limiter_keys;
+            "deliveries", "Delivery attempts by outcome", deliveries;
+            "delivery_attempt_duration_seconds", "Time from sending a compose request to its answer", attempt_seconds;
+            "queue_depth", "Submissions waiting for delivery", queue_depth;
+            "oldest_due_age_seconds", "How long the oldest waiting submission has been due", oldest_due_seconds;
+            "deliveries_paused", "1 while deliveries are paused, by reason", paused;
+            "sessions", "Talk session-token requests by outcome", sessions;
+            "log_writer_batches", "Transactions the log writer committed (or tried to)", writer_batches;
+            "log_writer_jobs", "Writes the log writer applied: recorded submissions, delivery claims and outcomes, session logs", writer_jobs;
+            "log_writer_busy_seconds", "Time the log writer spent applying and committing batches; its rate near 1 means the single writer is saturated", writer_busy_seconds;
+            "database_free_bytes", "Free space on the database's filesystem (-1 when unknown); intake refuses below database.min_free_mb", database_free_bytes;
+            "wal_bytes", "Size of the SQLite WAL file now", wal_bytes;
+            "wal_peak_bytes", "Largest size of the SQLite WAL file since start (its high-water mark)", wal_peak_bytes;
+            "database_writable", "1 while the log takes writes and has disk to spare, 0 while intake answers 503", database_writable;
+            "consent_unrecognised", "Submissions whose consent answer was neither a ticked nor an unticked word, so no permission was sent", consent_unrecognised;
+        }
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {

@@ -58,36 +58,15 @@ impl Application {
         sources: Option<ConfigSources>,
     ) -> anyhow::Result<Self> {
         let pages = crate::pages::Pages::load(config.pages_dir())?;
-        for warning in pages.warnings() {
-            tracing::warn!("{warning}");
-        }
-        for form in config.forms.values().filter(|f| !f.switch.is_on()) {
-            tracing::warn!(form = %form.name, "form {}: {}", form.name, form.switch.describe());
-        }
+        warn_at_start(&config, &pages);
         let database = &config.database;
         let store = crate::store::open_migrated(database).await?;
         tracing::info!(database = %database.describe_target(), "log opened");
-        let health = Arc::new(StorageHealth::new(HealthSettings {
-            path: match database.target()? {
-                DatabaseTarget::Sqlite(path) => Some(path),
-                DatabaseTarget::Postgres(_) => None,
-            },
-            min_free_bytes: database.min_free_bytes(),
-            max_wal_bytes: database.max_wal_bytes(),
-            probe_every: Duration::from_millis(database.readiness_probe_ms),
-        }));
-        health.watch_once();
+        let health = storage_health(database)?;
         let wake = Arc::new(Notify::new());
         let metrics = Arc::new(Metrics::new());
         let writer = LogWriter::start(&store, wake.clone(), metrics.clone(), health.clone()).await?;
         let deliveries = Arc::new(DeliveryState::new(config.ortto_api_key.is_none()));
-        if deliveries.dry_run() {
-            tracing::warn!(
-                "dry run: ${} is not set, so submissions are recorded and their payloads built but \
-                 nothing is sent to Ortto; send them later with `talk-relay replay --status dry_run`",
-                config.ortto.api_key_env
-            );
-        }
         // A database shared by a fleet keeps one budget for all of it; otherwise the process does.
         let outbound: Option<Arc<dyn OutboundBudget>> = config.ortto.limit_outbound.then(|| {
             store
@@ -137,30 +116,14 @@ impl Application {
                 link_key,
             },
         ));
-        let app_state = state.clone();
-        let mut server = HttpServer::new(move || {
-            // awc is single-threaded: one client per worker thread, shared by its requests.
-            let http = awc::Client::builder().disable_redirects().finish();
-            let mut app = App::new()
-                .wrap(TracingLogger::<crate::telemetry::RelayRootSpan>::new())
-                .app_data(state.clone())
-                .app_data(http);
-            if let Some((ortto, key)) = &session_client {
-                app = app.app_data(SessionClient(OrttoClient::new(ortto, key.clone())));
-            }
-            app.configure(routes)
-        })
-        .listen(listener)?;
-        if workers > 0 {
-            server = server.workers(workers);
-        }
+        let server = http_server(listener, state.clone(), session_client, workers)?;
         Ok(Self {
             port,
-            server: server.run(),
+            server,
             store,
             health,
             worker,
-            state: app_state,
+            state,
             prune_every,
             retention,
         })
@@ -290,6 +253,65 @@ async fn purge_old_rows(store: Store, (days, every): (u32, Duration), stop: Canc
             Err(error) => tracing::error!(error = %format!("{error:#}"), "retention purge failed"),
         }
     }
+}
+
+/// What an operator should hear at start: page templates that render nothing of their own,
+/// forms that are off, and a relay without an Ortto key (dry run).
+fn warn_at_start(config: &Config, pages: &crate::pages::Pages) {
+    for warning in pages.warnings() {
+        tracing::warn!("{warning}");
+    }
+    for form in config.forms.values().filter(|f| !f.switch.is_on()) {
+        tracing::warn!(form = %form.name, "form {}: {}", form.name, form.switch.describe());
+    }
+    if config.ortto_api_key.is_none() {
+        tracing::warn!(
+            "dry run: ${} is not set, so submissions are recorded and their payloads built but \
+             nothing is sent to Ortto; send them later with `talk-relay replay --status dry_run`",
+            config.ortto.api_key_env
+        );
+    }
+}
+
+/// The storage watch (free space, the file, the WAL; SQLite only for the disk), looked at once.
+fn storage_health(database: &crate::config::DatabaseSettings) -> anyhow::Result<Arc<StorageHealth>> {
+    let health = Arc::new(StorageHealth::new(HealthSettings {
+        path: match database.target()? {
+            DatabaseTarget::Sqlite(path) => Some(path),
+            DatabaseTarget::Postgres(_) => None,
+        },
+        min_free_bytes: database.min_free_bytes(),
+        max_wal_bytes: database.max_wal_bytes(),
+        probe_every: Duration::from_millis(database.readiness_probe_ms),
+    }));
+    health.watch_once();
+    Ok(health)
+}
+
+/// The HTTP server on `listener`: every route, the state, and per worker thread an HTTP client
+/// (awc is single-threaded) and the session client when the relay has an Ortto key.
+fn http_server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    session_client: Option<(crate::config::OrttoSettings, secrecy::SecretString)>,
+    workers: usize,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let mut server = HttpServer::new(move || {
+        let http = awc::Client::builder().disable_redirects().finish();
+        let mut app = App::new()
+            .wrap(TracingLogger::<crate::telemetry::RelayRootSpan>::new())
+            .app_data(state.clone())
+            .app_data(http);
+        if let Some((ortto, key)) = &session_client {
+            app = app.app_data(SessionClient(OrttoClient::new(ortto, key.clone())));
+        }
+        app.configure(routes)
+    })
+    .listen(listener)?;
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
 }
 
 /// Every route, each module's own: intake (forms, hooks, the thank-you page), verified

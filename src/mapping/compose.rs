@@ -41,10 +41,60 @@ pub fn compose(
     context: &MappingContext,
 ) -> Result<MappedSubmission, Vec<FieldProblem>> {
     let mut problems = Vec::new();
-    let mut fields = Map::new();
     let mut extras = draft.extras.clone();
-    let mut email = None;
+    let (mut fields, email) = person_fields(&draft, rules, &mut extras, &mut problems);
+    let message = draft
+        .message
+        .as_ref()
+        .map(|m| m.value.trim().to_owned())
+        .filter(|m| !m.is_empty());
+    if let (Some(answer), Some(text)) = (&draft.message, &message) {
+        if text.chars().count() > rules.max_message_chars {
+            problems.push(too_long(&answer.field, rules.max_message_chars));
+        }
+    }
+    let subject = subject(&draft, rules, message.as_deref(), &mut problems);
+    let messages = messages(&draft, rules, cleaner, message.as_deref(), &extras, &mut problems);
+    let (consent, consent_note) = consent_answer(&draft, rules);
+    if let Some(opted_in) = consent {
+        fields.insert(ids::PERMISSION.to_owned(), Value::Bool(opted_in));
+        fields.insert(
+            ids::PERMISSION_CONTEXT.to_owned(),
+            Value::String(consent_context(rules, opted_in, context)),
+        );
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let compose = ComposeRequest {
+        fields,
+        merge_by: rules.merge_by.iter().map(|id| id.as_str().to_owned()).collect(),
+        conversation: Conversation {
+            subject: subject.clone(),
+            messages,
+        },
+    };
+    let payload = checked_payload(&compose)?;
+    Ok(MappedSubmission {
+        compose,
+        payload,
+        email,
+        subject,
+        consent,
+        consent_note,
+    })
+}
 
+/// The person fields, each shaped by its type; the email checked and normalised (and
+/// answered apart, for the row). A value that is no phone Ortto parses goes to `extras`.
+fn person_fields(
+    draft: &Draft,
+    rules: &MappingRules,
+    extras: &mut Vec<(String, String)>,
+    problems: &mut Vec<FieldProblem>,
+) -> (Map<String, Value>, Option<String>) {
+    let mut fields = Map::new();
+    let mut email = None;
     for bound in &draft.person_fields {
         if bound.id.as_str() == ids::EMAIL {
             let raw = bound
@@ -61,12 +111,8 @@ pub fn compose(
             }
             continue;
         }
-        match shape(
-            &bound.field,
-            &bound.id,
-            &bound.values,
-            rules.default_country_code.as_deref(),
-        ) {
+        let country = rules.default_country_code.as_deref();
+        match shape(&bound.field, &bound.id, &bound.values, country) {
             Ok(Shaped::Value(value)) => {
                 fields.insert(bound.id.as_str().to_owned(), value);
             }
@@ -76,21 +122,24 @@ pub fn compose(
         }
     }
     split_full_name(&mut fields);
-    check_merge_field(&rules.merge_by, &draft.person_fields, &fields, &problems)
-        .into_iter()
-        .for_each(|p| problems.push(p));
+    problems.extend(check_merge_field(
+        &rules.merge_by,
+        &draft.person_fields,
+        &fields,
+        problems,
+    ));
+    (fields, email)
+}
 
-    let message = draft
-        .message
-        .as_ref()
-        .map(|m| m.value.trim().to_owned())
-        .filter(|m| !m.is_empty());
-    if let (Some(answer), Some(text)) = (&draft.message, &message) {
-        if text.chars().count() > rules.max_message_chars {
-            problems.push(too_long(&answer.field, rules.max_message_chars));
-        }
-    }
-    let subject = match &draft.subject {
+/// The submitted subject (one line, within Ortto's limit), else the form's, else one written
+/// from the title and the message's first line.
+fn subject(
+    draft: &Draft,
+    rules: &MappingRules,
+    message: Option<&str>,
+    problems: &mut Vec<FieldProblem>,
+) -> String {
+    match &draft.subject {
         Some(answer) if !answer.value.trim().is_empty() => {
             let subject = crate::clean::single_line(answer.value.trim()).trim().to_owned();
             if crate::ortto::text_len(&subject) > SUBJECT_MAX_CHARS {
@@ -101,8 +150,20 @@ pub fn compose(
         _ => rules
             .subject
             .clone()
-            .unwrap_or_else(|| auto_subject(&rules.title, message.as_deref())),
-    };
+            .unwrap_or_else(|| auto_subject(&rules.title, message)),
+    }
+}
+
+/// The conversation's messages: the text (with every other field as `label: value`), the
+/// sanitised HTML, or, when the submission brought neither, one the relay writes.
+fn messages(
+    draft: &Draft,
+    rules: &MappingRules,
+    cleaner: &HtmlCleaner,
+    message: Option<&str>,
+    extras: &[(String, String)],
+    problems: &mut Vec<FieldProblem>,
+) -> Vec<Message> {
     let html = draft.html.as_ref().and_then(|answer| {
         let cleaned = cleaner.clean(&answer.value);
         if cleaned.as_str().chars().count() > rules.max_message_chars {
@@ -110,9 +171,8 @@ pub fn compose(
         }
         (!cleaned.is_blank()).then(|| cleaned.as_str().to_owned())
     });
-
     let mut messages = Vec::new();
-    if let Some(text) = text_message(message.as_deref(), &extras) {
+    if let Some(text) = text_message(message, extras) {
         messages.push(Message::text(text));
     }
     if let Some(html) = html {
@@ -121,32 +181,16 @@ pub fn compose(
     if messages.is_empty() {
         // A newsletter sign-up, a booking with no questions, a CRM contact event: real
         // submissions that should reach a person, so the relay writes the message itself.
-        messages.push(Message::text(default_message(&draft, rules)));
+        messages.push(Message::text(default_message(draft, rules)));
     }
+    messages
+}
 
-    let (consent, consent_note) = consent_answer(&draft, rules);
-    if let Some(opted_in) = consent {
-        fields.insert(ids::PERMISSION.to_owned(), Value::Bool(opted_in));
-        fields.insert(
-            ids::PERMISSION_CONTEXT.to_owned(),
-            Value::String(consent_context(rules, opted_in, context)),
-        );
-    }
-
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let compose = ComposeRequest {
-        fields,
-        merge_by: rules.merge_by.iter().map(|id| id.as_str().to_owned()).collect(),
-        conversation: Conversation {
-            subject: subject.clone(),
-            messages,
-        },
-    };
-    // Built and checked once, here: delivery sends these bytes without parsing them again.
-    let payload = serde_json::to_string(&compose).expect("compose requests serialise");
-    if let Err(problem) = crate::ortto::check_compose(&compose, payload.len()) {
+/// The compose request serialised once and checked against what Ortto accepts: delivery
+/// sends these bytes without parsing them again.
+fn checked_payload(compose: &ComposeRequest) -> Result<String, Vec<FieldProblem>> {
+    let payload = serde_json::to_string(compose).expect("compose requests serialise");
+    if let Err(problem) = crate::ortto::check_compose(compose, payload.len()) {
         tracing::warn!(%problem, "a built payload failed the pre-send check; not recording it for delivery");
         return Err(vec![FieldProblem::new(
             "submission",
@@ -154,14 +198,7 @@ pub fn compose(
             format!("This submission cannot be sent on: {problem}."),
         )]);
     }
-    Ok(MappedSubmission {
-        compose,
-        payload,
-        email,
-        subject,
-        consent,
-        consent_note,
-    })
+    Ok(payload)
 }
 
 fn too_long(field: &str, max: usize) -> FieldProblem {

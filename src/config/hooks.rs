@@ -285,30 +285,7 @@ fn hmac_auth(
         .unwrap_or(HmacFormat::Plain);
     let defaults = format_defaults(format);
     let signed = parse_signed(&key("signed"), raw.signed.as_deref().unwrap_or(defaults.template))?;
-    let timestamp = signed.contains(&SignedPart::Timestamp).then(|| TimestampSource {
-        header: raw
-            .timestamp_header
-            .clone()
-            .or(defaults.timestamp_header.map(str::to_owned)),
-        unit: raw.timestamp_unit.unwrap_or(defaults.unit),
-    });
-    anyhow::ensure!(
-        timestamp
-            .as_ref()
-            .is_none_or(|t| t.header.is_some() || defaults.layout == SignatureLayout::Parts),
-        "{}: the signed bytes include {{timestamp}}: name the header that carries it",
-        key("timestamp_header")
-    );
-    let id_header = signed
-        .contains(&SignedPart::Id)
-        .then(|| raw.id_header.clone().or(defaults.id_header.map(str::to_owned)))
-        .flatten()
-        .map(|h| h.to_ascii_lowercase());
-    anyhow::ensure!(
-        !signed.contains(&SignedPart::Id) || id_header.is_some(),
-        "{}: the signed bytes include {{id}}: name the header that carries it",
-        key("id_header")
-    );
+    let (timestamp, id_header) = signed_headers(key, raw, &defaults, &signed)?;
     // `{url}` is the address the sender was given: configured, never a client's Host header.
     if let Some(url) = &raw.signed_url {
         url::Url::parse(url).map_err(|e| anyhow::anyhow!("{}: not a URL ({e})", key("signed_url")))?;
@@ -344,6 +321,40 @@ fn hmac_auth(
         signed_url: raw.signed_url.clone(),
         id_header,
     })
+}
+
+/// Where the signed `{timestamp}` and `{id}` come from, when the signed bytes name them.
+fn signed_headers(
+    key: &dyn Fn(&str) -> String,
+    raw: &RawHook,
+    defaults: &FormatDefaults,
+    signed: &[SignedPart],
+) -> anyhow::Result<(Option<TimestampSource>, Option<String>)> {
+    let timestamp = signed.contains(&SignedPart::Timestamp).then(|| TimestampSource {
+        header: raw
+            .timestamp_header
+            .clone()
+            .or(defaults.timestamp_header.map(str::to_owned)),
+        unit: raw.timestamp_unit.unwrap_or(defaults.unit),
+    });
+    anyhow::ensure!(
+        timestamp
+            .as_ref()
+            .is_none_or(|t| t.header.is_some() || defaults.layout == SignatureLayout::Parts),
+        "{}: the signed bytes include {{timestamp}}: name the header that carries it",
+        key("timestamp_header")
+    );
+    let id_header = signed
+        .contains(&SignedPart::Id)
+        .then(|| raw.id_header.clone().or(defaults.id_header.map(str::to_owned)))
+        .flatten()
+        .map(|h| h.to_ascii_lowercase());
+    anyhow::ensure!(
+        !signed.contains(&SignedPart::Id) || id_header.is_some(),
+        "{}: the signed bytes include {{id}}: name the header that carries it",
+        key("id_header")
+    );
+    Ok((timestamp, id_header))
 }
 
 pub(crate) fn check_hook(

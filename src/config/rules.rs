@@ -148,7 +148,29 @@ pub(crate) fn check_mapping(
         default_message,
         consent,
     } = input;
-    let default_message = check_default_message(&key("default_message"), default_message)?;
+    Ok(MappingRules {
+        title,
+        subject: subject.filter(|s| !s.trim().is_empty()),
+        message_field: None,
+        html_field: None,
+        field_map: check_field_map(key, fields)?,
+        conventional_names: true,
+        merge_by: check_merge_by(key, merge_by)?,
+        default_country_code: default_country_code
+            .map(|c| check_country_code(&key("default_country_code"), &c))
+            .transpose()?,
+        consent: consent.map(|c| check_consent(key, c)).transpose()?,
+        max_message_chars,
+        default_message: check_default_message(&key("default_message"), default_message)?,
+    })
+}
+
+/// `fields`: submitted name → person field id. Consent fields are refused here: they go in
+/// `[consent]`, which also records how the person subscribed.
+fn check_field_map(
+    key: &dyn Fn(&str) -> String,
+    fields: BTreeMap<String, String>,
+) -> anyhow::Result<BTreeMap<String, PersonFieldId>> {
     let mut field_map = BTreeMap::new();
     for (field, id) in fields {
         let id = PersonFieldId::parse(&id)
@@ -160,79 +182,71 @@ pub(crate) fn check_mapping(
         );
         field_map.insert(field, id);
     }
-    let merge_by = match merge_by {
-        None => vec![PersonFieldId::builtin(ids::EMAIL)],
-        Some(ids) => {
-            anyhow::ensure!(
-                (1..=2).contains(&ids.len()),
-                "{}: one or two field ids (main, then fallback)",
-                key("merge_by")
-            );
-            ids.iter()
-                .map(|id| PersonFieldId::parse(id).map_err(|e| anyhow::anyhow!("{}: {e}", key("merge_by"))))
-                .collect::<anyhow::Result<_>>()?
-        }
+    Ok(field_map)
+}
+
+/// `merge_by`: one or two field ids (main, then fallback); the email by default.
+fn check_merge_by(
+    key: &dyn Fn(&str) -> String,
+    merge_by: Option<Vec<String>>,
+) -> anyhow::Result<Vec<PersonFieldId>> {
+    let Some(ids) = merge_by else {
+        return Ok(vec![PersonFieldId::builtin(ids::EMAIL)]);
     };
-    let default_country_code = default_country_code
-        .map(|c| {
-            let digits = c.trim().trim_start_matches('+').to_owned();
-            anyhow::ensure!(
-                (1..=3).contains(&digits.len()) && digits.chars().all(|d| d.is_ascii_digit()),
-                "{}: `{c}` is not a country calling code like 61 or 44",
-                key("default_country_code")
-            );
-            Ok(digits)
-        })
-        .transpose()?;
-    let consent = consent
-        .map(|c| {
-            let unchecked = c.unchecked.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: a consent field must say what an unticked box means: \
-                     `opt_out` (send bol::p = false) or `leave` (send no permission). \
-                     Without it Ortto's default would opt people in who did not tick the box",
-                    key("consent.unchecked")
-                )
-            })?;
-            anyhow::ensure!(
-                !c.field.trim().is_empty(),
-                "{}: names the checkbox field",
-                key("consent.field")
-            );
-            let words = |list: Vec<String>| list.iter().map(|w| w.trim().to_lowercase()).collect::<Vec<_>>();
-            let (ticked, unticked) = (words(c.ticked), words(c.unticked));
-            if let Some(both) = ticked.iter().find(|w| unticked.contains(w)) {
-                anyhow::bail!(
-                    "{}: `{both}` is listed as both ticked and unticked",
-                    key("consent")
-                );
-            }
-            Ok(ConsentPolicy {
-                field: c.field,
-                unchecked,
-                ticked,
-                unticked,
-                opted_in_context: c
-                    .opted_in_context
-                    .unwrap_or_else(|| DEFAULT_OPTED_IN_CONTEXT.to_owned()),
-                opted_out_context: c
-                    .opted_out_context
-                    .unwrap_or_else(|| DEFAULT_OPTED_OUT_CONTEXT.to_owned()),
-            })
-        })
-        .transpose()?;
-    Ok(MappingRules {
-        title,
-        subject: subject.filter(|s| !s.trim().is_empty()),
-        message_field: None,
-        html_field: None,
-        field_map,
-        conventional_names: true,
-        merge_by,
-        default_country_code,
-        consent,
-        max_message_chars,
-        default_message,
+    anyhow::ensure!(
+        (1..=2).contains(&ids.len()),
+        "{}: one or two field ids (main, then fallback)",
+        key("merge_by")
+    );
+    ids.iter()
+        .map(|id| PersonFieldId::parse(id).map_err(|e| anyhow::anyhow!("{}: {e}", key("merge_by"))))
+        .collect()
+}
+
+/// A country calling code like `61` or `+44`, kept as its digits.
+fn check_country_code(key: &str, code: &str) -> anyhow::Result<String> {
+    let digits = code.trim().trim_start_matches('+').to_owned();
+    anyhow::ensure!(
+        (1..=3).contains(&digits.len()) && digits.chars().all(|d| d.is_ascii_digit()),
+        "{key}: `{code}` is not a country calling code like 61 or 44"
+    );
+    Ok(digits)
+}
+
+/// `[consent]`: the checkbox, what an unticked box means (required), and the words.
+fn check_consent(key: &dyn Fn(&str) -> String, c: RawConsent) -> anyhow::Result<ConsentPolicy> {
+    let unchecked = c.unchecked.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: a consent field must say what an unticked box means: \
+             `opt_out` (send bol::p = false) or `leave` (send no permission). \
+             Without it Ortto's default would opt people in who did not tick the box",
+            key("consent.unchecked")
+        )
+    })?;
+    anyhow::ensure!(
+        !c.field.trim().is_empty(),
+        "{}: names the checkbox field",
+        key("consent.field")
+    );
+    let words = |list: Vec<String>| list.iter().map(|w| w.trim().to_lowercase()).collect::<Vec<_>>();
+    let (ticked, unticked) = (words(c.ticked), words(c.unticked));
+    if let Some(both) = ticked.iter().find(|w| unticked.contains(w)) {
+        anyhow::bail!(
+            "{}: `{both}` is listed as both ticked and unticked",
+            key("consent")
+        );
+    }
+    Ok(ConsentPolicy {
+        field: c.field,
+        unchecked,
+        ticked,
+        unticked,
+        opted_in_context: c
+            .opted_in_context
+            .unwrap_or_else(|| DEFAULT_OPTED_IN_CONTEXT.to_owned()),
+        opted_out_context: c
+            .opted_out_context
+            .unwrap_or_else(|| DEFAULT_OPTED_OUT_CONTEXT.to_owned()),
     })
 }
 

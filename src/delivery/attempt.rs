@@ -80,27 +80,7 @@ fn row_update(row: &ClaimedRow, outcome: ComposeOutcome, ctx: &AttemptContext) -
                 person_status,
             }
         }
-        ComposeOutcome::Retry { error, .. } => {
-            let received_at = DateTime::parse_from_rfc3339(&row.received_at)
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or_else(|_| Utc::now());
-            match ctx.schedule.next_attempt(attempt, received_at) {
-                Some(at) => {
-                    tracing::warn!(attempt, %error, retry_at = %at, "delivery failed; will retry");
-                    RowUpdate::RetryAt {
-                        at,
-                        counts: true,
-                        error,
-                    }
-                }
-                None => {
-                    tracing::error!(attempt, %error, "delivery failed; giving up");
-                    RowUpdate::Dead {
-                        error: format!("gave up after {attempt} attempts: {error}"),
-                    }
-                }
-            }
-        }
+        ComposeOutcome::Retry { error, .. } => retry_or_give_up(row, attempt, error, ctx),
         ComposeOutcome::RateLimited { wait } => {
             let until = ctx.state.pause(wait, PauseReason::RateLimited);
             tracing::warn!(
@@ -141,6 +121,30 @@ fn row_update(row: &ClaimedRow, outcome: ComposeOutcome, ctx: &AttemptContext) -
                 );
             }
             RowUpdate::Dead { error }
+        }
+    }
+}
+
+/// A failure worth another try: due again after the backoff, or `dead` once the attempts or
+/// the row's age run out (docs/delivery.md, "Retry schedule").
+fn retry_or_give_up(row: &ClaimedRow, attempt: u32, error: String, ctx: &AttemptContext) -> RowUpdate {
+    let received_at = DateTime::parse_from_rfc3339(&row.received_at)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
+    match ctx.schedule.next_attempt(attempt, received_at) {
+        Some(at) => {
+            tracing::warn!(attempt, %error, retry_at = %at, "delivery failed; will retry");
+            RowUpdate::RetryAt {
+                at,
+                counts: true,
+                error,
+            }
+        }
+        None => {
+            tracing::error!(attempt, %error, "delivery failed; giving up");
+            RowUpdate::Dead {
+                error: format!("gave up after {attempt} attempts: {error}"),
+            }
         }
     }
 }

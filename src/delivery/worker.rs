@@ -28,6 +28,40 @@ pub struct WorkerSettings {
     pub api_key: Option<SecretString>,
 }
 
+/// What the loop keeps between rounds: the deliveries in flight, their leases, and when the
+/// outbound budget has a slot again after a claim found it spent.
+#[derive(Default)]
+pub(crate) struct Flight {
+    tasks: JoinSet<String>,
+    claimed: HashMap<String, Lease>,
+    budget_at: Option<Instant>,
+}
+
+impl Flight {
+    /// Forgets the deliveries that have finished.
+    fn reap(&mut self) {
+        while let Some(done) = self.tasks.try_join_next() {
+            self.finished(done);
+        }
+    }
+
+    fn finished(&mut self, done: Result<String, tokio::task::JoinError>) {
+        if let Ok(id) = done {
+            self.claimed.remove(&id);
+        }
+    }
+}
+
+/// What a round decided.
+pub(crate) enum Next {
+    /// Every slot was filled and budget remains: claim again at once.
+    Again,
+    /// Deliveries are paused (a 429, a rejected key, refusals): sleep this long.
+    Paused(Duration),
+    /// Nothing more to do now: nap this long, or until intake wakes the worker or a delivery ends.
+    Nap(Duration),
+}
+
 pub struct DeliveryWorker {
     writer: LogWriter,
     settings: WorkerSettings,
@@ -56,10 +90,99 @@ impl DeliveryWorker {
         }
     }
 
-    /// Runs on the current (actix) thread until `stop` is cancelled.
+    /// Runs on the current (actix) thread until `stop` is cancelled: [`DeliveryWorker::step`]
+    /// after step, napping between them until intake wakes it, the poll interval passes, the
+    /// budget refills or a delivery finishes.
     pub async fn run_until_stopped(self, stop: CancellationToken) {
+        let ctx = Rc::new(self.attempt_context());
+        let mut flight = Flight::default();
+        while !stop.is_cancelled() {
+            flight.reap();
+            match self.step(&ctx, &mut flight).await {
+                Next::Again => {}
+                Next::Paused(wait) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.cancelled() => break,
+                    }
+                }
+                Next::Nap(nap) => {
+                    tokio::select! {
+                        _ = self.wake.notified(), if flight.budget_at.is_none() => {}
+                        _ = tokio::time::sleep(nap) => {}
+                        Some(done) = flight.tasks.join_next(), if !flight.tasks.is_empty() => {
+                            flight.finished(done);
+                        }
+                        _ = stop.cancelled() => {}
+                    }
+                }
+            }
+        }
+        self.drain(flight.tasks, flight.claimed).await;
+    }
+
+    /// One round: share a pause this relay started, honour any pause, then claim as many due
+    /// rows as the free slots and the outbound budget allow (in batches: when idle, or once
+    /// half the slots are free) and start sending them. Answers what to do next.
+    pub(crate) async fn step(&self, ctx: &Rc<AttemptContext>, flight: &mut Flight) -> Next {
         let settings = &self.settings.delivery;
-        let ctx = Rc::new(AttemptContext {
+        self.share_pause().await;
+        if let Some(wait) = self.state.remaining() {
+            return Next::Paused(wait);
+        }
+        let room = settings.concurrency.saturating_sub(flight.tasks.len());
+        let mut filled = false;
+        flight.budget_at = flight.budget_at.filter(|at| *at > Instant::now());
+        if flight.budget_at.is_none()
+            && room > 0
+            && (flight.tasks.is_empty() || room >= (settings.concurrency / 2).max(1))
+        {
+            let (allowed, next_slot) = self.take_budget(room).await;
+            flight.budget_at = next_slot.map(|wait| Instant::now() + wait);
+            if allowed > 0 {
+                let started = self.claim_and_start(ctx, flight, allowed).await;
+                filled = started == room;
+                self.refund(allowed - started).await;
+            }
+        }
+        if filled && flight.budget_at.is_none() {
+            return Next::Again;
+        }
+        let poll = Duration::from_millis(settings.poll_interval_ms);
+        Next::Nap(
+            flight
+                .budget_at
+                .map_or(poll, |at| at.saturating_duration_since(Instant::now())),
+        )
+    }
+
+    /// Claims up to `allowed` due rows under a lease and starts a delivery for each; answers
+    /// how many rows the claim returned.
+    async fn claim_and_start(&self, ctx: &Rc<AttemptContext>, flight: &mut Flight, allowed: usize) -> usize {
+        let lease = Duration::from_millis(self.settings.delivery.lease_ms);
+        let rows = match self.writer.claim_due(allowed, lease).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "could not claim submissions");
+                Vec::new()
+            }
+        };
+        let claimed = rows.len();
+        for row in rows {
+            // Its lease ran out while it was in flight here: that task records the outcome.
+            if flight.claimed.contains_key(&row.id) {
+                tracing::warn!(submission_id = %row.id, "claimed a row already in flight here; not sending it twice");
+                continue;
+            }
+            flight.claimed.insert(row.id.clone(), row.lease());
+            flight.tasks.spawn_local(attempt_task(row, ctx.clone()));
+        }
+        claimed
+    }
+
+    fn attempt_context(&self) -> AttemptContext {
+        let settings = &self.settings.delivery;
+        AttemptContext {
             writer: self.writer.clone(),
             // awc clients are per thread: this worker's lives here.
             client: self
@@ -71,75 +194,7 @@ impl DeliveryWorker {
             schedule: RetrySchedule::from_settings(settings),
             auth_pause: Duration::from_millis(settings.auth_pause_ms),
             metrics: self.metrics.clone(),
-        });
-        let lease = Duration::from_millis(settings.lease_ms);
-        let poll = Duration::from_millis(settings.poll_interval_ms);
-        let mut in_flight: JoinSet<String> = JoinSet::new();
-        let mut claimed: HashMap<String, Lease> = HashMap::new();
-        // When the outbound budget has a slot again, after a claim found it spent.
-        let mut budget_at: Option<Instant> = None;
-
-        while !stop.is_cancelled() {
-            while let Some(done) = in_flight.try_join_next() {
-                if let Ok(id) = done {
-                    claimed.remove(&id);
-                }
-            }
-            self.share_pause().await;
-            if let Some(wait) = self.state.remaining() {
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stop.cancelled() => break,
-                }
-                continue;
-            }
-            let room = settings.concurrency.saturating_sub(in_flight.len());
-            let mut filled = false;
-            budget_at = budget_at.filter(|at| *at > Instant::now());
-            // Claim in batches (every claim is a write): when idle, or once half the slots are free.
-            if budget_at.is_none()
-                && room > 0
-                && (in_flight.is_empty() || room >= (settings.concurrency / 2).max(1))
-            {
-                let (allowed, next_slot) = self.take_budget(room).await;
-                budget_at = next_slot.map(|wait| Instant::now() + wait);
-                if allowed > 0 {
-                    let rows = match self.writer.claim_due(allowed, lease).await {
-                        Ok(rows) => rows,
-                        Err(error) => {
-                            tracing::error!(error = %format!("{error:#}"), "could not claim submissions");
-                            Vec::new()
-                        }
-                    };
-                    filled = rows.len() == room;
-                    self.refund(allowed - rows.len()).await;
-                    for row in rows {
-                        // Its lease ran out while it was in flight here: that task records the outcome.
-                        if claimed.contains_key(&row.id) {
-                            tracing::warn!(submission_id = %row.id, "claimed a row already in flight here; not sending it twice");
-                            continue;
-                        }
-                        claimed.insert(row.id.clone(), row.lease());
-                        in_flight.spawn_local(attempt_task(row, ctx.clone()));
-                    }
-                }
-            }
-            if filled && budget_at.is_none() {
-                continue;
-            }
-            let nap = budget_at.map_or(poll, |at| at.saturating_duration_since(Instant::now()));
-            tokio::select! {
-                _ = self.wake.notified(), if budget_at.is_none() => {}
-                _ = tokio::time::sleep(nap) => {}
-                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    if let Ok(id) = done {
-                        claimed.remove(&id);
-                    }
-                }
-                _ = stop.cancelled() => {}
-            }
         }
-        self.drain(in_flight, claimed).await;
     }
 
     /// How many rows this round may claim: tokens taken from the outbound budget before

@@ -57,11 +57,13 @@ async fn a_failed_write_fails_only_its_own_request_with_a_clear_503() {
     let app = spawn_app("").await;
     // A write the database refuses: the batch it lands in fails, then each job is retried alone.
     let mut command = std::process::Command::new("sqlite3");
-    command.arg(&app.db_path).arg(
+    // Wait out the relay's own brief write locks (a readiness probe, a checkpoint).
+    command.args(["-cmd", ".timeout 5000"]).arg(&app.db_path).arg(
         "CREATE TRIGGER refuse_one BEFORE INSERT ON submissions WHEN NEW.email = 'refused@example.com'
          BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;",
     );
-    assert!(crate::helpers::run_command(command).await.status.success());
+    let output = crate::helpers::run_command(command).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 
     let posts = (0..12).map(|n| {
         let email = if n == 5 {
@@ -105,7 +107,8 @@ async fn readiness_fails_when_the_database_refuses_writes() {
     let app = spawn_app("[database]\nreadiness_probe_ms = 1\n").await;
     assert_eq!(app.readyz().await.0, 200);
     let mut command = std::process::Command::new("sqlite3");
-    command.arg(&app.db_path).arg(
+    // Wait out the relay's own brief write locks (a readiness probe, a checkpoint).
+    command.args(["-cmd", ".timeout 5000"]).arg(&app.db_path).arg(
         "CREATE TRIGGER refuse_heartbeat BEFORE UPDATE ON relay_heartbeat BEGIN SELECT RAISE(ABORT, 'disk gone'); END;",
     );
     assert!(crate::helpers::run_command(command).await.status.success());

@@ -78,24 +78,23 @@ impl Application {
             config.database.retention_days,
             Duration::from_millis(config.database.purge_interval_ms),
         );
+        let settings = WorkerSettings {
+            delivery: config.delivery.clone(),
+            ortto: config.ortto.clone(),
+            api_key: config.ortto_api_key.clone(),
+        };
         let worker = DeliveryWorker::new(
             writer.clone(),
-            WorkerSettings {
-                delivery: config.delivery.clone(),
-                ortto: config.ortto.clone(),
-                api_key: config.ortto_api_key.clone(),
-            },
+            settings,
             deliveries.clone(),
             outbound.clone(),
             wake,
             metrics.clone(),
         );
-
-        let address = (config.server.host.as_str(), config.server.port);
-        let listener = TcpListener::bind(address)
-            .with_context(|| format!("binding {}:{}", config.server.host, config.server.port))?;
-        let port = listener.local_addr()?.port();
-        let workers = config.server.workers;
+        let server = &config.server;
+        let listener = TcpListener::bind((server.host.as_str(), server.port))
+            .with_context(|| format!("binding {}:{}", server.host, server.port))?;
+        let (port, workers) = (listener.local_addr()?.port(), server.workers);
         let session_client = config
             .ortto_api_key
             .clone()

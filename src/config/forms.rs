@@ -226,6 +226,28 @@ pub(crate) fn parse_origins(key: &str, origins: &[String]) -> anyhow::Result<Vec
         .collect()
 }
 
+/// `[forms.NAME.captcha]`: the secret from the environment, the siteverify URL, the timeout.
+fn check_captcha(
+    key: &dyn Fn(&str) -> String,
+    c: RawCaptcha,
+    secrets: &SecretSource<'_>,
+) -> anyhow::Result<CaptchaConfig> {
+    let secret = secrets.require(&c.secret_env, &key("captcha.secret_env"))?;
+    let verify_url = c
+        .verify_url
+        .unwrap_or_else(|| c.provider.default_verify_url().to_owned());
+    url::Url::parse(&verify_url)
+        .map_err(|e| anyhow::anyhow!("{}: not a URL ({e})", key("captcha.verify_url")))?;
+    check_positive(&key("captcha.timeout_ms"), c.timeout_ms)?;
+    Ok(CaptchaConfig {
+        provider: c.provider,
+        secret,
+        verify_url,
+        timeout_ms: c.timeout_ms,
+        on_unreachable: c.on_unreachable,
+    })
+}
+
 pub(crate) fn check_form(
     name: &str,
     raw: RawForm,
@@ -257,25 +279,7 @@ pub(crate) fn check_form(
     rules.message_field = raw.message_field;
     rules.html_field = raw.html_field;
     rules.conventional_names = raw.conventional_names;
-    let captcha = raw
-        .captcha
-        .map(|c| {
-            let secret = secrets.require(&c.secret_env, &key("captcha.secret_env"))?;
-            let verify_url = c
-                .verify_url
-                .unwrap_or_else(|| c.provider.default_verify_url().to_owned());
-            url::Url::parse(&verify_url)
-                .map_err(|e| anyhow::anyhow!("{}: not a URL ({e})", key("captcha.verify_url")))?;
-            check_positive(&key("captcha.timeout_ms"), c.timeout_ms)?;
-            Ok::<_, anyhow::Error>(CaptchaConfig {
-                provider: c.provider,
-                secret,
-                verify_url,
-                timeout_ms: c.timeout_ms,
-                on_unreachable: c.on_unreachable,
-            })
-        })
-        .transpose()?;
+    let captcha = raw.captcha.map(|c| check_captcha(&key, c, secrets)).transpose()?;
     let switch = match raw.enabled {
         None | Some(RawEnabled::Always(true)) => FormSwitch::On,
         Some(RawEnabled::Always(false)) => FormSwitch::Off,

@@ -357,6 +357,22 @@ fn signed_headers(
     Ok((timestamp, id_header))
 }
 
+/// `batch`: where the array of events is (`""` for the whole body), or `None` for one event.
+fn check_batch(key: &dyn Fn(&str) -> String, batch: Option<RawBatch>) -> anyhow::Result<Option<String>> {
+    Ok(match batch {
+        None | Some(RawBatch::Whole(false)) => None,
+        Some(RawBatch::Whole(true)) => Some(String::new()),
+        Some(RawBatch::At(pointer)) => {
+            anyhow::ensure!(
+                pointer.is_empty() || pointer.starts_with('/'),
+                "{}: a JSON pointer such as \"/events\", or true for a body that is the array",
+                key("batch")
+            );
+            Some(pointer)
+        }
+    })
+}
+
 pub(crate) fn check_hook(
     name: &str,
     raw: RawHook,
@@ -396,18 +412,7 @@ pub(crate) fn check_hook(
         AuthKind::Hmac => HookAuth::Hmac(hmac_auth(&key, &raw, secret()?, public_url)?),
     };
     let pointers = raw.pointers.unwrap_or_default();
-    let batch = match raw.batch {
-        None | Some(RawBatch::Whole(false)) => None,
-        Some(RawBatch::Whole(true)) => Some(String::new()),
-        Some(RawBatch::At(pointer)) => {
-            anyhow::ensure!(
-                pointer.is_empty() || pointer.starts_with('/'),
-                "{}: a JSON pointer such as \"/events\", or true for a body that is the array",
-                key("batch")
-            );
-            Some(pointer)
-        }
-    };
+    let batch = check_batch(&key, raw.batch.clone())?;
     for (pointer, values) in &raw.accept {
         anyhow::ensure!(
             !values.is_empty(),

@@ -63,7 +63,11 @@ async fn a_failed_write_fails_only_its_own_request_with_a_clear_503() {
          BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;",
     );
     let output = crate::helpers::run_command(command).await;
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let posts = (0..12).map(|n| {
         let email = if n == 5 {

@@ -37,74 +37,55 @@ pub fn shape(
     default_country_code: Option<&str>,
 ) -> Result<Shaped, FieldProblem> {
     let kind = id.kind();
-    let value = match kind {
-        FieldKind::Str | FieldKind::Txt => values
-            .iter()
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-            .collect::<Vec<_>>()
-            .join(", "),
-        _ => values
-            .iter()
-            .map(|v| v.trim())
-            .find(|v| !v.is_empty())
-            .unwrap_or("")
-            .to_owned(),
-    };
+    let value = joined(kind, values);
     if value.is_empty() && kind != FieldKind::Bol {
         return Ok(Shaped::Skip);
     }
-    let too_long = |max: usize| {
-        FieldProblem::new(
-            field,
-            ProblemCode::FieldTooLong,
-            format!("This is longer than {max} characters."),
-        )
+    let problem = |code, message: String| FieldProblem::new(field, code, message);
+    let within = |max: usize| {
+        (crate::ortto::text_len(&value) <= max)
+            .then_some(())
+            .ok_or_else(|| {
+                problem(
+                    ProblemCode::FieldTooLong,
+                    format!("This is longer than {max} characters."),
+                )
+            })
     };
     let shaped = match kind {
-        FieldKind::Str => {
-            if crate::ortto::text_len(&value) > STR_MAX_CHARS {
-                return Err(too_long(STR_MAX_CHARS));
-            }
-            Value::String(value)
-        }
-        FieldKind::Txt => {
-            if crate::ortto::text_len(&value) > TXT_MAX_CHARS {
-                return Err(too_long(TXT_MAX_CHARS));
-            }
-            Value::String(value)
-        }
-        FieldKind::Int => match value.parse::<i64>() {
-            Ok(n) => json!(n),
-            Err(_) => {
-                return Err(FieldProblem::new(
-                    field,
-                    ProblemCode::TypeNumeric,
-                    "This should be a whole number.",
-                ))
-            }
-        },
+        FieldKind::Str => within(STR_MAX_CHARS).map(|()| Value::String(value.clone()))?,
+        FieldKind::Txt => within(TXT_MAX_CHARS).map(|()| Value::String(value.clone()))?,
+        FieldKind::Geo => within(STR_MAX_CHARS).map(|()| json!({ "name": value }))?,
+        FieldKind::Int => value.parse::<i64>().map(|n| json!(n)).map_err(|_| {
+            problem(
+                ProblemCode::TypeNumeric,
+                "This should be a whole number.".to_owned(),
+            )
+        })?,
         FieldKind::Bol if is_checked(&value) => Value::Bool(true),
         FieldKind::Bol if is_unchecked(&value) => Value::Bool(false),
         FieldKind::Bol => {
-            return Err(FieldProblem::new(
-                field,
+            return Err(problem(
                 ProblemCode::TypeBoolean,
-                "This should be yes or no.",
+                "This should be yes or no.".to_owned(),
             ))
         }
         FieldKind::Phn => match phone(&value, default_country_code) {
             Some(v) => v,
             None => return Ok(Shaped::KeepAsText),
         },
-        FieldKind::Geo => {
-            if crate::ortto::text_len(&value) > STR_MAX_CHARS {
-                return Err(too_long(STR_MAX_CHARS));
-            }
-            json!({ "name": value })
-        }
     };
     Ok(Shaped::Value(shaped))
+}
+
+/// A field's submitted values as one: text types join every non-blank value (a checkbox
+/// group), the others take the first.
+fn joined(kind: FieldKind, values: &[String]) -> String {
+    let mut present = values.iter().map(|v| v.trim()).filter(|v| !v.is_empty());
+    match kind {
+        FieldKind::Str | FieldKind::Txt => present.collect::<Vec<_>>().join(", "),
+        _ => present.next().unwrap_or("").to_owned(),
+    }
 }
 
 /// International numbers (`+61 401 234 567`, `0061…`) go whole; national ones need the

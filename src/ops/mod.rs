@@ -90,11 +90,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// `GET /metrics`: OpenMetrics to a scraper that asks for it in `Accept` (Prometheus does),
-/// the Prometheus text format 0.0.4 otherwise. Gauges that come from the database are read
-/// now. Unauthenticated by design: it carries counts and states, never personal data or
-/// secrets (docs/operations.md, "Operating it").
-pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+/// The gauges read at scrape time: the queue (from the log), the rate limiters' keys, the
+/// storage watch and the delivery pauses.
+async fn refresh_gauges(state: &AppState) {
     let metrics = &state.metrics;
     match state.store.queue_stats().await {
         Ok((depth, oldest_due)) => {
@@ -104,19 +102,16 @@ pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) ->
         Err(error) => tracing::warn!(error = %format!("{error:#}"), "metrics: could not read the queue"),
     }
     for (scope, keys) in state.rate_limits().tracked_keys() {
-        metrics
-            .rate_limiter_keys
-            .get_or_create(&crate::metrics::ScopeLabels {
-                scope: scope.to_owned(),
-            })
-            .set(keys as i64);
+        let labels = crate::metrics::ScopeLabels {
+            scope: scope.to_owned(),
+        };
+        metrics.rate_limiter_keys.get_or_create(&labels).set(keys as i64);
     }
     let storage = state.health.snapshot();
-    metrics.database_free_bytes.set(
-        storage
-            .free_bytes
-            .map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX)),
-    );
+    let free = storage
+        .free_bytes
+        .map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    metrics.database_free_bytes.set(free);
     metrics.wal_bytes.set(storage.wal_bytes as i64);
     metrics.wal_peak_bytes.set(storage.wal_peak_bytes as i64);
     metrics
@@ -131,13 +126,20 @@ pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) ->
                 | (Ok(Some((PauseReason::RateLimited, _))), "rate_limited")
                 | (Ok(Some((PauseReason::Refusals, _))), "refusals")
         );
-        metrics
-            .paused
-            .get_or_create(&crate::metrics::ReasonLabels {
-                reason: reason.to_owned(),
-            })
-            .set(i64::from(active));
+        let labels = crate::metrics::ReasonLabels {
+            reason: reason.to_owned(),
+        };
+        metrics.paused.get_or_create(&labels).set(i64::from(active));
     }
+}
+
+/// `GET /metrics`: OpenMetrics to a scraper that asks for it in `Accept` (Prometheus does),
+/// the Prometheus text format 0.0.4 otherwise. Gauges that come from the database are read
+/// now. Unauthenticated by design: it carries counts and states, never personal data or
+/// secrets (docs/operations.md, "Operating it").
+pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let metrics = &state.metrics;
+    refresh_gauges(&state).await;
     let wants_openmetrics = req
         .headers()
         .get(actix_web::http::header::ACCEPT)

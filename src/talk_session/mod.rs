@@ -112,6 +112,24 @@ struct Minted {
     person_status: Option<String>,
 }
 
+/// Counts the request by outcome, and logs it when it was authenticated: refusals are only
+/// counted, never written, so a flood of them cannot fill the disk (docs/faults.md, "Faults
+/// and what the relay does").
+async fn count_and_log(state: &AppState, enabled: bool, log: SessionLog) {
+    state
+        .metrics
+        .sessions
+        .get_or_create(&crate::metrics::OutcomeLabels {
+            outcome: log.outcome.to_owned(),
+        })
+        .inc();
+    if enabled && log.auth != UNAUTHENTICATED {
+        if let Err(error) = state.writer.log_session(log).await {
+            tracing::error!(error = %format!("{error:#}"), "could not log a session request");
+        }
+    }
+}
+
 /// `POST /talk/session` and its CORS preflight.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/talk/session", web::post().to(mint_session)).route(
@@ -169,20 +187,7 @@ pub async fn mint_session(
     };
     log.http_status = response.status().as_u16();
     log.latency_ms = started.elapsed().as_millis() as i64;
-    state
-        .metrics
-        .sessions
-        .get_or_create(&crate::metrics::OutcomeLabels {
-            outcome: log.outcome.to_owned(),
-        })
-        .inc();
-    // Only authenticated requests are logged: refusals are counted above, never written,
-    // so a flood of them cannot fill the disk (docs/faults.md, "Faults and what the relay does").
-    if sessions.enabled() && log.auth != UNAUTHENTICATED {
-        if let Err(error) = state.writer.log_session(log).await {
-            tracing::error!(error = %format!("{error:#}"), "could not log a session request");
-        }
-    }
+    count_and_log(&state, sessions.enabled(), log).await;
     crate::http::cors::allow_listed(&mut response, &sessions.allowed_origins, meta.origin.as_ref());
     response
 }

@@ -296,16 +296,25 @@ impl TestApp {
             .expect("row exists")
     }
 
-    /// Every row, oldest first.
+    /// Every row, oldest first, from whichever backend holds the log.
     pub async fn submissions(&self) -> Vec<SubmissionRow> {
-        let store = self.store().await;
-        let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM submissions ORDER BY id")
-            .fetch_all(store.pool())
-            .await
-            .expect("query");
+        let log = self.log().await;
+        let mut filter = talk_relay::store::SubmissionFilter {
+            limit: Some(500),
+            ..Default::default()
+        };
+        let mut ids = Vec::new();
+        loop {
+            let page = log.list_submissions(&filter).await.expect("query");
+            ids.extend(page.iter().map(|s| s.id.clone()));
+            match page.last() {
+                Some(last) if page.len() == 500 => filter.before = Some(last.id.clone()),
+                _ => break,
+            }
+        }
         let mut rows = Vec::new();
-        for (id,) in ids {
-            rows.push(store.submission(&id).await.expect("query").expect("row"));
+        for id in ids.iter().rev() {
+            rows.push(log.submission(id).await.expect("query").expect("row"));
         }
         rows
     }

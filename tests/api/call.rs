@@ -64,6 +64,12 @@ impl Call {
         self
     }
 
+    /// Another line of a header the request already has (a sender that repeats it).
+    pub fn append_header(mut self, name: &str, value: impl AsRef<str>) -> Self {
+        self.request = self.request.append_header((name, value.as_ref()));
+        self
+    }
+
     pub fn bearer(self, token: &str) -> Self {
         self.header("Authorization", format!("Bearer {token}"))
     }

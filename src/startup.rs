@@ -67,12 +67,7 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let writer = LogWriter::start(&store, wake.clone(), metrics.clone(), health.clone()).await?;
         let deliveries = Arc::new(DeliveryState::new(config.ortto_api_key.is_none()));
-        // A database shared by a fleet keeps one budget for all of it; otherwise the process does.
-        let outbound: Option<Arc<dyn OutboundBudget>> = config.ortto.limit_outbound.then(|| {
-            store
-                .shared_budget(&config.ortto.windows())
-                .unwrap_or_else(|| Arc::new(OutboundLimiter::for_settings(&config.ortto)))
-        });
+        let outbound = outbound_budget(&config, &store);
         let prune_every = Duration::from_millis(config.rate_limits.prune_interval_ms);
         let retention = (
             config.database.retention_days,
@@ -83,18 +78,18 @@ impl Application {
             ortto: config.ortto.clone(),
             api_key: config.ortto_api_key.clone(),
         };
+        let (worker_state, worker_budget, worker_metrics) =
+            (deliveries.clone(), outbound.clone(), metrics.clone());
         let worker = DeliveryWorker::new(
             writer.clone(),
             settings,
-            deliveries.clone(),
-            outbound.clone(),
+            worker_state,
+            worker_budget,
             wake,
-            metrics.clone(),
+            worker_metrics,
         );
-        let server = &config.server;
-        let listener = TcpListener::bind((server.host.as_str(), server.port))
-            .with_context(|| format!("binding {}:{}", server.host, server.port))?;
-        let (port, workers) = (listener.local_addr()?.port(), server.workers);
+        let (listener, port) = bind(&config.server)?;
+        let workers = config.server.workers;
         let session_client = config
             .ortto_api_key
             .clone()
@@ -270,6 +265,24 @@ fn warn_at_start(config: &Config, pages: &crate::pages::Pages) {
             config.ortto.api_key_env
         );
     }
+}
+
+/// The listener on `server.host:server.port` (port 0 picks a free one), and its port.
+fn bind(server: &crate::config::ServerSettings) -> anyhow::Result<(TcpListener, u16)> {
+    let listener = TcpListener::bind((server.host.as_str(), server.port))
+        .with_context(|| format!("binding {}:{}", server.host, server.port))?;
+    let port = listener.local_addr()?.port();
+    Ok((listener, port))
+}
+
+/// The outbound budget, unless the limiter is off: a database shared by a fleet keeps one
+/// budget for all of it; otherwise the process does.
+fn outbound_budget(config: &Config, store: &Store) -> Option<Arc<dyn OutboundBudget>> {
+    config.ortto.limit_outbound.then(|| {
+        store
+            .shared_budget(&config.ortto.windows())
+            .unwrap_or_else(|| Arc::new(OutboundLimiter::for_settings(&config.ortto)))
+    })
 }
 
 /// The storage watch (free space, the file, the WAL; SQLite only for the disk), looked at once.

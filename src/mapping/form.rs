@@ -43,19 +43,7 @@ pub fn draft_from_fields(rules: &MappingRules, honeypot: Option<&str>, fields: &
             continue;
         }
         if Some(name) == consent_field {
-            // A checkbox group may repeat the key; any ticked value counts.
-            let policy = rules
-                .consent
-                .as_ref()
-                .expect("a consent field comes with its policy");
-            let ticked = values
-                .iter()
-                .find(|v| policy.reads(v) == crate::config::ConsentWord::Ticked)
-                .cloned();
-            draft.consent = Some(Answer {
-                field: name.to_owned(),
-                value: ticked.unwrap_or_else(|| values.first().cloned().unwrap_or_default()),
-            });
+            draft.consent = Some(consent_answer(rules, name, values));
             continue;
         }
         if rules.html_field.as_deref() == Some(name) {
@@ -93,6 +81,22 @@ pub fn draft_from_fields(rules: &MappingRules, honeypot: Option<&str>, fields: &
         draft.extras.push((name.to_owned(), joined()));
     }
     draft
+}
+
+/// The consent box's answer. A checkbox group may repeat the key; any ticked value counts.
+fn consent_answer(rules: &MappingRules, name: &str, values: &[String]) -> Answer {
+    let policy = rules
+        .consent
+        .as_ref()
+        .expect("a consent field comes with its policy");
+    let ticked = values
+        .iter()
+        .find(|v| policy.reads(v) == crate::config::ConsentWord::Ticked)
+        .cloned();
+    Answer {
+        field: name.to_owned(),
+        value: ticked.unwrap_or_else(|| values.first().cloned().unwrap_or_default()),
+    }
 }
 
 /// The person field a submitted name maps to, unless another field already took it.

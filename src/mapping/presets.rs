@@ -35,40 +35,9 @@ pub async fn normalise(
     let format = BodyFormat::detect(content_type)?;
     let namer = Namer::new(hook);
     let mut events = match (hook.preset, format) {
-        (preset, BodyFormat::Json) => {
+        (_, BodyFormat::Json) => {
             let value = crate::http::parse::parse_json_value(&bytes, limits.max_json_depth)?;
-            let elements: Vec<&Value> = match &hook.batch {
-                None => vec![&value],
-                Some(pointer) => value
-                    .pointer(pointer)
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| unexpected(&format!("no array at the batch pointer `{pointer}`")))?
-                    .iter()
-                    .collect(),
-            };
-            if elements.len() > MAX_BATCH_EVENTS {
-                return Err(BodyError::TooManyEvents {
-                    limit: MAX_BATCH_EVENTS,
-                });
-            }
-            let mut events = Vec::with_capacity(elements.len());
-            for element in elements {
-                let mut event = match preset {
-                    Preset::Typeform => typeform(&namer, element)?,
-                    Preset::Tally => tally(&namer, element)?,
-                    Preset::Webflow => webflow(&namer, element)?,
-                    Preset::Generic | Preset::StandardWebhooks => generic_json(hook, element),
-                    Preset::Jotform => return Err(unexpected("Jotform posts multipart/form-data")),
-                };
-                event.ignored = !accepts(hook, |pointer| element.pointer(pointer).and_then(text));
-                // Each element of a batch is its own submission: without an event id, the
-                // element's own bytes are its idempotency key.
-                if hook.batch.is_some() && event.event_id.is_none() {
-                    event.event_id = Some(element_digest(element));
-                }
-                events.push(event);
-            }
-            events
+            json_events(hook, &namer, &value)?
         }
         (
             Preset::Jotform | Preset::Generic | Preset::StandardWebhooks,
@@ -92,6 +61,43 @@ pub async fn normalise(
     };
     for event in &mut events {
         crate::http::parse::check_limits(&event.fields, limits)?;
+    }
+    Ok(events)
+}
+
+/// A JSON body's events: the body itself, or each element of the batch array (at most
+/// [`MAX_BATCH_EVENTS`]), each read by the hook's preset and its `accept` filter.
+fn json_events(hook: &HookConfig, namer: &Namer<'_>, value: &Value) -> Result<Vec<Normalised>, BodyError> {
+    let elements: Vec<&Value> = match &hook.batch {
+        None => vec![value],
+        Some(pointer) => value
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .ok_or_else(|| unexpected(&format!("no array at the batch pointer `{pointer}`")))?
+            .iter()
+            .collect(),
+    };
+    if elements.len() > MAX_BATCH_EVENTS {
+        return Err(BodyError::TooManyEvents {
+            limit: MAX_BATCH_EVENTS,
+        });
+    }
+    let mut events = Vec::with_capacity(elements.len());
+    for element in elements {
+        let mut event = match hook.preset {
+            Preset::Typeform => typeform(namer, element)?,
+            Preset::Tally => tally(namer, element)?,
+            Preset::Webflow => webflow(namer, element)?,
+            Preset::Generic | Preset::StandardWebhooks => generic_json(hook, element),
+            Preset::Jotform => return Err(unexpected("Jotform posts multipart/form-data")),
+        };
+        event.ignored = !accepts(hook, |pointer| element.pointer(pointer).and_then(text));
+        // Each element of a batch is its own submission: without an event id, the
+        // element's own bytes are its idempotency key.
+        if hook.batch.is_some() && event.event_id.is_none() {
+            event.event_id = Some(element_digest(element));
+        }
+        events.push(event);
     }
     Ok(events)
 }

@@ -159,20 +159,7 @@ impl SqliteStore {
             .execute(&mut *conn)
             .await?;
         vacuumed.context("rewriting the database without the erased rows (VACUUM)")?;
-        // The old page images live on in the WAL until it is truncated; a reader (a running
-        // relay's dashboard) may hold it for a moment, so try for a few seconds.
-        let mut wal_truncated = false;
-        for _ in 0..50 {
-            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(&mut *conn)
-                .await
-                .context("truncating the WAL")?;
-            if busy == 0 {
-                wal_truncated = true;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let wal_truncated = truncate_wal(&mut conn).await?;
         Ok(Erased {
             removed,
             residue: (!wal_truncated).then(|| {
@@ -192,4 +179,21 @@ async fn delete_by_id(conn: &mut sqlx::SqliteConnection, sql: &'static str, id: 
         .await
         .with_context(|| format!("erasing: {sql}"))?
         .rows_affected())
+}
+
+/// Truncates the WAL, where the old page images of erased rows live on; a reader (a running
+/// relay's dashboard) may hold it for a moment, so this tries for a few seconds. Answers
+/// whether it was truncated.
+async fn truncate_wal(conn: &mut sqlx::SqliteConnection) -> anyhow::Result<bool> {
+    for _ in 0..50 {
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut *conn)
+            .await
+            .context("truncating the WAL")?;
+        if busy == 0 {
+            return Ok(true);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(false)
 }

@@ -3,6 +3,7 @@
 
 mod describe;
 mod forms;
+mod hook_auth;
 mod hooks;
 mod rules;
 mod settings;

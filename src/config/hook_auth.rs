@@ -66,6 +66,7 @@ struct FormatDefaults {
     unit: TimestampUnit,
     id_header: Option<&'static str>,
     secret_encoding: SecretEncoding,
+    encoding: SignatureEncoding,
 }
 
 fn format_defaults(format: HmacFormat) -> FormatDefaults {
@@ -76,6 +77,7 @@ fn format_defaults(format: HmacFormat) -> FormatDefaults {
         unit: TimestampUnit::S,
         id_header: None,
         secret_encoding: SecretEncoding::Raw,
+        encoding: SignatureEncoding::Hex,
     };
     match format {
         HmacFormat::Plain => plain,
@@ -96,6 +98,7 @@ fn format_defaults(format: HmacFormat) -> FormatDefaults {
             timestamp_header: Some("webhook-timestamp"),
             id_header: Some("webhook-id"),
             secret_encoding: SecretEncoding::Whsec,
+            encoding: SignatureEncoding::Base64,
             ..plain
         },
     }
@@ -147,10 +150,7 @@ pub(super) fn hmac_auth(
         encoding: raw
             .signature_encoding
             .or(preset.map(|p| p.encoding))
-            .unwrap_or(match format {
-                HmacFormat::StandardWebhooks => SignatureEncoding::Base64,
-                _ => SignatureEncoding::Hex,
-            }),
+            .unwrap_or(defaults.encoding),
         prefix: raw
             .signature_prefix
             .clone()

@@ -92,9 +92,9 @@ enum RawBatch {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHook {
     pub(super) preset: Preset,
-    pub(super) title: Option<String>,
+    title: Option<String>,
     auth: Option<AuthKind>,
-    pub(super) secret_env: Option<String>,
+    secret_env: Option<String>,
     pub(super) signature_header: Option<String>,
     pub(super) signature_encoding: Option<SignatureEncoding>,
     pub(super) signature_prefix: Option<String>,
@@ -111,20 +111,20 @@ pub(crate) struct RawHook {
     pub(super) timestamp_header: Option<String>,
     pub(super) timestamp_unit: Option<TimestampUnit>,
     pub(super) tolerance_secs: Option<u64>,
-    pub(super) token_header: Option<String>,
-    pub(super) subject: Option<String>,
+    token_header: Option<String>,
+    subject: Option<String>,
     /// Preset tuning: the question (ref, label, key or name) that holds the message.
-    pub(super) message: Option<String>,
+    message: Option<String>,
     #[serde(default)]
-    pub(super) fields: BTreeMap<String, String>,
-    pub(super) merge_by: Option<Vec<String>>,
-    pub(super) default_country_code: Option<String>,
-    pub(super) default_message: Option<String>,
-    pub(super) consent: Option<RawConsent>,
-    pub(super) pointers: Option<GenericPointers>,
+    fields: BTreeMap<String, String>,
+    merge_by: Option<Vec<String>>,
+    default_country_code: Option<String>,
+    default_message: Option<String>,
+    consent: Option<RawConsent>,
+    pointers: Option<GenericPointers>,
     /// Events to take: pointer (or field) → the values that pass; others are ignored.
     #[serde(default)]
-    pub(super) accept: BTreeMap<String, Vec<String>>,
+    accept: BTreeMap<String, Vec<String>>,
     batch: Option<RawBatch>,
 }
 

@@ -62,8 +62,7 @@ impl crate::http::problem::Problem for BodyError {
         };
         vec![crate::http::problem::ErrorEntry {
             field,
-            code: self.answer().code.to_owned(),
-            message: self.to_string(),
+            ..crate::http::problem::ErrorEntry::general(self)
         }]
     }
 }

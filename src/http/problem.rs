@@ -48,17 +48,24 @@ pub struct ErrorEntry {
     pub message: String,
 }
 
+impl ErrorEntry {
+    /// One entry for the whole request: the problem's code and sentence, no field.
+    pub fn general<P: Problem + ?Sized>(problem: &P) -> Self {
+        Self {
+            field: None,
+            code: problem.answer().code.to_owned(),
+            message: problem.to_string(),
+        }
+    }
+}
+
 /// An error a route answers with. Its `Display` is the sentence a person reads.
 pub trait Problem: std::fmt::Display {
     fn answer(&self) -> Answer;
 
     /// The `errors` entries; one for the whole request unless the problem names fields.
     fn entries(&self) -> Vec<ErrorEntry> {
-        vec![ErrorEntry {
-            field: None,
-            code: self.answer().code.to_owned(),
-            message: self.to_string(),
-        }]
+        vec![ErrorEntry::general(self)]
     }
 }
 

@@ -58,15 +58,14 @@ pub(crate) fn answer(
             batch.response()
         }
         Err(error) => {
-            state
-                .metrics
-                .count_intake(source_kind, asker.source, error.answer().outcome);
+            let refusal = error.answer();
+            count(refusal.outcome);
             log_refusal(state, error);
             state.refusals.push(crate::refusals::Refusal {
                 at: crate::domain::now_timestamp(),
                 source_kind,
                 source: asker.source.to_owned(),
-                status: error.answer().status.as_u16(),
+                status: refusal.status.as_u16(),
                 code: error
                     .entries()
                     .first()

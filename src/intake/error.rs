@@ -78,11 +78,7 @@ impl Problem for IntakeError {
                     message: p.message.clone(),
                 })
                 .collect(),
-            _ => vec![ErrorEntry {
-                field: None,
-                code: self.answer().code.to_owned(),
-                message: self.to_string(),
-            }],
+            _ => vec![ErrorEntry::general(self)],
         }
     }
 }

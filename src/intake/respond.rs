@@ -127,11 +127,11 @@ pub fn accepted(
     receipt: &Receipt,
     dry_run: bool,
     relay_base: Option<&Url>,
-    thanks: impl FnOnce() -> String,
+    thanks: impl Fn() -> String,
 ) -> HttpResponse {
-    let next = |thanks: String| match (&receipt.next, relay_base) {
+    let next = |thanks: &dyn Fn() -> String| match (&receipt.next, relay_base) {
         (Some(next), _) => Some(next.to_string()),
-        (None, Some(base)) => base.join(&thanks).ok().map(String::from),
+        (None, Some(base)) => under(base, &thanks()),
         (None, None) => None,
     };
     match kind {
@@ -150,12 +150,22 @@ pub fn accepted(
                 (HttpResponse::Accepted(), "queued")
             };
             let mut body = json!({ "ok": true, "id": receipt.id, "status": status });
-            if let Some(next) = next(thanks()) {
+            if let Some(next) = next(&thanks) {
                 body["next"] = json!(next);
             }
             answer.json(body)
         }
     }
+}
+
+/// `path` (`/thanks?…`) under the relay's address, keeping a path the address has
+/// (`https://example.com/relay` → `https://example.com/relay/thanks?…`).
+fn under(base: &Url, path: &str) -> Option<String> {
+    let mut base = base.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    base.join(path.trim_start_matches('/')).ok().map(String::from)
 }
 
 /// A refusal: JSON for a script, the rendered error `page` for a browser.

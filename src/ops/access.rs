@@ -84,8 +84,13 @@ fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
         return Some(AdminError::Off(config.admin_token_env.clone()).error_response());
     };
     let server = &config.server;
-    let client = crate::guard::client_ip(req, &server.trusted_proxies, &server.client_ip_header)
-        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    // Keyed as the rate limits are: an IPv6 client per network prefix, so rotating addresses
+    // inside one /64 does not buy more guesses.
+    let client = crate::guard::limit_key(
+        crate::guard::client_ip(req, &server.trusted_proxies, &server.client_ip_header)
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        config.rate_limits.ipv6_prefix,
+    );
     let now = Instant::now();
     if let Some(secs) = state.login_throttle.retry_after(client, now) {
         return Some(AdminError::Throttled(secs).error_response());

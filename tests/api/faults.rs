@@ -137,6 +137,11 @@ async fn run_disk_full(dir: &Path, fault: DiskFault) {
     // The log went to a file: it says what happened, in plain text without colour codes.
     let log = std::fs::read_to_string(dir.join("relay-1.log")).unwrap();
     assert!(log.contains("refuses writes"), "the fault was logged: {log}");
+    // Intake said so once, then once more when it recorded again (not once per refusal).
+    assert!(
+        log.contains("recording submissions again"),
+        "the recovery was logged: {log}"
+    );
     assert!(!log.contains('\u{1b}'), "no terminal colour codes in a log file");
     let _relay = start_relay(dir, &config, 2);
     wait_healthy(&base).await;

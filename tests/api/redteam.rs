@@ -39,6 +39,7 @@ async fn admin_answers_cannot_be_framed_sniffed_or_cached() {
             "{path}"
         );
         assert_eq!(response.header("cache-control"), Some("no-store"), "{path}");
+        assert_eq!(response.header("referrer-policy"), Some("same-origin"), "{path}");
     }
     let page = app.get("/thanks?form=demo").send(200).await;
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));

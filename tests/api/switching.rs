@@ -366,3 +366,19 @@ async fn reverting_a_change_that_needed_a_restart_clears_the_warning_and_new_sec
     );
     actix_web::rt::time::sleep(Duration::from_millis(10)).await;
 }
+
+#[actix_web::test]
+async fn next_keeps_the_path_of_a_public_url_behind_a_prefix() {
+    let app = spawn_app(&format!(
+        "{SITE}[server]\npublic_url = \"https://example.com/relay\"\n"
+    ))
+    .await;
+    let body = json!({"email": "prefix@example.com", "message": "hi"});
+    let (status, answer) = post_from_site(&app, "contact", &body, None).await;
+    assert_eq!(status, 202, "{answer}");
+    let next = answer["next"].as_str().unwrap();
+    assert!(
+        next.starts_with("https://example.com/relay/thanks?form=contact"),
+        "{next}"
+    );
+}

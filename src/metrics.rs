@@ -1,7 +1,7 @@
 //! Prometheus metrics, one registry per application (no process-global state). A leaf:
 //! every layer counts into it, and it imports nothing of the relay.
 
-use prometheus_client::encoding::{text::encode, EncodeLabelSet};
+use prometheus_client::encoding::{text::encode, EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -9,11 +9,80 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::Mutex;
 
+/// The `outcome` label of the intake, delivery and session counters (docs/operations.md,
+/// "Metrics"): one word per way a request or an attempt can end.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Outcome {
+    // intake
+    Accepted,
+    Duplicate,
+    Ignored,
+    Invalid,
+    Spam,
+    RateLimited,
+    BadSignature,
+    Refused,
+    Unavailable,
+    // delivery
+    Delivered,
+    DryRun,
+    Retry,
+    KeyRejected,
+    Rejected,
+    PausedForRefusals,
+    // sessions and admin
+    Issued,
+    Disabled,
+    Unauthorized,
+    NoKey,
+    UpstreamUnavailable,
+    UpstreamRejected,
+    Failed,
+    // consent
+    Unrecognised,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Duplicate => "duplicate",
+            Self::Ignored => "ignored",
+            Self::Invalid => "invalid",
+            Self::Spam => "spam",
+            Self::RateLimited => "rate_limited",
+            Self::BadSignature => "bad_signature",
+            Self::Refused => "refused",
+            Self::Unavailable => "unavailable",
+            Self::Delivered => "delivered",
+            Self::DryRun => "dry_run",
+            Self::Retry => "retry",
+            Self::KeyRejected => "key_rejected",
+            Self::Rejected => "rejected",
+            Self::PausedForRefusals => "paused_for_refusals",
+            Self::Issued => "issued",
+            Self::Disabled => "disabled",
+            Self::Unauthorized => "unauthorized",
+            Self::NoKey => "no_key",
+            Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::UpstreamRejected => "upstream_rejected",
+            Self::Failed => "failed",
+            Self::Unrecognised => "unrecognised",
+        }
+    }
+}
+
+impl EncodeLabelValue for Outcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        std::fmt::Write::write_str(encoder, self.as_str())
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct IntakeLabels {
     pub source_kind: String,
     pub source: String,
-    pub outcome: String,
+    pub outcome: Outcome,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -23,7 +92,7 @@ pub struct ScopeLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
-    pub outcome: String,
+    pub outcome: Outcome,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -93,7 +162,7 @@ impl Metrics {
             };
         }
         register! {
-            "intake", "Intake requests by source and outcome (accepted, spam, invalid, rate_limited, bad_signature, duplicate, refused)", intake;
+            "intake", "Intake requests by source and outcome (docs/operations.md, \"Metrics\")", intake;
             "rate_limited", "Requests refused by a rate limit, by limit", rate_limited;
             "rate_limiter_keys", "Keys a rate limiter tracks right now", rate_limiter_keys;
             "deliveries", "Delivery attempts by outcome", deliveries;
@@ -122,12 +191,12 @@ impl Metrics {
         metrics
     }
 
-    pub fn count_intake(&self, source_kind: &str, source: &str, outcome: &str) {
+    pub fn count_intake(&self, source_kind: &str, source: &str, outcome: Outcome) {
         self.intake
             .get_or_create(&IntakeLabels {
                 source_kind: source_kind.to_owned(),
                 source: source.to_owned(),
-                outcome: outcome.to_owned(),
+                outcome,
             })
             .inc();
     }
@@ -137,7 +206,7 @@ impl Metrics {
             .get_or_create(&IntakeLabels {
                 source_kind: source_kind.to_owned(),
                 source: source.to_owned(),
-                outcome: "unrecognised".to_owned(),
+                outcome: Outcome::Unrecognised,
             })
             .inc();
     }

@@ -73,21 +73,14 @@ impl Application {
             config.database.retention_days,
             Duration::from_millis(config.database.purge_interval_ms),
         );
-        let settings = WorkerSettings {
-            delivery: config.delivery.clone(),
-            ortto: config.ortto.clone(),
-            api_key: config.ortto_api_key.clone(),
-        };
-        let (worker_state, worker_budget, worker_metrics) =
-            (deliveries.clone(), outbound.clone(), metrics.clone());
-        let worker = DeliveryWorker::new(
-            writer.clone(),
-            settings,
-            worker_state,
-            worker_budget,
+        let worker = DeliveryWorker {
+            writer: writer.clone(),
+            settings: WorkerSettings::of(&config),
+            state: deliveries.clone(),
+            budget: outbound.clone(),
             wake,
-            worker_metrics,
-        );
+            metrics: metrics.clone(),
+        };
         let (listener, port) = bind(&config.server)?;
         let workers = config.server.workers;
         let session_client = config

@@ -82,7 +82,8 @@ struct RawSettings {
 
 impl RawSettings {
     /// The plain tables' rules: values that must be positive, then the rules between keys.
-    fn check_settings(&self) -> anyhow::Result<()> {
+    /// The keys that must be above zero (docs/configuration.md).
+    fn positive_values(&self) -> [(&'static str, u64); 16] {
         let (server, database, delivery, limits, rates) = (
             &self.server,
             &self.database,
@@ -90,7 +91,7 @@ impl RawSettings {
             &self.limits,
             &self.rate_limits,
         );
-        let positive: [(&str, u64); 16] = [
+        [
             ("delivery.concurrency", delivery.concurrency as u64),
             ("delivery.max_attempts", u64::from(delivery.max_attempts)),
             ("delivery.lease_ms", delivery.lease_ms),
@@ -107,10 +108,15 @@ impl RawSettings {
             ("database.busy_timeout_ms", database.busy_timeout_ms),
             ("database.readiness_probe_ms", database.readiness_probe_ms),
             ("database.pool_size", u64::from(database.pool_size)),
-        ];
-        for (key, value) in positive {
+        ]
+    }
+
+    fn check_settings(&self) -> anyhow::Result<()> {
+        for (key, value) in self.positive_values() {
             check_positive(key, value)?;
         }
+        let (server, database, delivery, rates) =
+            (&self.server, &self.database, &self.delivery, &self.rate_limits);
         for (key, limit) in [
             ("rate_limits.form_per_ip", &rates.form_per_ip),
             ("rate_limits.form", &rates.form),

@@ -1,7 +1,7 @@
 //! One delivery attempt for one claimed row, start to recorded outcome.
 
 use super::{DeliveryState, PauseReason, RetrySchedule};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Outcome};
 use crate::ortto::{classify_compose, ComposeOutcome, Delivered, OrttoClient};
 use crate::store::{AttemptRecord, ClaimedRow, LogWriter, RowUpdate};
 use chrono::{DateTime, Utc};
@@ -30,7 +30,7 @@ pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()
             .await;
     };
     let Some(client) = &ctx.client else {
-        ctx.count("dry_run");
+        ctx.count(Outcome::DryRun);
         return ctx
             .writer
             .finish_attempt(row.lease(), None, RowUpdate::DryRun)
@@ -111,18 +111,21 @@ fn row_update(row: &ClaimedRow, outcome: ComposeOutcome, ctx: &AttemptContext) -
                 error,
             }
         }
-        ComposeOutcome::Rejected { error, .. } => {
-            tracing::error!(%error, "Ortto refused the payload; the row is dead");
-            if let Some(until) = ctx.state.payload_refused() {
-                ctx.count("paused_for_refusals");
-                tracing::error!(
-                    until = %crate::domain::utc_timestamp(until),
-                    "Ortto refused several payloads in a row: every delivery is paused before Ortto bans this IP"
-                );
-            }
-            RowUpdate::Dead { error }
-        }
+        ComposeOutcome::Rejected { error, .. } => refused(error, ctx),
     }
+}
+
+/// Ortto refused the payload: the row is dead, and several in a row pause every delivery.
+fn refused(error: String, ctx: &AttemptContext) -> RowUpdate {
+    tracing::error!(%error, "Ortto refused the payload; the row is dead");
+    if let Some(until) = ctx.state.payload_refused() {
+        ctx.count(Outcome::PausedForRefusals);
+        tracing::error!(
+            until = %crate::domain::utc_timestamp(until),
+            "Ortto refused several payloads in a row: every delivery is paused before Ortto bans this IP"
+        );
+    }
+    RowUpdate::Dead { error }
 }
 
 /// A failure worth another try: due again after the backoff, or `dead` once the attempts or
@@ -150,23 +153,21 @@ fn retry_or_give_up(row: &ClaimedRow, attempt: u32, error: String, ctx: &Attempt
 }
 
 impl AttemptContext {
-    fn count(&self, outcome: &str) {
+    fn count(&self, outcome: Outcome) {
         self.metrics
             .deliveries
-            .get_or_create(&crate::metrics::OutcomeLabels {
-                outcome: outcome.to_owned(),
-            })
+            .get_or_create(&crate::metrics::OutcomeLabels { outcome })
             .inc();
     }
 }
 
-fn outcome_label(outcome: &ComposeOutcome) -> &'static str {
+fn outcome_label(outcome: &ComposeOutcome) -> Outcome {
     match outcome {
-        ComposeOutcome::Success(_) => "delivered",
-        ComposeOutcome::Retry { .. } => "retry",
-        ComposeOutcome::RateLimited { .. } => "rate_limited",
-        ComposeOutcome::KeyRejected { .. } => "key_rejected",
-        ComposeOutcome::Rejected { .. } => "rejected",
+        ComposeOutcome::Success(_) => Outcome::Delivered,
+        ComposeOutcome::Retry { .. } => Outcome::Retry,
+        ComposeOutcome::RateLimited { .. } => Outcome::RateLimited,
+        ComposeOutcome::KeyRejected { .. } => Outcome::KeyRejected,
+        ComposeOutcome::Rejected { .. } => Outcome::Rejected,
     }
 }
 

@@ -9,4 +9,4 @@ mod worker;
 pub use crate::outbound::{OutboundBudget, OutboundLimiter, PauseReason};
 pub use pause::DeliveryState;
 pub use schedule::RetrySchedule;
-pub use worker::{DeliveryWorker, WorkerSettings};
+pub use worker::{DeliveryWorker, Next, WorkerSettings};

@@ -28,6 +28,16 @@ pub struct WorkerSettings {
     pub api_key: Option<SecretString>,
 }
 
+impl WorkerSettings {
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            delivery: config.delivery.clone(),
+            ortto: config.ortto.clone(),
+            api_key: config.ortto_api_key.clone(),
+        }
+    }
+}
+
 /// What the loop keeps between rounds: the deliveries in flight, their leases, and when the
 /// outbound budget has a slot again after a claim found it spent.
 #[derive(Default)]
@@ -53,7 +63,8 @@ impl Flight {
 }
 
 /// What a round decided.
-pub(crate) enum Next {
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
     /// Every slot was filled and budget remains: claim again at once.
     Again,
     /// Deliveries are paused (a 429, a rejected key, refusals): sleep this long.
@@ -62,34 +73,17 @@ pub(crate) enum Next {
     Nap(Duration),
 }
 
+/// The delivery loop's parts, built by `startup`.
 pub struct DeliveryWorker {
-    writer: LogWriter,
-    settings: WorkerSettings,
-    state: Arc<DeliveryState>,
-    budget: Option<Arc<dyn OutboundBudget>>,
-    wake: Arc<Notify>,
-    metrics: Arc<Metrics>,
+    pub writer: LogWriter,
+    pub settings: WorkerSettings,
+    pub state: Arc<DeliveryState>,
+    pub budget: Option<Arc<dyn OutboundBudget>>,
+    pub wake: Arc<Notify>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl DeliveryWorker {
-    pub fn new(
-        writer: LogWriter,
-        settings: WorkerSettings,
-        state: Arc<DeliveryState>,
-        budget: Option<Arc<dyn OutboundBudget>>,
-        wake: Arc<Notify>,
-        metrics: Arc<Metrics>,
-    ) -> Self {
-        Self {
-            writer,
-            settings,
-            state,
-            budget,
-            wake,
-            metrics,
-        }
-    }
-
     /// Runs on the current (actix) thread until `stop` is cancelled: [`DeliveryWorker::step`]
     /// after step, napping between them until intake wakes it, the poll interval passes, the
     /// budget refills or a delivery finishes.
@@ -119,6 +113,18 @@ impl DeliveryWorker {
             }
         }
         self.drain(flight.tasks, flight.claimed).await;
+    }
+
+    /// One round of the loop run to its end, for tests and tools that drive delivery by hand:
+    /// [`DeliveryWorker::step`], then wait until every delivery it started is recorded.
+    pub async fn round(&self) -> Next {
+        let ctx = Rc::new(self.attempt_context());
+        let mut flight = Flight::default();
+        let next = self.step(&ctx, &mut flight).await;
+        while let Some(done) = flight.tasks.join_next().await {
+            flight.finished(done);
+        }
+        next
     }
 
     /// One round: share a pause this relay started, honour any pause, then claim as many due

@@ -49,7 +49,7 @@ impl crate::http::problem::Problem for BodyError {
             Self::ValueTooLong { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "FIELD_TOO_LONG"),
             Self::TooDeep { .. } => (StatusCode::BAD_REQUEST, "JSON_TOO_DEEP"),
         };
-        crate::http::problem::Answer::new(status, code, "refused")
+        crate::http::problem::Answer::new(status, code, crate::metrics::Outcome::Refused)
     }
 
     /// A problem in one field names it.

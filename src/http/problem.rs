@@ -4,6 +4,7 @@
 //! JSON body Formspree's clients read, `{"ok": false, "error", "errors": [{"field"?, "code",
 //! "message"}]}`, with `Retry-After`, and closes a connection whose body timed out.
 
+use crate::metrics::Outcome;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -16,13 +17,13 @@ pub struct Answer {
     /// The machine-readable code (`TYPE_EMAIL`, `RATE_LIMITED`, …).
     pub code: &'static str,
     /// The outcome `/metrics` counts it as (`invalid`, `rate_limited`, …).
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     /// Seconds the client should wait before trying again, if it should.
     pub retry_after: Option<u64>,
 }
 
 impl Answer {
-    pub const fn new(status: StatusCode, code: &'static str, outcome: &'static str) -> Self {
+    pub const fn new(status: StatusCode, code: &'static str, outcome: Outcome) -> Self {
         Self {
             status,
             code,

@@ -6,6 +6,7 @@ use super::respond::{self, accepted, refused, Accepted};
 use super::{redirect, IntakeError, Problem, ResponseKind};
 use crate::config::FormConfig;
 use crate::domain::SourceKind;
+use crate::metrics::Outcome;
 use crate::state::AppState;
 use actix_web::HttpResponse;
 
@@ -30,11 +31,11 @@ pub(crate) fn answer(
     outcome: &Result<Accepted, IntakeError>,
 ) -> HttpResponse {
     let source_kind = asker.source_kind.as_str();
-    let count = |outcome: &str| state.metrics.count_intake(source_kind, asker.source, outcome);
+    let count = |outcome: Outcome| state.metrics.count_intake(source_kind, asker.source, outcome);
     match outcome {
         Ok(Accepted::One(receipt)) => {
             count(if receipt.duplicate {
-                "duplicate"
+                Outcome::Duplicate
             } else {
                 receipt.outcome
             });
@@ -50,7 +51,7 @@ pub(crate) fn answer(
             )
         }
         Ok(Accepted::Ignored) => {
-            count("ignored");
+            count(Outcome::Ignored);
             respond::ignored()
         }
         Ok(Accepted::Batch(batch)) => {

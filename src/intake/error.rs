@@ -1,6 +1,7 @@
 use crate::domain::FieldProblem;
 use crate::http::body::BodyError;
 pub use crate::http::{Answer, ErrorEntry, Problem};
+use crate::metrics::Outcome;
 use crate::store::RecordError;
 use actix_web::http::StatusCode;
 
@@ -41,29 +42,36 @@ fn invalid_sentence(problems: &[FieldProblem]) -> String {
 impl Problem for IntakeError {
     /// Status, code, metric outcome and `Retry-After`, in one place.
     fn answer(&self) -> Answer {
-        let refused = |status, code| Answer::new(status, code, "refused");
+        let refused = |status, code| Answer::new(status, code, Outcome::Refused);
         match self {
             Self::FormNotFound(_) => refused(StatusCode::NOT_FOUND, "FORM_NOT_FOUND"),
             Self::FormInactive(_) => refused(StatusCode::FORBIDDEN, "INACTIVE"),
             Self::HookNotFound(_) => refused(StatusCode::NOT_FOUND, "HOOK_NOT_FOUND"),
-            Self::BadSignature(_) => Answer::new(StatusCode::UNAUTHORIZED, "BAD_SIGNATURE", "bad_signature"),
+            Self::BadSignature(_) => {
+                Answer::new(StatusCode::UNAUTHORIZED, "BAD_SIGNATURE", Outcome::BadSignature)
+            }
             Self::Body(body) => body.answer(),
             Self::OriginNotAllowed => refused(StatusCode::FORBIDDEN, "ORIGIN_NOT_ALLOWED"),
-            Self::RateLimited { retry_after_secs } => {
-                Answer::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "rate_limited")
-                    .retry_after(*retry_after_secs)
-            }
-            Self::CaptchaFailed => Answer::new(StatusCode::FORBIDDEN, "CAPTCHA_FAILED", "spam"),
+            Self::RateLimited { retry_after_secs } => Answer::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                Outcome::RateLimited,
+            )
+            .retry_after(*retry_after_secs),
+            Self::CaptchaFailed => Answer::new(StatusCode::FORBIDDEN, "CAPTCHA_FAILED", Outcome::Spam),
             Self::CaptchaUnavailable => Answer::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "CAPTCHA_UNAVAILABLE",
-                "unavailable",
+                Outcome::Unavailable,
             )
             .retry_after(1),
-            Self::Invalid(_) => Answer::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID", "invalid"),
-            Self::Unavailable(_) => {
-                Answer::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "unavailable").retry_after(1)
-            }
+            Self::Invalid(_) => Answer::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID", Outcome::Invalid),
+            Self::Unavailable(_) => Answer::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                Outcome::Unavailable,
+            )
+            .retry_after(1),
         }
     }
 

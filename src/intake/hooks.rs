@@ -12,6 +12,7 @@ use crate::domain::SubmittedFields;
 use crate::guard;
 use crate::http::body;
 use crate::mapping::{self, CAPTCHA_FIELDS};
+use crate::metrics::Outcome;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -75,7 +76,10 @@ async fn receive_hook(
         return match answers.pop().flatten() {
             None => Ok(Accepted::Ignored),
             Some(recorded) => Ok(Accepted::One(Receipt::of(
-                recorded?, &hook.name, None, "accepted",
+                recorded?,
+                &hook.name,
+                None,
+                Outcome::Accepted,
             ))),
         };
     }

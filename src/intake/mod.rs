@@ -21,6 +21,7 @@ use crate::domain::{utc_timestamp, SourceKind, Status, SubmittedFields};
 use crate::guard;
 use crate::http::{body, cors};
 use crate::mapping::{self, MappingContext, CAPTCHA_FIELDS};
+use crate::metrics::Outcome;
 use crate::state::AppState;
 use crate::store::{NewSubmission, Recorded};
 use actix_web::http::StatusCode;
@@ -115,11 +116,11 @@ async fn receive_form(
     )
     .or_else(|| form.redirect.clone());
     let receipt =
-        |recorded: Recorded, outcome: &'static str| Receipt::of(recorded, &form.name, next.clone(), outcome);
+        |recorded: Recorded, outcome: Outcome| Receipt::of(recorded, &form.name, next.clone(), outcome);
     //    Guard, once the fields are known: the honeypot and the CAPTCHA.
     let captcha = match screen(form, req, state, meta, &fields).await? {
         // Bots learn nothing: the answer is the same as for a real submission.
-        Screened::Spam(recorded) => return Ok(receipt(recorded, "spam")),
+        Screened::Spam(recorded) => return Ok(receipt(recorded, Outcome::Spam)),
         Screened::Passed(captcha) => captcha,
     };
     // 4. and 5. Map and record; 6. respond is the caller's.
@@ -131,7 +132,7 @@ async fn receive_form(
     };
     let recorded_fields = fields.to_json(CAPTCHA_FIELDS);
     let recorded = map_and_record(state, meta, &source, &fields, recorded_fields, captcha).await?;
-    Ok(receipt(recorded, "accepted"))
+    Ok(receipt(recorded, Outcome::Accepted))
 }
 
 /// The guard's checks before a form's body is read: the rate limits, then the origin.

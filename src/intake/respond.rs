@@ -3,6 +3,7 @@
 
 use super::error::{IntakeError, Problem};
 use super::kind::ResponseKind;
+use crate::metrics::Outcome;
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -19,17 +20,12 @@ pub struct Receipt {
     /// The form's name, for the thank-you page.
     pub source: String,
     /// What it counts as in `/metrics`: `accepted` or `spam` (which answers the same).
-    pub outcome: &'static str,
+    pub outcome: Outcome,
 }
 
 impl Receipt {
     /// The receipt for what the log writer recorded (a new row, or the one a duplicate matched).
-    pub fn of(
-        recorded: crate::store::Recorded,
-        source: &str,
-        next: Option<Url>,
-        outcome: &'static str,
-    ) -> Self {
+    pub fn of(recorded: crate::store::Recorded, source: &str, next: Option<Url>, outcome: Outcome) -> Self {
         let (id, duplicate) = match recorded {
             crate::store::Recorded::New(id) => (id, false),
             crate::store::Recorded::Duplicate(id) => (id, true),
@@ -89,12 +85,12 @@ impl BatchOutcome {
     }
 
     /// Each event as `/metrics` counts it.
-    pub fn outcomes(&self) -> impl Iterator<Item = &'static str> {
+    pub fn outcomes(&self) -> impl Iterator<Item = Outcome> {
         [
-            ("accepted", self.new),
-            ("duplicate", self.duplicates),
-            ("ignored", self.ignored),
-            ("invalid", self.invalid),
+            (Outcome::Accepted, self.new),
+            (Outcome::Duplicate, self.duplicates),
+            (Outcome::Ignored, self.ignored),
+            (Outcome::Invalid, self.invalid),
         ]
         .into_iter()
         .flat_map(|(outcome, n)| std::iter::repeat_n(outcome, n))

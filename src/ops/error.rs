@@ -2,6 +2,7 @@
 //! (`crate::http::problem`): the JSON body, the status and `Retry-After` in one place.
 
 use crate::http::{Answer, Problem};
+use crate::metrics::Outcome;
 use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
 
@@ -28,18 +29,25 @@ pub enum AdminError {
 impl Problem for AdminError {
     fn answer(&self) -> Answer {
         match self {
-            Self::Off(_) => Answer::new(StatusCode::NOT_FOUND, "ADMIN_OFF", "refused"),
-            Self::Unauthorized => Answer::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "unauthorized"),
-            Self::Throttled(secs) => {
-                Answer::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "rate_limited").retry_after(*secs)
+            Self::Off(_) => Answer::new(StatusCode::NOT_FOUND, "ADMIN_OFF", Outcome::Refused),
+            Self::Unauthorized => {
+                Answer::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", Outcome::Unauthorized)
             }
-            Self::CrossSite => Answer::new(StatusCode::FORBIDDEN, "ORIGIN_NOT_ALLOWED", "refused"),
-            Self::NotFound => Answer::new(StatusCode::NOT_FOUND, "NOT_FOUND", "refused"),
-            Self::BadRequest(_) => Answer::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", "refused"),
-            Self::ReloadRefused(_) => {
-                Answer::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_CONFIG", "refused")
-            }
-            Self::Internal(_) => Answer::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "failed"),
+            Self::Throttled(secs) => Answer::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                Outcome::RateLimited,
+            )
+            .retry_after(*secs),
+            Self::CrossSite => Answer::new(StatusCode::FORBIDDEN, "ORIGIN_NOT_ALLOWED", Outcome::Refused),
+            Self::NotFound => Answer::new(StatusCode::NOT_FOUND, "NOT_FOUND", Outcome::Refused),
+            Self::BadRequest(_) => Answer::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", Outcome::Refused),
+            Self::ReloadRefused(_) => Answer::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_CONFIG",
+                Outcome::Refused,
+            ),
+            Self::Internal(_) => Answer::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", Outcome::Failed),
         }
     }
 }

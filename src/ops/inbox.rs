@@ -110,7 +110,7 @@ pub async fn detail_page(
             .and_then(|v| serde_json::to_string_pretty(&v))
             .unwrap_or_else(|_| json.to_owned())
     };
-    let can_replay = row.payload.is_some() && matches!(row.status.as_str(), "dead" | "dry_run");
+    let can_replay = row.payload.is_some() && matches!(row.status, Status::Dead | Status::DryRun);
     let page = state.pages().admin(
         "submission",
         context! {
@@ -210,7 +210,7 @@ fn csv_record(row: &SubmissionSummary) -> [String; 12] {
         row.received_at.clone(),
         row.source_kind.clone(),
         defused(&row.source),
-        row.status.clone(),
+        row.status.to_string(),
         row.attempts.to_string(),
         text(&row.delivered_at),
         row.last_http_status.map(|s| s.to_string()).unwrap_or_default(),

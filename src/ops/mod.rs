@@ -95,9 +95,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 async fn refresh_gauges(state: &AppState) {
     let metrics = &state.metrics;
     match state.store.queue_stats().await {
-        Ok((depth, oldest_due)) => {
-            metrics.queue_depth.set(depth);
-            metrics.oldest_due_seconds.set(oldest_due);
+        Ok(queue) => {
+            metrics.queue_depth.set(queue.depth);
+            metrics.oldest_due_seconds.set(queue.oldest_due_age_seconds);
         }
         Err(error) => tracing::warn!(error = %format!("{error:#}"), "metrics: could not read the queue"),
     }

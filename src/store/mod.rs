@@ -11,8 +11,8 @@ mod statements;
 mod writer;
 
 pub use model::{
-    AttemptRecord, AttemptRow, ClaimedRow, CountRow, Erased, ErasureTarget, Lease, NewSubmission, Removed,
-    RowUpdate, SessionLog, Stats, SubmissionFilter, SubmissionRow, SubmissionSummary,
+    AttemptRecord, AttemptRow, ClaimedRow, CountRow, Erased, ErasureTarget, Lease, NewSubmission, QueueStats,
+    Removed, RowUpdate, SessionLog, Stats, SubmissionFilter, SubmissionRow, SubmissionSummary,
 };
 pub use postgres::PgStore;
 pub use sqlite::{OpenSettings, SqliteStore};
@@ -49,7 +49,7 @@ pub trait LogStore: Send + Sync {
     async fn stats(&self, since: &str) -> anyhow::Result<Stats>;
 
     /// Rows waiting for delivery, and how many seconds the oldest due one has waited.
-    async fn queue_stats(&self) -> anyhow::Result<(i64, i64)>;
+    async fn queue_stats(&self) -> anyhow::Result<QueueStats>;
 
     /// Re-queues rows with a fresh attempt budget: by id (any row with a payload that is not
     /// delivered and not in flight) or by status (`dead`, `dry_run`). Returns how many.
@@ -111,6 +111,14 @@ pub async fn open(database: &DatabaseSettings) -> anyhow::Result<Store> {
         }
         DatabaseTarget::Postgres(url) => Arc::new(PgStore::connect(&url, database.pool_size).await?),
     })
+}
+
+/// The driver's error behind `error`, if it came from the database at all: what each
+/// backend's `cannot_write` classifies.
+fn driver_error(error: &anyhow::Error) -> Option<&sqlx::Error> {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<sqlx::Error>())
 }
 
 /// Opens and migrates (the CLI's commands and the server's start).

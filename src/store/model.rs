@@ -120,7 +120,8 @@ pub struct SubmissionSummary {
     pub received_at: String,
     pub source_kind: String,
     pub source: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     pub attempts: i64,
     pub next_attempt_at: Option<String>,
     pub delivered_at: Option<String>,
@@ -146,8 +147,17 @@ pub struct AttemptRow {
 pub struct CountRow {
     pub source_kind: String,
     pub source: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     pub count: i64,
+}
+
+/// The delivery queue now: rows waiting (queued or retrying), and how many seconds the
+/// oldest due one has waited.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct QueueStats {
+    pub depth: i64,
+    pub oldest_due_age_seconds: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -341,7 +351,7 @@ pub struct SessionLog {
     pub requested_at: String,
     pub auth: String,
     pub email: Option<String>,
-    pub outcome: &'static str,
+    pub outcome: crate::metrics::Outcome,
     pub http_status: u16,
     pub person_id: Option<String>,
     pub person_status: Option<String>,

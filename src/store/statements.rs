@@ -130,7 +130,7 @@ where
             .push_unseparated(DB::TIMESTAMP)
             .push_bind(&log.auth)
             .push_bind(&log.email)
-            .push_bind(log.outcome as &'a str)
+            .push_bind(log.outcome.as_str())
             .push_bind(i64::from(log.http_status))
             .push_bind(&log.person_id)
             .push_bind(&log.person_status)

@@ -331,50 +331,8 @@ pub struct Finish<'a> {
 /// Applies a batch through `tx` (inside one transaction the caller commits): all intake rows
 /// in one INSERT, all outcomes in two statements, then the rest in order.
 pub async fn apply_in<T: BatchStatements>(tx: &mut T, works: &[&Work]) -> anyhow::Result<Vec<Done>> {
-    let rows: Vec<&NewSubmission> = works
-        .iter()
-        .filter_map(|work| match work {
-            Work::Record(row) => Some(row.as_ref()),
-            _ => None,
-        })
-        .collect();
-    let mut recorded = if rows.is_empty() {
-        Vec::new()
-    } else {
-        tx.insert_many(&rows).await?
-    }
-    .into_iter()
-    .map(|(id, new)| {
-        if new {
-            Recorded::New(id)
-        } else {
-            Recorded::Duplicate(id)
-        }
-    });
-    let finishes: Vec<Finish<'_>> = works
-        .iter()
-        .filter_map(|work| match work {
-            Work::Finish {
-                lease,
-                attempt,
-                update,
-            } => Some(Finish {
-                lease,
-                attempt: attempt.as_ref(),
-                update,
-            }),
-            _ => None,
-        })
-        .collect();
-    if !finishes.is_empty() {
-        let fenced = tx.finish_many(&finishes).await?;
-        if fenced > 0 {
-            tracing::warn!(
-                outcomes = fenced,
-                "delivery outcomes not applied: the lease expired and another claim holds the row"
-            );
-        }
-    }
+    let mut recorded = record_all(tx, works).await?.into_iter();
+    finish_all(tx, works).await?;
     let mut done = Vec::with_capacity(works.len());
     for work in works {
         done.push(match work {
@@ -396,4 +354,59 @@ pub async fn apply_in<T: BatchStatements>(tx: &mut T, works: &[&Work]) -> anyhow
         });
     }
     Ok(done)
+}
+
+/// Every intake row of the batch in one INSERT, each answered new or duplicate.
+async fn record_all<T: BatchStatements>(tx: &mut T, works: &[&Work]) -> anyhow::Result<Vec<Recorded>> {
+    let rows: Vec<&NewSubmission> = works
+        .iter()
+        .filter_map(|work| match work {
+            Work::Record(row) => Some(row.as_ref()),
+            _ => None,
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let answers = tx.insert_many(&rows).await?;
+    Ok(answers
+        .into_iter()
+        .map(|(id, new)| {
+            if new {
+                Recorded::New(id)
+            } else {
+                Recorded::Duplicate(id)
+            }
+        })
+        .collect())
+}
+
+/// Every delivery outcome of the batch in two statements, fenced by the claim's token.
+async fn finish_all<T: BatchStatements>(tx: &mut T, works: &[&Work]) -> anyhow::Result<()> {
+    let finishes: Vec<Finish<'_>> = works
+        .iter()
+        .filter_map(|work| match work {
+            Work::Finish {
+                lease,
+                attempt,
+                update,
+            } => Some(Finish {
+                lease,
+                attempt: attempt.as_ref(),
+                update,
+            }),
+            _ => None,
+        })
+        .collect();
+    if finishes.is_empty() {
+        return Ok(());
+    }
+    let fenced = tx.finish_many(&finishes).await?;
+    if fenced > 0 {
+        tracing::warn!(
+            outcomes = fenced,
+            "delivery outcomes not applied: the lease expired and another claim holds the row"
+        );
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ mod request;
 use crate::domain::{now_timestamp, SubmitterEmail};
 use crate::http::{body, Answer, Problem};
 use crate::intake::RequestMeta;
+use crate::metrics::Outcome;
 use crate::ortto::{classify_reply, OrttoClient, OrttoReply, ReplyClass, SuccessBody, TransportError};
 use crate::state::AppState;
 use crate::store::SessionLog;
@@ -70,36 +71,43 @@ impl Problem for SessionError {
     /// Status, code, metric outcome and `Retry-After`, in one place.
     fn answer(&self) -> Answer {
         match self {
-            Self::Disabled => Answer::new(StatusCode::NOT_FOUND, "SESSIONS_DISABLED", "disabled"),
-            Self::RateLimited(secs) => {
-                Answer::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "rate_limited").retry_after(*secs)
-            }
-            Self::BadRequest(_) => Answer::new(StatusCode::BAD_REQUEST, "MALFORMED_BODY", "invalid"),
+            Self::Disabled => Answer::new(StatusCode::NOT_FOUND, "SESSIONS_DISABLED", Outcome::Disabled),
+            Self::RateLimited(secs) => Answer::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                Outcome::RateLimited,
+            )
+            .retry_after(*secs),
+            Self::BadRequest(_) => Answer::new(StatusCode::BAD_REQUEST, "MALFORMED_BODY", Outcome::Invalid),
             // A body problem answers as it does everywhere, counted as invalid.
             Self::Body(body) => Answer {
-                outcome: "invalid",
+                outcome: Outcome::Invalid,
                 ..body.answer()
             },
-            Self::Unauthorized(_) => Answer::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "unauthorized"),
-            Self::Invalid(code, _) => Answer::new(StatusCode::UNPROCESSABLE_ENTITY, code, "invalid"),
+            Self::Unauthorized(_) => {
+                Answer::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", Outcome::Unauthorized)
+            }
+            Self::Invalid(code, _) => Answer::new(StatusCode::UNPROCESSABLE_ENTITY, code, Outcome::Invalid),
             Self::NoKey => {
-                Answer::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_CONFIGURED", "no_key").retry_after(1)
+                Answer::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_CONFIGURED", Outcome::NoKey).retry_after(1)
             }
             Self::Busy(secs) => Answer::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "UPSTREAM_UNAVAILABLE",
-                "upstream_unavailable",
+                Outcome::UpstreamUnavailable,
             )
             .retry_after(*secs),
             Self::Timeout => Answer::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "UPSTREAM_UNAVAILABLE",
-                "upstream_unavailable",
+                Outcome::UpstreamUnavailable,
             )
             .retry_after(1),
-            Self::Upstream(_) => {
-                Answer::new(StatusCode::BAD_GATEWAY, "UPSTREAM_REJECTED", "upstream_rejected")
-            }
+            Self::Upstream(_) => Answer::new(
+                StatusCode::BAD_GATEWAY,
+                "UPSTREAM_REJECTED",
+                Outcome::UpstreamRejected,
+            ),
         }
     }
 }
@@ -119,9 +127,7 @@ async fn count_and_log(state: &AppState, enabled: bool, log: SessionLog) {
     state
         .metrics
         .sessions
-        .get_or_create(&crate::metrics::OutcomeLabels {
-            outcome: log.outcome.to_owned(),
-        })
+        .get_or_create(&crate::metrics::OutcomeLabels { outcome: log.outcome })
         .inc();
     if enabled && log.auth != UNAUTHENTICATED {
         if let Err(error) = state.writer.log_session(log).await {
@@ -151,7 +157,7 @@ pub async fn mint_session(
         requested_at: now_timestamp(),
         auth: UNAUTHENTICATED.to_owned(),
         email: None,
-        outcome: "issued",
+        outcome: Outcome::Issued,
         http_status: 200,
         person_id: None,
         person_status: None,
@@ -178,7 +184,7 @@ pub async fn mint_session(
             let answer = error.answer();
             log.outcome = answer.outcome;
             tracing::info!(
-                outcome = answer.outcome,
+                outcome = answer.outcome.as_str(),
                 status = answer.status.as_u16(),
                 "session request refused"
             );

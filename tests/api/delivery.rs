@@ -4,6 +4,7 @@ use crate::fake_ortto::{FakeOrtto, Reply};
 use crate::helpers::{spawn_app, spawn_app_with_ortto, Expect, TestApp, TEST_ADMIN_TOKEN, TEST_ORTTO_KEY};
 use serde_json::json;
 use std::time::Duration;
+use talk_relay::domain::Status;
 
 mod answers;
 
@@ -227,13 +228,8 @@ async fn spam_and_invalid_rows_are_never_delivered() {
     app.wait_for_status(&real, &["delivered"], WAIT).await;
     actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(ortto.requests().len(), 1);
-    let statuses: Vec<String> = app
-        .submissions()
-        .await
-        .into_iter()
-        .map(|r| r.status.clone())
-        .collect();
-    assert_eq!(statuses, ["spam", "invalid", "delivered"]);
+    let statuses = app.statuses().await;
+    assert_eq!(statuses, [Status::Spam, Status::Invalid, Status::Delivered]);
 }
 
 #[actix_web::test]

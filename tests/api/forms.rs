@@ -1,6 +1,6 @@
 //! Accepting form posts: content types, repeated keys, encodings, sizes, durability.
 
-use crate::helpers::{spawn_app, Expect, Method, TestApp, BROWSER_ACCEPT};
+use crate::helpers::{spawn_app, Expect, Method, TestApp, BROWSER_ACCEPT, URLENCODED};
 use serde_json::{json, Value};
 
 mod cors;
@@ -102,15 +102,8 @@ async fn multipart_text_parts_are_accepted_and_keep_repeated_keys() {
     ]
     .concat()
         + &format!("--{boundary}--\r\n");
-    let response = app
-        .post("/f/demo")
-        .header(
-            "Content-Type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .header("Accept", "application/json")
-        .body(body, Expect::Any)
-        .await;
+    let multipart = format!("multipart/form-data; boundary={boundary}");
+    let response = app.post_as(&multipart, body, Expect::Any).await;
     assert_eq!(response.status, 202, "{}", response.body.clone());
     let row = app.latest().await;
     let fields: Value = serde_json::from_str(&row.fields).unwrap();
@@ -131,15 +124,8 @@ async fn a_file_part_is_refused_naming_the_field_and_nothing_is_recorded() {
          --{boundary}\r\nContent-Disposition: form-data; name=\"resume\"; filename=\"cv.pdf\"\r\n\
          Content-Type: application/pdf\r\n\r\n%PDF-1.4\r\n--{boundary}--\r\n"
     );
-    let response = app
-        .post("/f/demo")
-        .header(
-            "Content-Type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .header("Accept", "application/json")
-        .body(body, 415)
-        .await;
+    let multipart = format!("multipart/form-data; boundary={boundary}");
+    let response = app.post_as(&multipart, body, 415).await;
     let body: Value = response.json();
     assert_eq!(body["errors"][0]["field"], "resume");
     assert_eq!(body["errors"][0]["code"], "FILE_NOT_SUPPORTED");
@@ -166,13 +152,10 @@ async fn repeated_urlencoded_keys_keep_every_value() {
 #[actix_web::test]
 async fn invalid_utf8_is_a_400_naming_the_field() {
     let app = spawn_app("").await;
-    let response = app
-        .post("/f/demo")
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("Accept", "application/json")
-        .body("email=a%40example.com&message=caf%E9", 400)
-        .await;
-    let body: Value = response.json();
+    let body = app
+        .post_as(URLENCODED, "email=a%40example.com&message=caf%E9", 400)
+        .await
+        .json();
     assert_eq!(body["ok"], false);
     assert_eq!(body["errors"][0]["field"], "message");
     assert_eq!(body["errors"][0]["code"], "INVALID_ENCODING");
@@ -190,13 +173,10 @@ async fn an_unknown_form_is_404_form_not_found() {
 #[actix_web::test]
 async fn an_unsupported_content_type_is_415() {
     let app = spawn_app("").await;
-    let response = app
-        .post("/f/demo")
-        .header("Content-Type", "text/xml")
-        .header("Accept", "application/json")
-        .body("<email>a@example.com</email>", 415)
-        .await;
-    let body: Value = response.json();
+    let body = app
+        .post_as("text/xml", "<email>a@example.com</email>", 415)
+        .await
+        .json();
     assert_eq!(body["errors"][0]["code"], "UNSUPPORTED_MEDIA_TYPE");
 }
 
@@ -204,13 +184,10 @@ async fn an_unsupported_content_type_is_415() {
 async fn an_oversized_body_is_413_and_not_recorded() {
     let app = spawn_app("[server]\nmax_body_bytes = 1024\n").await;
     let big = format!("email=a%40example.com&message={}", "x".repeat(2000));
-    let response = app
-        .post("/f/demo")
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("Accept", "application/json")
-        .body(big, 413)
-        .await;
-    let body: Value = response.json();
+    let body = app
+        .post_as("application/x-www-form-urlencoded", big, 413)
+        .await
+        .json();
     assert_eq!(body["errors"][0]["code"], "PAYLOAD_TOO_LARGE");
     assert!(app.submissions().await.is_empty());
 }

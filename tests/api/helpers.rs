@@ -16,6 +16,7 @@ pub use crate::commands::{
 pub use actix_web::http::Method;
 
 pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+pub const URLENCODED: &str = "application/x-www-form-urlencoded";
 pub const TEST_ORTTO_KEY: &str = "test-ortto-key-not-real";
 pub const TEST_ADMIN_TOKEN: &str = "admin-token-not-real-32-characters-or-more";
 /// Turns the admin API on with [`TEST_ADMIN_TOKEN`].
@@ -182,9 +183,7 @@ pub fn test_client() -> Client {
 
 impl TestApp {
     async fn start(&mut self, overlay: &str) {
-        let mut overlays: Vec<&str> = self.base_layers.iter().map(String::as_str).collect();
-        overlays.push(overlay);
-        let config = test_config(&self.db_path, &overlays, self.api_key);
+        let config = self.config(overlay);
         let clock = self
             .clock
             .clone()
@@ -195,6 +194,14 @@ impl TestApp {
         self.address = format!("http://127.0.0.1:{}", app.port());
         self.server = Some(app.server_handle());
         self.running = Some(actix_web::rt::spawn(app.run_until_stopped()));
+    }
+
+    /// The configuration this app runs with (its layers and `overlay`), for tests that build
+    /// a part of the relay (a log writer, a delivery worker) on the same log.
+    pub fn config(&self, overlay: &str) -> Config {
+        let mut overlays: Vec<&str> = self.base_layers.iter().map(String::as_str).collect();
+        overlays.push(overlay);
+        test_config(&self.db_path, &overlays, self.api_key)
     }
 
     /// Stops the server gracefully and waits until its background work (delivery worker,
@@ -235,6 +242,20 @@ impl TestApp {
 
     pub fn post(&self, path: &str) -> Call {
         self.call(Method::POST, path)
+    }
+
+    /// A script's post to the `demo` form with this content type (it accepts JSON).
+    pub async fn post_as(
+        &self,
+        content_type: &str,
+        body: impl Into<actix_web::web::Bytes>,
+        expect: impl Into<Expect>,
+    ) -> Answer {
+        self.post("/f/demo")
+            .header("Content-Type", content_type)
+            .header("Accept", "application/json")
+            .body(body, expect)
+            .await
     }
 
     /// A browser-style urlencoded post to a form; the caller checks the answer.
@@ -317,6 +338,11 @@ impl TestApp {
             rows.push(log.submission(id).await.expect("query").expect("row"));
         }
         rows
+    }
+
+    /// Every row's status, oldest first.
+    pub async fn statuses(&self) -> Vec<talk_relay::domain::Status> {
+        self.submissions().await.iter().map(|r| r.status).collect()
     }
 
     /// Every row's id, oldest first.

@@ -1,6 +1,7 @@
 //! README "fetch() from your own script": the same outcome answered to a browser (redirect, HTML) or a script (JSON).
 
 use crate::helpers::{spawn_app, BROWSER_ACCEPT};
+use talk_relay::domain::Status;
 
 #[actix_web::test]
 async fn api_detection_by_header_accept_and_body() {
@@ -65,18 +66,13 @@ async fn a_honeypot_hit_looks_exactly_like_success_and_is_recorded_as_spam() {
     let row = app.submission(body["id"].as_str().unwrap()).await;
     assert_eq!(row.status, "spam");
     assert!(row.payload.is_none());
-    let statuses: Vec<String> = app
-        .submissions()
-        .await
-        .into_iter()
-        .map(|r| r.status.clone())
-        .collect();
+    let statuses = app.statuses().await;
     // Without an Ortto key the real one is built and parked as dry_run; spam never is.
     assert!(
         ["queued", "dry_run"].contains(&statuses[0].as_str()),
         "{statuses:?}"
     );
-    assert_eq!(statuses[1..], ["spam", "spam"]);
+    assert_eq!(statuses[1..], [Status::Spam, Status::Spam]);
 }
 
 #[actix_web::test]

@@ -32,7 +32,7 @@ pub(super) async fn stats(store: &PgStore, since: &str) -> anyhow::Result<Stats>
     .fetch_all(store.pool())
     .await
     .context("counting submissions")?;
-    let (queue_depth, oldest_due_age_seconds) = store.queue_stats().await?;
+    let queue = store.queue_stats().await?;
     let oldest: Option<String> = sqlx::query_scalar(
         "SELECT relay_ts(MIN(received_at)) FROM submissions WHERE status IN ('queued', 'retrying')",
     )
@@ -42,9 +42,9 @@ pub(super) async fn stats(store: &PgStore, since: &str) -> anyhow::Result<Stats>
     Ok(Stats {
         since: since.to_owned(),
         counts,
-        queue_depth,
+        queue_depth: queue.depth,
         oldest_waiting_received_at: oldest,
-        oldest_due_age_seconds,
+        oldest_due_age_seconds: queue.oldest_due_age_seconds,
     })
 }
 

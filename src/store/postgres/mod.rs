@@ -11,7 +11,8 @@ mod writes;
 use super::health::StorageHealth;
 use super::writer::{apply_in, Done, Work, WriteSession};
 use super::{
-    AttemptRow, Erased, LogStore, Removed, Stats, SubmissionFilter, SubmissionRow, SubmissionSummary,
+    AttemptRow, Erased, LogStore, QueueStats, Removed, Stats, SubmissionFilter, SubmissionRow,
+    SubmissionSummary,
 };
 use crate::domain::Status;
 use crate::outbound::OutboundBudget;
@@ -113,7 +114,7 @@ impl LogStore for PgStore {
         admin::stats(self, since).await
     }
 
-    async fn queue_stats(&self) -> anyhow::Result<(i64, i64)> {
+    async fn queue_stats(&self) -> anyhow::Result<QueueStats> {
         let (depth, age): (i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*),
                     EXTRACT(EPOCH FROM now() - MIN(next_attempt_at) FILTER (WHERE next_attempt_at <= now()))::int8
@@ -122,7 +123,10 @@ impl LogStore for PgStore {
         .fetch_one(&self.pool)
         .await
         .context("reading the queue")?;
-        Ok((depth, age.unwrap_or(0).max(0)))
+        Ok(QueueStats {
+            depth,
+            oldest_due_age_seconds: age.unwrap_or(0).max(0),
+        })
     }
 
     async fn replay(&self, ids: &[String], status: Option<Status>) -> anyhow::Result<u64> {
@@ -221,10 +225,7 @@ impl WriteSession for PgWriteSession {
 
     /// Unreachable, out of connections, read-only, disk full, shutting down.
     fn cannot_write(&self, error: &anyhow::Error) -> bool {
-        match error
-            .chain()
-            .find_map(|cause| cause.downcast_ref::<sqlx::Error>())
-        {
+        match super::driver_error(error) {
             None => true,
             Some(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
                 // Class 08 connection, 53 resources, 57 operator intervention, 58 system,

@@ -46,7 +46,7 @@ impl SqliteStore {
         .fetch_all(self.pool())
         .await
         .context("counting submissions")?;
-        let (queue_depth, oldest_due_age_seconds) = self.queue_stats().await?;
+        let queue = self.queue_stats().await?;
         let (oldest,): (Option<String>,) =
             sqlx::query_as("SELECT MIN(received_at) FROM submissions WHERE status IN ('queued', 'retrying')")
                 .fetch_one(self.pool())
@@ -55,9 +55,9 @@ impl SqliteStore {
         Ok(Stats {
             since: since.to_owned(),
             counts,
-            queue_depth,
+            queue_depth: queue.depth,
             oldest_waiting_received_at: oldest,
-            oldest_due_age_seconds,
+            oldest_due_age_seconds: queue.oldest_due_age_seconds,
         })
     }
 

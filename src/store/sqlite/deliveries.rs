@@ -4,7 +4,7 @@
 use super::SqliteStore;
 use crate::domain::{now_timestamp, utc_timestamp, Status};
 use crate::store::writer::Finish;
-use crate::store::{AttemptRecord, ClaimedRow, Lease, RowUpdate};
+use crate::store::{AttemptRecord, ClaimedRow, Lease, QueueStats, RowUpdate};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
@@ -166,7 +166,7 @@ impl SqliteStore {
 
     /// Rows waiting for delivery (queued or retrying), and how many seconds the oldest
     /// due one has been waiting.
-    pub async fn queue_stats(&self) -> anyhow::Result<(i64, i64)> {
+    pub async fn queue_stats(&self) -> anyhow::Result<QueueStats> {
         let (depth, oldest_due): (i64, Option<String>) = sqlx::query_as(
             "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END)
              FROM submissions WHERE status IN ('queued', 'retrying')",
@@ -178,7 +178,10 @@ impl SqliteStore {
         let age = oldest_due
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map_or(0, |t| (Utc::now() - t.with_timezone(&Utc)).num_seconds().max(0));
-        Ok((depth, age))
+        Ok(QueueStats {
+            depth,
+            oldest_due_age_seconds: age,
+        })
     }
 }
 

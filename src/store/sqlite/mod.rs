@@ -11,7 +11,7 @@ mod wal;
 use super::health::{StorageHealth, WalStamp};
 use super::writer::{apply_in, BatchStatements, Done, Finish, Work, WriteSession};
 use super::{
-    AttemptRow, ClaimedRow, Erased, Lease, LogStore, NewSubmission, Removed, SessionLog, Stats,
+    AttemptRow, ClaimedRow, Erased, Lease, LogStore, NewSubmission, QueueStats, Removed, SessionLog, Stats,
     SubmissionFilter, SubmissionRow, SubmissionSummary,
 };
 use crate::domain::Status;
@@ -178,7 +178,7 @@ impl LogStore for SqliteStore {
         SqliteStore::stats(self, since).await
     }
 
-    async fn queue_stats(&self) -> anyhow::Result<(i64, i64)> {
+    async fn queue_stats(&self) -> anyhow::Result<QueueStats> {
         SqliteStore::queue_stats(self).await
     }
 
@@ -252,10 +252,7 @@ impl WriteSession for SqliteWriteSession {
 
     /// Busy or locked past the busy timeout, full, I/O, read-only, gone, corrupt.
     fn cannot_write(&self, error: &anyhow::Error) -> bool {
-        match error
-            .chain()
-            .find_map(|cause| cause.downcast_ref::<sqlx::Error>())
-        {
+        match super::driver_error(error) {
             // Not from SQLite: the file is missing or was replaced.
             None => true,
             Some(sqlx::Error::Database(db)) => db

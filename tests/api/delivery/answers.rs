@@ -84,15 +84,15 @@ async fn several_refused_payloads_pause_every_delivery_before_ortto_bans_the_ip(
 
     let mut statuses = Vec::new();
     for id in &ids {
-        statuses.push(app.submission(id).await.status.clone());
+        statuses.push(app.submission(id).await.status);
     }
     assert_eq!(
-        statuses.iter().filter(|s| *s == "dead").count(),
+        statuses.iter().filter(|s| **s == "dead").count(),
         3,
         "{statuses:?}"
     );
     assert_eq!(
-        statuses.iter().filter(|s| *s == "queued").count(),
+        statuses.iter().filter(|s| **s == "queued").count(),
         2,
         "{statuses:?}"
     );

@@ -6,9 +6,12 @@ use crate::helpers::{spawn_app_on, Method, TestApp};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
+use talk_relay::delivery::{DeliveryState, DeliveryWorker, Next, PauseReason, WorkerSettings};
+use talk_relay::domain::Status;
 use talk_relay::metrics::Metrics;
 use talk_relay::store::health::{HealthSettings, StorageHealth};
 use talk_relay::store::{LogWriter, RowUpdate};
+use tokio::sync::Notify;
 
 const WAIT: Duration = Duration::from_secs(15);
 const ADMIN: &str = "[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n";
@@ -37,6 +40,7 @@ on_both_backends!(
     failures_retry_then_die_and_a_replay_delivers,
     a_repeated_idempotency_key_answers_the_first_id,
     an_expired_claim_changes_nothing_once_another_holds_the_row,
+    a_worker_round_delivers_what_is_due_and_honours_a_pause,
     purge_and_erase_reach_every_table,
 );
 
@@ -197,8 +201,8 @@ async fn failures_retry_then_die_and_a_replay_delivers(db: Option<&str>) {
     let log = app.log().await;
     let dead = log.latest_dead(10).await.unwrap();
     assert_eq!(dead.len(), 1);
-    let (queue, _) = log.queue_stats().await.unwrap();
-    assert_eq!(queue, 0);
+    let queue = log.queue_stats().await.unwrap();
+    assert_eq!(queue.depth, 0);
 
     let replayed = cli(&app, &["replay", "--status", "dead"]).await;
     assert!(replayed.contains("re-queued 1 submission(s)"), "{replayed}");
@@ -239,42 +243,8 @@ async fn an_expired_claim_changes_nothing_once_another_holds_the_row(db: Option<
     let mut app = spawn_app_on(db, &ortto, "[delivery]\npoll_interval_ms = 60000\n").await;
     app.stop().await;
     let log = app.log().await;
-    let health = Arc::new(StorageHealth::new(HealthSettings {
-        path: db.is_none().then(|| app.db_path.clone()),
-        min_free_bytes: 0,
-        max_wal_bytes: 64 << 20,
-        probe_every: Duration::from_secs(5),
-    }));
-    let writer = LogWriter::start(
-        &log,
-        Arc::new(tokio::sync::Notify::new()),
-        Arc::new(Metrics::new()),
-        health,
-    )
-    .await
-    .unwrap();
-    let row = talk_relay::store::NewSubmission {
-        id: talk_relay::domain::new_submission_id(),
-        received_at: talk_relay::domain::now_timestamp(),
-        source_kind: talk_relay::domain::SourceKind::Form,
-        source: "demo".into(),
-        status: talk_relay::domain::Status::Queued,
-        next_attempt_at: Some(talk_relay::domain::now_timestamp()),
-        last_error: None,
-        email: None,
-        subject: None,
-        consent: None,
-        consent_note: None,
-        client_ip: None,
-        user_agent: None,
-        origin: None,
-        page_url: None,
-        idempotency_key: None,
-        payload: Some("{}".into()),
-        fields: "{}".into(),
-        request_id: None,
-        captcha: None,
-    };
+    let writer = start_writer(&app, &log).await;
+    let row = queued_row();
     writer.record(row.clone()).await.unwrap();
     let stale = writer.claim_due(5, Duration::ZERO).await.unwrap();
     actix_web::rt::time::sleep(Duration::from_millis(20)).await;
@@ -319,6 +289,81 @@ async fn an_expired_claim_changes_nothing_once_another_holds_the_row(db: Option<
         ("delivered", Some("c"))
     );
     assert_rollups_match(&app).await;
+}
+
+/// A log writer of the test's own on the stopped app's log.
+async fn start_writer(app: &TestApp, log: &talk_relay::store::Store) -> LogWriter {
+    let health = Arc::new(StorageHealth::new(HealthSettings {
+        path: app.db_url.is_none().then(|| app.db_path.clone()),
+        min_free_bytes: 0,
+        max_wal_bytes: 64 << 20,
+        probe_every: Duration::from_secs(5),
+    }));
+    LogWriter::start(log, Arc::new(Notify::new()), Arc::new(Metrics::new()), health)
+        .await
+        .unwrap()
+}
+
+/// A form row due for delivery now.
+fn queued_row() -> talk_relay::store::NewSubmission {
+    talk_relay::store::NewSubmission {
+        id: talk_relay::domain::new_submission_id(),
+        received_at: talk_relay::domain::now_timestamp(),
+        source_kind: talk_relay::domain::SourceKind::Form,
+        source: "demo".into(),
+        status: talk_relay::domain::Status::Queued,
+        next_attempt_at: Some(talk_relay::domain::now_timestamp()),
+        last_error: None,
+        email: None,
+        subject: None,
+        consent: None,
+        consent_note: None,
+        client_ip: None,
+        user_agent: None,
+        origin: None,
+        page_url: None,
+        idempotency_key: None,
+        payload: Some("{}".into()),
+        fields: "{}".into(),
+        request_id: None,
+        captcha: None,
+    }
+}
+
+/// The delivery loop's step driven by hand: a round sends what is due and records it, the
+/// next finds nothing, and a pause is honoured before any claim.
+async fn a_worker_round_delivers_what_is_due_and_honours_a_pause(db: Option<&str>) {
+    let ortto = FakeOrtto::start().await;
+    let mut app = spawn_app_on(db, &ortto, "").await;
+    app.stop().await;
+    let log = app.log().await;
+    let writer = start_writer(&app, &log).await;
+    let state = Arc::new(DeliveryState::new(false));
+    let worker = DeliveryWorker {
+        writer: writer.clone(),
+        settings: WorkerSettings::of(&app.config("")),
+        state: state.clone(),
+        budget: None,
+        wake: Arc::new(Notify::new()),
+        metrics: Arc::new(Metrics::new()),
+    };
+    let due = queued_row();
+    writer.record(due.clone()).await.unwrap();
+
+    assert!(matches!(worker.round().await, Next::Nap(_)));
+    assert_eq!(ortto.requests().len(), 1);
+    let row = app.submission(&due.id).await;
+    assert_eq!((row.status, row.attempts), (Status::Delivered, 1));
+
+    assert!(matches!(worker.round().await, Next::Nap(_)));
+    assert_eq!(ortto.requests().len(), 1, "a delivered row was sent again");
+
+    let waiting = queued_row();
+    writer.record(waiting.clone()).await.unwrap();
+    state.pause(Duration::from_secs(30), PauseReason::RateLimited);
+    assert!(matches!(worker.round().await, Next::Paused(_)));
+    assert_eq!(ortto.requests().len(), 1, "a paused worker sent a row");
+    assert_eq!(app.submission(&waiting.id).await.status, Status::Queued);
 }
 
 async fn purge_and_erase_reach_every_table(db: Option<&str>) {

@@ -45,6 +45,18 @@ pub enum Command {
         #[arg(long)]
         status: Option<String>,
     },
+    /// Release quarantined submissions to delivery: they were not spam (docs/spam.md).
+    Release {
+        /// Submission ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Confirm quarantined submissions as spam: they stay out of delivery until retention.
+    Confirm {
+        /// Submission ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
     /// Counts by status and source for a window, queue depth and the oldest waiting row.
     Stats {
         /// The window, in hours back from now.
@@ -87,6 +99,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Replay { ids, status } => replay(&config, &ids, status).await,
         Command::Stats { hours } => stats(&config, hours).await,
+        Command::Release { ids } => review(&config, &ids, true).await,
+        Command::Confirm { ids } => review(&config, &ids, false).await,
         Command::Purge { older_than } => purge(&config, older_than).await,
         Command::Erase { email } => erase(&config, &email).await,
         Command::CheckConfig => check_config(&config),
@@ -106,6 +120,34 @@ async fn replay(config: &Config, ids: &[String], status: Option<String>) -> anyh
     );
     let requeued = open_store(config).await?.replay(ids, status).await?;
     say!("re-queued {requeued} submission(s); a running relay delivers them within its poll interval");
+    Ok(())
+}
+
+/// `release` and `confirm`: each id's result on a line; fails when any id was not reviewed.
+async fn review(config: &Config, ids: &[String], release: bool) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let mut missed = 0;
+    for id in ids {
+        let now = chrono::Utc::now();
+        let done = match release {
+            true => crate::spam::release(&store, id, now).await?,
+            false => crate::spam::confirm(&store, id, now).await?,
+        };
+        let said = match (done, release) {
+            (crate::spam::Reviewed::Done, true) => "released: queued for delivery",
+            (crate::spam::Reviewed::Done, false) => "confirmed as spam",
+            (crate::spam::Reviewed::NotFound, _) => "not found",
+            (crate::spam::Reviewed::NotQuarantined, _) => "not in the quarantine",
+            (crate::spam::Reviewed::NothingToDeliver, _) => "not released: it has no payload to deliver",
+        };
+        missed += usize::from(done != crate::spam::Reviewed::Done);
+        say!("{id}: {said}");
+    }
+    anyhow::ensure!(
+        missed == 0,
+        "{missed} of {} submission(s) were not reviewed",
+        ids.len()
+    );
     Ok(())
 }
 

@@ -18,6 +18,7 @@ pub mod ortto;
 pub mod outbound;
 pub mod pages;
 pub mod refusals;
+pub mod spam;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -86,6 +86,12 @@ pub struct IntakeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SpamLabels {
+    pub form: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ScopeLabels {
     pub scope: String,
 }
@@ -124,6 +130,7 @@ pub struct Metrics {
     pub wal_peak_bytes: Gauge,
     pub database_writable: Gauge,
     pub consent_unrecognised: Family<IntakeLabels, Counter>,
+    pub spam: Family<SpamLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -154,6 +161,7 @@ impl Metrics {
             wal_peak_bytes: Gauge::default(),
             database_writable: Gauge::default(),
             consent_unrecognised: Family::default(),
+            spam: Family::default(),
         };
         // Every metric, its name (after the `talk_relay_` prefix) and its help text.
         macro_rules! register {
@@ -177,6 +185,7 @@ impl Metrics {
             "database_free_bytes", "Free space on the database's filesystem (-1 when unknown); intake refuses below database.min_free_mb", database_free_bytes;
             "wal_bytes", "Size of the SQLite WAL file now", wal_bytes;
             "wal_peak_bytes", "Largest size of the SQLite WAL file since start (its high-water mark)", wal_peak_bytes;
+            "spam", "Posts quarantined as spam, by form and by each reason that counted toward the verdict (docs/spam.md)", spam;
             "database_writable", "1 while the log takes writes and has disk to spare, 0 while intake answers 503", database_writable;
             "consent_unrecognised", "Submissions whose consent answer was neither a ticked nor an unticked word, so no permission was sent", consent_unrecognised;
         }
@@ -207,6 +216,15 @@ impl Metrics {
                 source_kind: source_kind.to_owned(),
                 source: source.to_owned(),
                 outcome: Outcome::Unrecognised,
+            })
+            .inc();
+    }
+
+    pub fn count_spam(&self, form: &str, reason: &str) {
+        self.spam
+            .get_or_create(&SpamLabels {
+                form: form.to_owned(),
+                reason: reason.to_owned(),
             })
             .inc();
     }

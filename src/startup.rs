@@ -31,7 +31,7 @@ pub struct Application {
     state: web::Data<AppState>,
     prune_every: Duration,
     /// Days to keep rows (0 = forever), and how often to purge.
-    retention: (u32, Duration),
+    retention: Retention,
 }
 
 impl Application {
@@ -69,10 +69,11 @@ impl Application {
         let deliveries = Arc::new(DeliveryState::new(config.ortto_api_key.is_none()));
         let outbound = outbound_budget(&config, &store);
         let prune_every = Duration::from_millis(config.rate_limits.prune_interval_ms);
-        let retention = (
-            config.database.retention_days,
-            Duration::from_millis(config.database.purge_interval_ms),
-        );
+        let retention = Retention {
+            days: config.database.retention_days,
+            spam_days: config.retention.spam_days,
+            every: Duration::from_millis(config.database.purge_interval_ms),
+        };
         let worker = DeliveryWorker {
             writer: writer.clone(),
             settings: WorkerSettings::of(&config),
@@ -218,19 +219,45 @@ async fn watch_storage(store: Store, health: Arc<StorageHealth>, stop: Cancellat
     }
 }
 
-/// Deletes rows older than `database.retention_days`, on a timer, in small batches.
-async fn purge_old_rows(store: Store, (days, every): (u32, Duration), stop: CancellationToken) {
-    if days == 0 {
+/// How long rows are kept, and how often the purge runs.
+#[derive(Debug, Clone, Copy)]
+struct Retention {
+    days: u32,
+    spam_days: u32,
+    every: Duration,
+}
+
+/// Deletes rows older than `database.retention_days`, and quarantined rows older than
+/// `retention.spam_days`, on a timer, in small batches.
+async fn purge_old_rows(store: Store, retention: Retention, stop: CancellationToken) {
+    let Retention {
+        days,
+        spam_days,
+        every,
+    } = retention;
+    if days == 0 && spam_days == 0 {
         return;
     }
+    let before = |days: u32| {
+        crate::domain::utc_timestamp(chrono::Utc::now() - chrono::Duration::days(i64::from(days)))
+    };
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.cancelled() => return,
         }
-        let cutoff =
-            crate::domain::utc_timestamp(chrono::Utc::now() - chrono::Duration::days(i64::from(days)));
-        match store.purge_before(&cutoff, 500).await {
+        if spam_days > 0 {
+            match store.purge_spam_before(&before(spam_days), 500).await {
+                Ok(removed) => tracing::info!(submissions = removed, "quarantine retention purge"),
+                Err(error) => {
+                    tracing::error!(error = %format!("{error:#}"), "quarantine retention purge failed")
+                }
+            }
+        }
+        if days == 0 {
+            continue;
+        }
+        match store.purge_before(&before(days), 500).await {
             Ok(removed) => tracing::info!(
                 submissions = removed.submissions,
                 attempts = removed.delivery_attempts,

@@ -149,6 +149,8 @@ pub(crate) struct RawForm {
     allow_null_origin: bool,
     captcha: Option<RawCaptcha>,
     lang: Option<String>,
+    #[serde(default)]
+    spam: super::spam::RawSpam,
 }
 
 pub(crate) fn default_honeypot() -> String {
@@ -192,6 +194,8 @@ pub struct FormConfig {
     pub redirect: Option<url::Url>,
     pub honeypot: String,
     pub captcha: Option<CaptchaConfig>,
+    /// `[forms.NAME.spam]` (docs/spam.md).
+    pub spam: super::spam::SpamSettings,
     pub rules: MappingRules,
     /// The words on this form's pages (`forms.NAME.lang`, else `pages.lang`).
     pub lang: &'static crate::pages::Strings,
@@ -280,6 +284,7 @@ pub(crate) fn check_form(
     rules.html_field = raw.html_field;
     rules.conventional_names = raw.conventional_names;
     let captcha = raw.captcha.map(|c| check_captcha(&key, c, secrets)).transpose()?;
+    let spam = super::spam::check_spam(&key, raw.spam)?;
     let switch = match raw.enabled {
         None | Some(RawEnabled::Always(true)) => FormSwitch::On,
         Some(RawEnabled::Always(false)) => FormSwitch::Off,
@@ -295,6 +300,7 @@ pub(crate) fn check_form(
         redirect,
         honeypot: raw.honeypot,
         captcha,
+        spam,
         rules,
         lang,
     })

@@ -8,6 +8,7 @@ mod hooks;
 mod rules;
 mod settings;
 mod signatures;
+mod spam;
 mod talk_sessions;
 
 use forms::{check_form, RawForm};
@@ -23,7 +24,8 @@ pub use rules::{
 use settings::AdminSettings;
 pub use settings::{
     DatabaseSettings, DatabaseTarget, DeliverySettings, Durability, LimitSettings, LogSettings,
-    OrttoSettings, PagesSettings, Plan, RateLimit, RateLimitSettings, Region, ServerSettings, MB,
+    OrttoSettings, PagesSettings, Plan, RateLimit, RateLimitSettings, Region, RetentionSettings,
+    ServerSettings, MB,
 };
 
 pub use hooks::{GenericPointers, HookAuth, HookConfig, Preset, SignatureEncoding, HTML_FIELD};
@@ -35,6 +37,7 @@ use anyhow::Context;
 use hooks::{check_hook, RawHook};
 use secrecy::SecretString;
 use serde::Deserialize;
+pub use spam::{SpamAnswer, SpamSettings, SuspectAction};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use talk_sessions::{check_sessions, RawSessions};
@@ -78,6 +81,7 @@ struct RawSettings {
     sessions: Option<RawSessions>,
     admin: AdminSettings,
     pages: PagesSettings,
+    retention: RetentionSettings,
 }
 
 impl RawSettings {
@@ -172,6 +176,7 @@ pub struct Config {
     pub hooks: BTreeMap<String, HookConfig>,
     pub sessions: SessionConfig,
     pub pages: PagesSettings,
+    pub retention: RetentionSettings,
     pub ortto_api_key: Option<SecretString>,
     /// The admin API's bearer token; `None` turns the admin API off.
     pub admin_token: Option<SecretString>,
@@ -269,6 +274,7 @@ impl Config {
             hooks,
             sessions: check_sessions(raw.sessions, secrets)?,
             pages: raw.pages,
+            retention: raw.retention,
             admin_token: check_admin_token(&raw.admin.token_env, secrets.get(&raw.admin.token_env))?,
             admin_token_env: raw.admin.token_env,
             ortto_api_key,

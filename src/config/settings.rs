@@ -163,6 +163,14 @@ pub(crate) struct AdminSettings {
     pub(crate) token_env: String,
 }
 
+/// `[retention]`: how long the quarantine keeps what it holds (docs/spam.md, "The quarantine").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Days to keep quarantined (`spam`) rows; 0 keeps them (until `database.retention_days`).
+    pub spam_days: u32,
+}
+
 /// `[pages]`: the visitor pages' templates and language (docs/pages.md, "Pages").
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -26,6 +26,8 @@ pub enum IntakeError {
     CaptchaFailed,
     #[error("The CAPTCHA check could not be completed right now; please try again in a moment.")]
     CaptchaUnavailable,
+    #[error("This message looks like spam, so it was held for review rather than sent.")]
+    SpamSuspected,
     #[error("{}", invalid_sentence(.0))]
     Invalid(Vec<FieldProblem>),
     #[error("The submission could not be saved. Nothing was kept; please try again in a moment.")]
@@ -59,6 +61,7 @@ impl Problem for IntakeError {
             )
             .retry_after(*retry_after_secs),
             Self::CaptchaFailed => Answer::new(StatusCode::FORBIDDEN, "CAPTCHA_FAILED", Outcome::Spam),
+            Self::SpamSuspected => Answer::new(StatusCode::FORBIDDEN, "SPAM_SUSPECTED", Outcome::Spam),
             Self::CaptchaUnavailable => Answer::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "CAPTCHA_UNAVAILABLE",

@@ -69,7 +69,11 @@ async fn receive_hook(
     let mut answers = futures_util::future::join_all(prepared.iter().map(|event| async {
         let (event_meta, fields) = event.as_ref()?;
         let recorded_fields = fields.to_json(CAPTCHA_FIELDS);
-        Some(map_and_record(state, event_meta, &source, fields, recorded_fields, None).await)
+        Some(
+            map_and_record(state, event_meta, &source, fields, recorded_fields, None, None)
+                .await
+                .map(|filed| filed.recorded),
+        )
     }))
     .await;
     if hook.batch.is_none() {

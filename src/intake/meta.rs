@@ -96,6 +96,9 @@ impl RequestMeta {
             fields,
             request_id: self.request_id.clone(),
             captcha: None,
+            spam_verdict: None,
+            spam_score: None,
+            spam_reasons: None,
         }
     }
 }

@@ -16,12 +16,13 @@ pub use kind::ResponseKind;
 pub use meta::RequestMeta;
 pub use respond::{accepted, html as html_response, refused, Accepted, BatchOutcome, Receipt};
 
-use crate::config::{CaptchaUnreachable, Config, FormConfig};
+use crate::config::{CaptchaUnreachable, Config, FormConfig, SpamAnswer, SpamSettings};
 use crate::domain::{utc_timestamp, SourceKind, Status, SubmittedFields};
 use crate::guard;
 use crate::http::{body, cors};
 use crate::mapping::{self, MappingContext, CAPTCHA_FIELDS};
 use crate::metrics::Outcome;
+use crate::spam;
 use crate::state::AppState;
 use crate::store::{NewSubmission, Recorded};
 use actix_web::http::StatusCode;
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/f/{form}",
             web::method(actix_web::http::Method::OPTIONS).to(preflight),
         )
+        .route("/f/{form}/token.js", web::get().to(fill_token_script))
         .route("/hooks/{hook}", web::post().to(receive_hook_request))
         .route("/thanks", web::get().to(thank_you));
 }
@@ -118,21 +120,44 @@ async fn receive_form(
     let receipt =
         |recorded: Recorded, outcome: Outcome| Receipt::of(recorded, &form.name, next.clone(), outcome);
     //    Guard, once the fields are known: the honeypot and the CAPTCHA.
-    let captcha = match screen(form, req, state, meta, &fields).await? {
-        // Bots learn nothing: the answer is the same as for a real submission.
-        Screened::Spam(recorded) => return Ok(receipt(recorded, Outcome::Spam)),
-        Screened::Passed(captcha) => captcha,
-    };
-    // 4. and 5. Map and record; 6. respond is the caller's.
+    let screened = screen(form, req, meta, &fields).await?;
+    // 4. and 5. Map, judge (spam checks) and record; 6. respond is the caller's.
     let source = Source {
         kind: SourceKind::Form,
         name: &form.name,
         rules: &form.rules,
         honeypot: Some(&form.honeypot),
     };
+    let token = fields.first(spam::token::FIELD);
+    let judged = Judge {
+        settings: &form.spam,
+        token: spam::token::check(
+            &state.link_key,
+            &form.name,
+            token,
+            meta.received_at.timestamp_millis(),
+            form.spam.token_max_age_s,
+        ),
+        reasons: screened.reasons,
+    };
     let recorded_fields = fields.to_json(CAPTCHA_FIELDS);
-    let recorded = map_and_record(state, meta, &source, &fields, recorded_fields, captcha).await?;
-    Ok(receipt(recorded, Outcome::Accepted))
+    let filed = map_and_record(
+        state,
+        meta,
+        &source,
+        &fields,
+        recorded_fields,
+        screened.captcha,
+        Some(judged),
+    )
+    .await?;
+    match (filed.quarantined, screened.refusal) {
+        (_, Some(refusal)) => Err(refusal),
+        (true, None) if form.spam.on_spam == SpamAnswer::Refuse => Err(IntakeError::SpamSuspected),
+        // Bots learn nothing: the answer is the same as for a real submission.
+        (true, None) => Ok(receipt(filed.recorded, Outcome::Spam)),
+        (false, None) => Ok(receipt(filed.recorded, Outcome::Accepted)),
+    }
 }
 
 /// The guard's checks before a form's body is read: the rate limits, then the origin.
@@ -155,60 +180,88 @@ fn guard_form(
 }
 
 /// What the honeypot and the CAPTCHA made of a form post.
-enum Screened {
-    /// The honeypot was filled: recorded as spam, answered as a success.
-    Spam(Recorded),
-    /// On to mapping, with the CAPTCHA's verdict for the row (`None`: the form has none).
-    Passed(Option<&'static str>),
+struct Screened {
+    /// The CAPTCHA's verdict for the row (`None`: the form has none, or the honeypot caught it).
+    captcha: Option<&'static str>,
+    /// `honeypot` or `captcha_failed`: either quarantines the post.
+    reasons: Vec<spam::Reason>,
+    /// What the visitor is told once the post is recorded (a failed CAPTCHA).
+    refusal: Option<IntakeError>,
 }
 
-/// The guard's checks once the fields are known. A filled honeypot and a failed CAPTCHA are
-/// recorded as `spam`, with the email when it is a valid one (worked out only for them; real
-/// rows get it in map).
+/// The guard's checks once the fields are known. A filled honeypot and a failed CAPTCHA
+/// quarantine the post (docs/spam.md): recorded, with its payload, so that a false positive
+/// can be released.
 async fn screen(
     form: &FormConfig,
     req: &HttpRequest,
-    state: &AppState,
     meta: &RequestMeta,
     fields: &SubmittedFields,
 ) -> Result<Screened, IntakeError> {
-    let spam_row = |reason: String, captcha: Option<&'static str>| {
-        let mut row = meta.new_row(
-            SourceKind::Form,
-            &form.name,
-            Status::Spam,
-            fields.to_json(CAPTCHA_FIELDS),
-        );
-        row.email = mapping::draft_from_fields(&form.rules, Some(&form.honeypot), fields).email();
-        row.last_error = Some(reason);
-        row.captcha = captcha;
-        row
+    let caught = |reason, detail, captcha, refusal| Screened {
+        captcha,
+        reasons: vec![spam::Reason::new(reason, QUARANTINED, detail)],
+        refusal,
     };
     if guard::honeypot_tripped(form, fields) {
-        let recorded = record(state, spam_row("honeypot field was filled".to_owned(), None)).await?;
-        // A repeat of a spam post is answered as new, like any success.
-        return Ok(Screened::Spam(Recorded::New(recorded.id().to_owned())));
+        return Ok(caught(
+            "honeypot",
+            "the hidden field was filled".to_owned(),
+            None,
+            None,
+        ));
     }
     let Some(captcha) = &form.captcha else {
-        return Ok(Screened::Passed(None));
+        return Ok(Screened {
+            captcha: None,
+            reasons: Vec::new(),
+            refusal: None,
+        });
     };
     let http = req
         .app_data::<awc::Client>()
         .expect("every worker has an HTTP client");
+    let passed = |verdict| Screened {
+        captcha: Some(verdict),
+        reasons: Vec::new(),
+        refusal: None,
+    };
     match guard::verify_captcha(http, captcha, fields, meta.client_ip.as_deref()).await {
-        guard::CaptchaVerdict::Passed => Ok(Screened::Passed(Some("passed"))),
+        guard::CaptchaVerdict::Passed => Ok(passed("passed")),
         guard::CaptchaVerdict::Failed(reason) => {
-            record(state, spam_row(reason, Some("failed"))).await?;
-            Err(IntakeError::CaptchaFailed)
+            tracing::info!(%reason, form = %form.name, "CAPTCHA failed; the post is quarantined");
+            Ok(caught(
+                "captcha_failed",
+                reason,
+                Some("failed"),
+                Some(IntakeError::CaptchaFailed),
+            ))
         }
         guard::CaptchaVerdict::Unreachable(reason) => {
             tracing::warn!(%reason, form = %form.name, "CAPTCHA provider unreachable");
             match captcha.on_unreachable {
                 CaptchaUnreachable::Refuse => Err(IntakeError::CaptchaUnavailable),
-                CaptchaUnreachable::Accept => Ok(Screened::Passed(Some("unverified"))),
+                CaptchaUnreachable::Accept => Ok(passed("unverified")),
             }
         }
     }
+}
+
+/// The score of a reason that quarantines a post on its own (the honeypot, a failed CAPTCHA).
+const QUARANTINED: u32 = 100;
+
+/// A form post's spam checks: the form's settings, the time-to-submit token's verdict and
+/// what the guard already found.
+pub struct Judge<'a> {
+    pub settings: &'a SpamSettings,
+    pub token: spam::TokenCheck,
+    pub reasons: Vec<spam::Reason>,
+}
+
+/// What was recorded, and whether it went to the quarantine.
+pub struct Filed {
+    pub recorded: Recorded,
+    pub quarantined: bool,
 }
 
 /// Where a submission came from, and the rules that map it.
@@ -220,8 +273,10 @@ pub struct Source<'a> {
 }
 
 /// Steps 2–4, the same for forms and hooks: map the fields (person fields, consent,
-/// subject, messages; HTML sanitised, limits enforced), then record the submission,
-/// committed before anyone answers. Invalid submissions are recorded too, with why.
+/// subject, messages; HTML sanitised, limits enforced), judge a form post (docs/spam.md),
+/// then record the submission, committed before anyone answers. Invalid submissions are
+/// recorded too, with why; a quarantined one keeps its payload and is never delivered
+/// until an operator releases it.
 pub async fn map_and_record(
     state: &AppState,
     meta: &RequestMeta,
@@ -229,18 +284,34 @@ pub async fn map_and_record(
     fields: &SubmittedFields,
     recorded_fields: String,
     captcha: Option<&'static str>,
-) -> Result<Recorded, IntakeError> {
+    judge: Option<Judge<'_>>,
+) -> Result<Filed, IntakeError> {
     let draft = mapping::draft_from_fields(source.rules, source.honeypot, fields);
     let email = draft.email().or_else(|| draft.submitted_email());
+    let assessment = judge.map(|judge| {
+        let post = spam::Post::of(&draft, email.as_deref(), judge.token);
+        spam::assess_after(judge.settings, &post, judge.reasons)
+    });
+    let quarantined = assessment.as_ref().is_some_and(|a| a.quarantines());
     let context = MappingContext {
         page_url: meta.page_url.clone(),
         received_at: meta.received_at,
     };
     let mapped = mapping::compose(draft, source.rules, &state.cleaner, &context);
-    match mapped {
+    let status = |ok| match (quarantined, ok) {
+        (true, _) => Status::Spam,
+        (false, true) => Status::Queued,
+        (false, false) => Status::Invalid,
+    };
+    let mut row = meta.new_row(source.kind, source.name, status(mapped.is_ok()), recorded_fields);
+    row.captcha = captcha;
+    if let Some(assessment) = &assessment {
+        row.spam_verdict = Some(assessment.verdict.as_str());
+        row.spam_score = Some(i64::from(assessment.score));
+        row.spam_reasons = Some(assessment.reasons_json());
+    }
+    let problems = match mapped {
         Ok(mapped) => {
-            let mut row = meta.new_row(source.kind, source.name, Status::Queued, recorded_fields);
-            row.next_attempt_at = Some(utc_timestamp(meta.received_at));
             row.email = mapped.email;
             row.subject = Some(mapped.subject);
             row.consent = mapped.consent;
@@ -252,30 +323,46 @@ pub async fn map_and_record(
             }
             row.consent_note = mapped.consent_note;
             row.payload = Some(mapped.payload);
-            row.captcha = captcha;
-            record(state, row).await
+            None
         }
         Err(problems) => {
-            let mut row = meta.new_row(source.kind, source.name, Status::Invalid, recorded_fields);
             row.email = email;
-            row.captcha = captcha;
-            row.last_error = Some(
-                problems
-                    .iter()
-                    .map(|p| match p.code {
-                        // The pre-send check's reason names a limit or a field id, never a value.
-                        crate::domain::ProblemCode::NotSendable => {
-                            format!("{}: {}: {}", p.field, p.code.as_str(), p.message)
-                        }
-                        _ => format!("{}: {}", p.field, p.code.as_str()),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            );
-            record(state, row).await?;
-            Err(IntakeError::Invalid(problems))
+            Some(problems)
         }
+    };
+    match (&assessment, &problems) {
+        (Some(assessment), _) if quarantined => {
+            row.last_error = Some(assessment.summary());
+            for reason in &assessment.reasons {
+                state.metrics.count_spam(source.name, reason.reason);
+            }
+        }
+        (_, Some(problems)) => row.last_error = Some(invalid_reason(problems)),
+        _ => row.next_attempt_at = Some(utc_timestamp(meta.received_at)),
     }
+    let recorded = record(state, row).await?;
+    match problems {
+        Some(problems) if !quarantined => Err(IntakeError::Invalid(problems)),
+        _ => Ok(Filed {
+            recorded,
+            quarantined,
+        }),
+    }
+}
+
+/// An invalid row's `last_error`: `field: CODE` pairs; the pre-send check's reason names a
+/// limit or a field id, never a value.
+fn invalid_reason(problems: &[crate::domain::FieldProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| match p.code {
+            crate::domain::ProblemCode::NotSendable => {
+                format!("{}: {}: {}", p.field, p.code.as_str(), p.message)
+            }
+            _ => format!("{}: {}", p.field, p.code.as_str()),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 pub(crate) async fn record(state: &AppState, row: NewSubmission) -> Result<Recorded, IntakeError> {
@@ -291,6 +378,29 @@ pub(crate) async fn record(state: &AppState, row: NewSubmission) -> Result<Recor
         tracing::info!(submission_id = %id, status = status.as_str(), "submission recorded");
     }
     Ok(recorded)
+}
+
+/// `GET /f/{form}/token.js`: the time-to-submit script (docs/spam.md, "Time to submit"), with
+/// a token signed now. Never cached: the time it is fetched is the time the page opened.
+pub async fn fill_token_script(form_name: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let config = state.config();
+    let mut response = match config.form(&form_name) {
+        Some(form) => {
+            let token = spam::token::issue(&state.link_key, &form.name, (state.clock)().timestamp_millis());
+            HttpResponse::Ok().body(spam::token::script(&form.name, &token))
+        }
+        None => HttpResponse::NotFound().body("/* talk-relay: there is no such form */\n"),
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        actix_web::http::header::CONTENT_TYPE,
+        actix_web::http::header::HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    headers.insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 /// `OPTIONS /f/{form}`: CORS preflight.

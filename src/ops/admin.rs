@@ -61,11 +61,7 @@ pub async fn replay_one(
 ) -> HttpResponse {
     let id = id.into_inner();
     // The inbox's button is a plain HTML form: answer it with the submission's page again.
-    let from_inbox = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let from_inbox = from_html_form(&req);
     match state.store.replay(std::slice::from_ref(&id), None).await {
         Ok(requeued) if from_inbox => HttpResponse::SeeOther()
             .insert_header((
@@ -78,9 +74,17 @@ pub async fn replay_one(
     }
 }
 
+/// Whether the request is an HTML form's post (the inbox's buttons), not an API call.
+pub(super) fn from_html_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
 /// `id` as one path segment: whatever an id holds (a CR or LF from `%0d%0a`), the address
 /// stays one valid header value.
-fn path_segment(id: &str) -> String {
+pub(super) fn path_segment(id: &str) -> String {
     const SEGMENT: &percent_encoding::AsciiSet =
         &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_');
     percent_encoding::utf8_percent_encode(id, SEGMENT).to_string()
@@ -133,12 +137,16 @@ pub async fn stats(
 /// `GET /admin/`: a small status page — is anything stuck, since when, and why — with the
 /// recent refusals.
 pub async fn status_page(_access: Operator, state: web::Data<AppState>) -> HttpResponse {
-    let (stats, dead) = match (
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let (stats, dead, spam_reasons) = match (
         state.store.stats(&since(Some(24))).await,
         state.store.latest_dead(10).await,
+        state.store.spam_reasons(&yesterday, 5).await,
     ) {
-        (Ok(stats), Ok(dead)) => (stats, dead),
-        (Err(error), _) | (_, Err(error)) => return internal(error),
+        (Ok(stats), Ok(dead), Ok(reasons)) => (stats, dead, reasons),
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => return internal(error),
     };
     let mut by_status: std::collections::BTreeMap<&str, i64> =
         Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
@@ -169,6 +177,8 @@ pub async fn status_page(_access: Operator, state: web::Data<AppState>) -> HttpR
             queue_depth => stats.queue_depth,
             oldest => stats.oldest_waiting_received_at,
             oldest_due_seconds => stats.oldest_due_age_seconds,
+            spam_share => spam_share(&by_status),
+            spam_reasons,
             by_status => by_status.into_iter().collect::<Vec<_>>(),
             by_source => stats.counts,
             dead,
@@ -177,6 +187,16 @@ pub async fn status_page(_access: Operator, state: web::Data<AppState>) -> HttpR
         },
     );
     crate::intake::html_response(actix_web::http::StatusCode::OK, page)
+}
+
+/// The quarantine's share of the window's posts, as a whole percentage ("—" with none).
+fn spam_share(by_status: &std::collections::BTreeMap<&str, i64>) -> String {
+    let total: i64 = by_status.values().sum();
+    let spam = by_status.get(Status::Spam.as_str()).copied().unwrap_or(0);
+    match total {
+        0 => "—".to_owned(),
+        _ => format!("{}%", (spam * 100 + total / 2) / total),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,6 +20,8 @@ pub enum AdminError {
     NotFound,
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("The configuration was not reloaded; the running one stays: {0}")]
     ReloadRefused(String),
     #[error("The log could not be read; see the relay's logs.")]
@@ -42,6 +44,7 @@ impl Problem for AdminError {
             Self::CrossSite => Answer::new(StatusCode::FORBIDDEN, "ORIGIN_NOT_ALLOWED", Outcome::Refused),
             Self::NotFound => Answer::new(StatusCode::NOT_FOUND, "NOT_FOUND", Outcome::Refused),
             Self::BadRequest(_) => Answer::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", Outcome::Refused),
+            Self::Conflict(_) => Answer::new(StatusCode::CONFLICT, "CONFLICT", Outcome::Refused),
             Self::ReloadRefused(_) => Answer::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "INVALID_CONFIG",

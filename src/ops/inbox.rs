@@ -81,6 +81,7 @@ pub async fn list_page(
 #[derive(Debug, serde::Deserialize)]
 pub struct DetailQuery {
     replayed: Option<u64>,
+    reviewed: Option<String>,
 }
 
 /// `GET /admin/inbox/{id}`: one submission, its fields, payload and every attempt.
@@ -118,6 +119,8 @@ pub async fn detail_page(
             payload => row.payload.as_deref().map(pretty),
             attempts, can_replay,
             replayed => query.replayed.map(|n| n > 0),
+            reviewed => query.reviewed.as_deref().filter(|r| matches!(*r, "released" | "confirmed")),
+            reasons => row.spam_reasons.as_deref().and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok()),
             s => row,
         },
     );

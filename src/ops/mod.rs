@@ -5,6 +5,7 @@ mod error;
 pub use error::AdminError;
 pub mod admin;
 pub mod inbox;
+mod quarantine;
 
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
@@ -21,6 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/submissions", web::get().to(admin::list))
             .route("/submissions/{id}", web::get().to(admin::show))
             .route("/submissions/{id}/replay", web::post().to(admin::replay_one))
+            .route("/submissions/{id}/release", web::post().to(quarantine::release))
+            .route("/submissions/{id}/confirm", web::post().to(quarantine::confirm))
             .route("/replay", web::post().to(admin::replay))
             .route("/stats", web::get().to(admin::stats))
             .route("/inbox", web::get().to(inbox::list_page))

@@ -12,7 +12,7 @@ mod writer;
 
 pub use model::{
     AttemptRecord, AttemptRow, ClaimedRow, CountRow, Erased, ErasureTarget, Lease, NewSubmission, QueueStats,
-    Removed, RowUpdate, SessionLog, Stats, SubmissionFilter, SubmissionRow, SubmissionSummary,
+    ReasonCount, Removed, RowUpdate, SessionLog, Stats, SubmissionFilter, SubmissionRow, SubmissionSummary,
 };
 pub use postgres::PgStore;
 pub use sqlite::{OpenSettings, SqliteStore};
@@ -58,6 +58,30 @@ pub trait LogStore: Send + Sync {
     /// Deletes rows received before `cutoff`, `batch` at a time; rows still waiting for
     /// delivery are kept.
     async fn purge_before(&self, cutoff: &str, batch: i64) -> anyhow::Result<Removed>;
+
+    /// Deletes quarantined (`spam`) rows received before `cutoff`, `batch` at a time, each
+    /// batch its own short transaction (`retention.spam_days`). Returns how many.
+    async fn purge_spam_before(&self, cutoff: &str, batch: i64) -> anyhow::Result<u64> {
+        let mut removed = 0;
+        loop {
+            let gone = self.purge_spam_batch(cutoff, batch).await?;
+            removed += gone;
+            if gone < batch as u64 {
+                return Ok(removed);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The quarantine's most frequent reasons since `day` (`YYYY-MM-DD`), from the rollup.
+    async fn spam_reasons(&self, day: &str, limit: i64) -> anyhow::Result<Vec<ReasonCount>>;
+
+    /// One batch of [`LogStore::purge_spam_before`].
+    async fn purge_spam_batch(&self, cutoff: &str, batch: i64) -> anyhow::Result<u64>;
+
+    /// Releases or confirms a row still in the quarantine; `false` when it is not (or no
+    /// longer) there (docs/spam.md, "The quarantine").
+    async fn review(&self, id: &str, review: Review<'_>, at: &str) -> anyhow::Result<bool>;
 
     /// Removes every row of one person from every table (docs/operations.md, "Operating it").
     async fn erase_email(&self, email: &str) -> anyhow::Result<Erased>;
@@ -119,6 +143,15 @@ fn driver_error(error: &anyhow::Error) -> Option<&sqlx::Error> {
     error
         .chain()
         .find_map(|cause| cause.downcast_ref::<sqlx::Error>())
+}
+
+/// What an operator decided about a quarantined row.
+#[derive(Debug, Clone, Copy)]
+pub enum Review<'a> {
+    /// Not spam: deliver it, with this payload (its permission context says it was released).
+    Release(&'a str),
+    /// Spam: keep it out of delivery until retention removes it.
+    Confirm,
 }
 
 /// Opens and migrates (the CLI's commands and the server's start).

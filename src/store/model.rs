@@ -29,6 +29,10 @@ pub struct NewSubmission {
     pub fields: String,
     pub request_id: Option<String>,
     pub captcha: Option<&'static str>,
+    /// The spam verdict (`ham`, `suspect`, `spam`), its score and reasons (a JSON array).
+    pub spam_verdict: Option<&'static str>,
+    pub spam_score: Option<i64>,
+    pub spam_reasons: Option<String>,
 }
 
 /// A stored submission, as the admin API and tests read it: the columns a list shows
@@ -51,6 +55,10 @@ pub struct SubmissionRow {
     pub payload: Option<String>,
     pub fields: String,
     pub captcha: Option<String>,
+    pub spam_reasons: Option<String>,
+    /// `released` or `confirmed`, once an operator reviewed a quarantined row.
+    pub review: Option<String>,
+    pub reviewed_at: Option<String>,
 }
 
 impl std::ops::Deref for SubmissionRow {
@@ -130,6 +138,8 @@ pub struct SubmissionSummary {
     pub email: Option<String>,
     pub subject: Option<String>,
     pub consent: Option<i64>,
+    pub spam_verdict: Option<String>,
+    pub spam_score: Option<i64>,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -149,6 +159,13 @@ pub struct CountRow {
     pub source: String,
     #[sqlx(try_from = "String")]
     pub status: Status,
+    pub count: i64,
+}
+
+/// How many quarantined posts gave one reason.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct ReasonCount {
+    pub reason: String,
     pub count: i64,
 }
 

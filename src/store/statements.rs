@@ -14,16 +14,20 @@ pub(crate) trait Dialect: Database {
     /// Around a bound `next_attempt_at`: on PostgreSQL a row due at intake is due by the
     /// database's clock, so a relay whose clock runs ahead cannot hold its rows back.
     const DUE: (&'static str, &'static str);
+    /// Written after a bound day (`YYYY-MM-DD`): PostgreSQL casts it to `date`.
+    const DATE: &'static str;
 }
 
 impl Dialect for sqlx::Sqlite {
     const TIMESTAMP: &'static str = "";
     const DUE: (&'static str, &'static str) = ("", "");
+    const DATE: &'static str = "";
 }
 
 impl Dialect for sqlx::Postgres {
     const TIMESTAMP: &'static str = "::timestamptz";
     const DUE: (&'static str, &'static str) = ("CASE WHEN ", "::text IS NULL THEN NULL ELSE now() END");
+    const DATE: &'static str = "::date";
 }
 
 /// Encodes as a bind parameter of `DB`.
@@ -40,11 +44,12 @@ where
     &'a Option<String>: Bind<'a, DB>,
     Option<bool>: Bind<'a, DB>,
     Option<&'a str>: Bind<'a, DB>,
+    Option<i64>: Bind<'a, DB>,
 {
     let mut query = QueryBuilder::new(
         "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at,
              last_error, email, subject, consent, consent_note, client_ip, user_agent, origin, page_url,
-             idempotency_key, payload, fields, request_id, captcha) ",
+             idempotency_key, payload, fields, request_id, captcha, spam_verdict, spam_score, spam_reasons) ",
     );
     query.push_values(rows, |mut values, row| {
         values
@@ -70,12 +75,82 @@ where
             .push_bind(&row.payload)
             .push_bind(&row.fields)
             .push_bind(&row.request_id)
-            .push_bind(row.captcha as Option<&'a str>);
+            .push_bind(row.captcha as Option<&'a str>)
+            .push_bind(row.spam_verdict as Option<&'a str>)
+            .push_bind(row.spam_score)
+            .push_bind(&row.spam_reasons);
     });
     query.push(
         " ON CONFLICT (source_kind, source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
           RETURNING id",
     );
+    query
+}
+
+/// An operator's review of a quarantined row: a release queues it with its new payload and a
+/// fresh attempt budget; a confirmation only notes it. Either touches only a `spam` row.
+pub(crate) fn review<'a, DB>(id: &'a str, review: super::Review<'a>, at: &'a str) -> QueryBuilder<'a, DB>
+where
+    DB: Dialect,
+    &'a str: Bind<'a, DB>,
+{
+    let mut query = QueryBuilder::new("UPDATE submissions SET reviewed_at = ");
+    query.push_bind(at).push(DB::TIMESTAMP);
+    match review {
+        super::Review::Release(payload) => {
+            query
+                .push(", review = 'released', status = 'queued', attempts = 0, last_error = NULL, payload = ")
+                .push_bind(payload)
+                .push(", next_attempt_at = ")
+                .push_bind(at)
+                .push(DB::TIMESTAMP);
+        }
+        super::Review::Confirm => {
+            query.push(", review = 'confirmed'");
+        }
+    }
+    query.push(" WHERE status = 'spam' AND id = ").push_bind(id);
+    if let super::Review::Release(_) = review {
+        query.push(" AND payload IS NOT NULL");
+    }
+    query
+}
+
+/// The quarantine's reasons since `day`, most frequent first, from the rollup (never the rows).
+pub(crate) fn spam_reasons<'a, DB>(day: &'a str, limit: i64) -> QueryBuilder<'a, DB>
+where
+    DB: Dialect,
+    &'a str: Bind<'a, DB>,
+    i64: Bind<'a, DB>,
+{
+    let mut query = QueryBuilder::new(
+        "SELECT reason, CAST(SUM(count) AS BIGINT) AS count FROM spam_rollup_daily WHERE day >= ",
+    );
+    query
+        .push_bind(day)
+        .push(DB::DATE)
+        .push(" GROUP BY reason ORDER BY count DESC, reason LIMIT ")
+        .push_bind(limit);
+    query
+}
+
+/// One batch of the quarantine's retention: the oldest `spam` rows before the cutoff (they
+/// have no delivery attempts). Served by `submissions_status_received`.
+pub(crate) fn purge_spam<'a, DB>(cutoff: &'a str, batch: i64) -> QueryBuilder<'a, DB>
+where
+    DB: Dialect,
+    &'a str: Bind<'a, DB>,
+    i64: Bind<'a, DB>,
+{
+    let mut query = QueryBuilder::new(
+        "DELETE FROM submissions WHERE id IN (SELECT id FROM submissions WHERE status = 'spam' AND received_at < ",
+    );
+    query
+        .push_bind(cutoff)
+        .push(DB::TIMESTAMP)
+        .push(" ORDER BY received_at LIMIT ")
+        .push_bind(batch)
+        .push(")");
     query
 }
 

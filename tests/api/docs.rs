@@ -97,6 +97,7 @@ fn the_configuration_reference_lists_every_key_with_its_shipped_default() {
         "admin",
         "pages",
         "sessions",
+        "retention",
     ] {
         for key in accepted_keys(section, "") {
             let full = format!("{section}.{key}");
@@ -111,6 +112,7 @@ fn the_configuration_reference_lists_every_key_with_its_shipped_default() {
         ("forms.x", ""),
         ("forms.x.consent", "[forms.x]\n"),
         ("forms.x.captcha", "[forms.x]\n"),
+        ("forms.x.spam", "[forms.x]\n"),
     ] {
         for key in accepted_keys(table, overlay) {
             let full = format!("{}.{key}", table.replace(".x", ".NAME"));

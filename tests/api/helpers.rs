@@ -156,6 +156,17 @@ pub fn test_config(db_path: &std::path::Path, overlays: &[&str], api_key: Option
     .expect("test config is valid")
 }
 
+/// The shipped defaults with `overlay`, loaded as `serve` would: the error a bad key gives.
+pub fn test_config_result(overlay: &str) -> anyhow::Result<Config> {
+    Config::load(&ConfigSources {
+        file: None,
+        overlays: vec![overlay.to_owned()],
+        read_env: false,
+        secrets: test_secrets(),
+        lenient_secrets: false,
+    })
+}
+
 /// Secrets the tests configure by name, as the environment would hold them.
 pub fn test_secrets() -> std::collections::BTreeMap<String, String> {
     [

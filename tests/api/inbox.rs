@@ -65,7 +65,7 @@ async fn the_inbox_lists_filters_opens_and_exports_what_the_log_holds() {
         "the reason: {invalid}"
     );
     let (_, _, spam) = admin_page(&app, "/admin/inbox?status=spam").await;
-    assert!(spam.contains("honeypot field was filled"), "{spam}");
+    assert!(spam.contains("honeypot (the hidden field was filled)"), "{spam}");
     let (_, _, by_email) = admin_page(&app, "/admin/inbox?email=DEAD%40example.com").await;
     assert!(by_email.contains(&dead) && by_email.matches("<tr><td><a href").count() == 1);
     let (_, _, none) = admin_page(&app, "/admin/inbox?until=2000-01-01").await;

@@ -28,5 +28,6 @@ mod responses;
 mod secrets;
 mod senders;
 mod sessions;
+mod spam;
 mod switching;
 mod visitors;

@@ -65,7 +65,10 @@ async fn a_honeypot_hit_looks_exactly_like_success_and_is_recorded_as_spam() {
     assert_eq!(body["status"], "dry_run");
     let row = app.submission(body["id"].as_str().unwrap()).await;
     assert_eq!(row.status, "spam");
-    assert!(row.payload.is_none());
+    // Quarantined, not lost: the payload is kept so a false positive can be released.
+    assert!(row.payload.is_some());
+    assert_eq!(row.spam_verdict.as_deref(), Some("spam"));
+    assert!(row.spam_reasons.as_deref().unwrap().contains("\"honeypot\""));
     let statuses = app.statuses().await;
     // Without an Ortto key the real one is built and parked as dry_run; spam never is.
     assert!(

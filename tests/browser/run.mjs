@@ -47,6 +47,11 @@ allowed_origins = ["${site}"]
 [forms.contact.consent]
 field = "subscribe"
 unchecked = "opt_out"
+[forms.timed]
+allowed_origins = ["${site}"]
+[forms.timed.spam]
+require_token = true
+min_fill_ms = 1500
 [forms.themed]
 title = "Acme support"
 allowed_origins = ["${site}"]
@@ -95,6 +100,13 @@ const pages = {
       <input type="hidden" name="_page" value="${site}/themed.html">
       <label for="email">Email</label><input name="email" id="email">
       <label for="message">Message</label><textarea name="message" id="message"></textarea>
+      <button type="submit" id="send">Send</button>
+    </form>`,
+  // docs/spam.md, "Time to submit": the relay's script fills the hidden token field.
+  "/timed.html": `<!doctype html><meta charset="utf-8"><title>Timed</title>
+    <script src="${relay}/f/timed/token.js" defer></script>
+    <form action="${relay}/f/timed" method="post">
+      <input name="email" id="email"><textarea name="message" id="message"></textarea>
       <button type="submit" id="send">Send</button>
     </form>`,
   "/fetch.html": `<!doctype html><meta charset="utf-8"><title>Fetch</title><p id="result">waiting</p>
@@ -196,6 +208,27 @@ try {
     assert.equal(row.consent, 0);
     assert.equal(row.origin, site);
     await context.close();
+  });
+
+  await scenario("the time-to-submit script fills its field: a bot's instant post is held, a person's is not", async () => {
+    const verdict = () => sql("SELECT status, spam_verdict, spam_reasons FROM submissions ORDER BY id DESC LIMIT 1")[0];
+    const post = async (wait) => {
+      const page = await browser.newPage();
+      await page.goto(`${site}/timed.html`);
+      await page.waitForFunction(() => document.querySelector('input[name="_fill_token"]')?.value);
+      await page.fill("#email", "timed@example.com");
+      await page.fill("#message", "Hello from a person");
+      await page.waitForTimeout(wait);
+      await Promise.all([page.waitForURL(`${relay}/thanks**`), page.click("#send")]);
+      await page.close();
+      return verdict();
+    };
+    const bot = await post(0);
+    assert.equal(bot.status, "spam", JSON.stringify(bot));
+    assert.match(bot.spam_reasons, /too_fast/);
+    const person = await post(1700);
+    assert.equal(person.spam_verdict, "ham", JSON.stringify(person));
+    assert.notEqual(person.status, "spam");
   });
 
   await scenario("fetch() from an allowed origin gets 202 after a CORS preflight", async () => {

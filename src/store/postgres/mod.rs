@@ -11,7 +11,7 @@ mod writes;
 use super::health::StorageHealth;
 use super::writer::{apply_in, Done, Work, WriteSession};
 use super::{
-    AttemptRow, Erased, LogStore, QueueStats, Removed, Stats, SubmissionFilter, SubmissionRow,
+    AttemptRow, Erased, LogStore, QueueStats, ReasonCount, Removed, Stats, SubmissionFilter, SubmissionRow,
     SubmissionSummary,
 };
 use crate::domain::Status;
@@ -29,7 +29,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 const SUMMARY_COLUMNS: &str =
     "id, relay_ts(received_at) AS received_at, source_kind, source, status, attempts,
     relay_ts(next_attempt_at) AS next_attempt_at, relay_ts(delivered_at) AS delivered_at,
-    last_http_status, last_error, email, subject, consent::int::int8 AS consent";
+    last_http_status, last_error, email, subject, consent::int::int8 AS consent, spam_verdict, spam_score";
 
 /// A PostgreSQL log.
 #[derive(Clone)]
@@ -85,7 +85,7 @@ impl LogStore for PgStore {
         sqlx::query_as::<_, SubmissionRow>(&format!(
             "SELECT {SUMMARY_COLUMNS}, relay_ts(last_attempt_at) AS last_attempt_at, consent_note, client_ip,
                     user_agent, origin, page_url, idempotency_key, conversation_id, person_id, person_status,
-                    payload, fields, captcha
+                    payload, fields, captcha, spam_reasons, review, relay_ts(reviewed_at) AS reviewed_at
              FROM submissions WHERE id = $1"
         ))
         .bind(id)
@@ -131,6 +131,27 @@ impl LogStore for PgStore {
 
     async fn replay(&self, ids: &[String], status: Option<Status>) -> anyhow::Result<u64> {
         admin::replay(&self.pool, ids, status).await
+    }
+
+    async fn spam_reasons(&self, day: &str, limit: i64) -> anyhow::Result<Vec<ReasonCount>> {
+        let mut query = super::statements::spam_reasons::<sqlx::Postgres>(day, limit);
+        let found = query.build_query_as().fetch_all(&self.pool).await;
+        found.context("reading the quarantine's reasons")
+    }
+
+    async fn purge_spam_batch(&self, cutoff: &str, batch: i64) -> anyhow::Result<u64> {
+        let mut query = super::statements::purge_spam::<sqlx::Postgres>(cutoff, batch);
+        let done = query.build().execute(&self.pool).await;
+        Ok(done.context("purging quarantined submissions")?.rows_affected())
+    }
+
+    async fn review(&self, id: &str, review: super::Review<'_>, at: &str) -> anyhow::Result<bool> {
+        let mut query = super::statements::review::<sqlx::Postgres>(id, review, at);
+        let done = query.build().execute(&self.pool).await;
+        Ok(done
+            .context("reviewing a quarantined submission")?
+            .rows_affected()
+            == 1)
     }
 
     async fn purge_before(&self, cutoff: &str, batch: i64) -> anyhow::Result<Removed> {

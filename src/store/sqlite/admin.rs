@@ -14,7 +14,7 @@ impl SqliteStore {
     ) -> anyhow::Result<Vec<SubmissionSummary>> {
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT id, received_at, source_kind, source, status, attempts, next_attempt_at, delivered_at,
-                    last_http_status, last_error, email, subject, consent
+                    last_http_status, last_error, email, subject, consent, spam_verdict, spam_score
              FROM submissions WHERE true",
         );
         filter.push_to(&mut query, "");

@@ -11,8 +11,8 @@ mod wal;
 use super::health::{StorageHealth, WalStamp};
 use super::writer::{apply_in, BatchStatements, Done, Finish, Work, WriteSession};
 use super::{
-    AttemptRow, ClaimedRow, Erased, Lease, LogStore, NewSubmission, QueueStats, Removed, SessionLog, Stats,
-    SubmissionFilter, SubmissionRow, SubmissionSummary,
+    AttemptRow, ClaimedRow, Erased, Lease, LogStore, NewSubmission, QueueStats, ReasonCount, Removed,
+    SessionLog, Stats, SubmissionFilter, SubmissionRow, SubmissionSummary,
 };
 use crate::domain::Status;
 use crate::outbound::OutboundBudget;
@@ -184,6 +184,27 @@ impl LogStore for SqliteStore {
 
     async fn replay(&self, ids: &[String], status: Option<Status>) -> anyhow::Result<u64> {
         SqliteStore::replay(self, ids, status).await
+    }
+
+    async fn spam_reasons(&self, day: &str, limit: i64) -> anyhow::Result<Vec<ReasonCount>> {
+        let mut query = super::statements::spam_reasons::<sqlx::Sqlite>(day, limit);
+        let found = query.build_query_as().fetch_all(self.pool()).await;
+        found.context("reading the quarantine's reasons")
+    }
+
+    async fn purge_spam_batch(&self, cutoff: &str, batch: i64) -> anyhow::Result<u64> {
+        let mut query = super::statements::purge_spam::<sqlx::Sqlite>(cutoff, batch);
+        let done = query.build().execute(self.pool()).await;
+        Ok(done.context("purging quarantined submissions")?.rows_affected())
+    }
+
+    async fn review(&self, id: &str, review: super::Review<'_>, at: &str) -> anyhow::Result<bool> {
+        let mut query = super::statements::review::<sqlx::Sqlite>(id, review, at);
+        let done = query.build().execute(self.pool()).await;
+        Ok(done
+            .context("reviewing a quarantined submission")?
+            .rows_affected()
+            == 1)
     }
 
     async fn purge_before(&self, cutoff: &str, batch: i64) -> anyhow::Result<Removed> {

@@ -105,7 +105,8 @@ pub async fn by_id(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<Submiss
         "SELECT id, received_at, source_kind, source, status, attempts, next_attempt_at,
                 last_attempt_at, delivered_at, last_http_status, last_error, email, subject,
                 consent, consent_note, client_ip, user_agent, origin, page_url, idempotency_key,
-                conversation_id, person_id, person_status, payload, fields, captcha
+                conversation_id, person_id, person_status, payload, fields, captcha,
+                spam_verdict, spam_score, spam_reasons, review, reviewed_at
          FROM submissions WHERE id = ?",
     )
     .bind(id)

@@ -64,6 +64,13 @@ fn uses() -> Vec<(&'static str, String, &'static str)> {
             "submissions_received",
         ),
         (
+            "the quarantine's retention (retention.spam_days)",
+            "DELETE FROM submissions WHERE id IN (SELECT id FROM submissions WHERE status = 'spam' AND received_at < ?1
+             ORDER BY received_at LIMIT ?2)"
+                .into(),
+            "submissions_status_received",
+        ),
+        (
             "failure_rate (docs)",
             doc("failure_rate"),
             "submissions_status_received",

@@ -41,6 +41,7 @@ on_both_backends!(
     a_repeated_idempotency_key_answers_the_first_id,
     an_expired_claim_changes_nothing_once_another_holds_the_row,
     a_worker_round_delivers_what_is_due_and_honours_a_pause,
+    the_quarantine_releases_confirms_counts_and_purges,
     purge_and_erase_reach_every_table,
 );
 
@@ -327,6 +328,9 @@ fn queued_row() -> talk_relay::store::NewSubmission {
         fields: "{}".into(),
         request_id: None,
         captcha: None,
+        spam_verdict: None,
+        spam_score: None,
+        spam_reasons: None,
     }
 }
 
@@ -364,6 +368,49 @@ async fn a_worker_round_delivers_what_is_due_and_honours_a_pause(db: Option<&str
     assert!(matches!(worker.round().await, Next::Paused(_)));
     assert_eq!(ortto.requests().len(), 1, "a paused worker sent a row");
     assert_eq!(app.submission(&waiting.id).await.status, Status::Queued);
+}
+
+/// docs/spam.md: a held post is kept with its payload, counted by reason in the rollup,
+/// released to delivery or confirmed, and purged by `retention.spam_days` alone.
+async fn the_quarantine_releases_confirms_counts_and_purges(db: Option<&str>) {
+    let ortto = FakeOrtto::start().await;
+    let app = spawn_app_on(db, &ortto, "").await;
+    let hold = || json!({"email": "kim@mailinator.com", "message": "call me back"});
+    let (_, one) = app.post_json("demo", &hold()).await;
+    let (_, two) = app.post_json("demo", &hold()).await;
+    let (one, two) = (one["id"].as_str().unwrap(), two["id"].as_str().unwrap());
+    let log = app.log().await;
+    assert_eq!(log.submission(one).await.unwrap().unwrap().status, Status::Spam);
+    let rollup = pairs(
+        &app,
+        "SELECT reason, CAST(SUM(count) AS BIGINT) FROM spam_counts_daily GROUP BY reason",
+    )
+    .await;
+    assert_eq!(rollup, [("disposable_email".to_owned(), 2)]);
+
+    let now = chrono::Utc::now();
+    assert_eq!(
+        talk_relay::spam::release(&log, one, now).await.unwrap(),
+        talk_relay::spam::Reviewed::Done
+    );
+    wait_for(&app, one, "delivered").await;
+    assert_eq!(
+        talk_relay::spam::confirm(&log, two, now).await.unwrap(),
+        talk_relay::spam::Reviewed::Done
+    );
+    let confirmed = log.submission(two).await.unwrap().unwrap();
+    assert_eq!(
+        (confirmed.status, confirmed.review.as_deref()),
+        (Status::Spam, Some("confirmed"))
+    );
+
+    let tomorrow = talk_relay::domain::utc_timestamp(now + chrono::Duration::days(1));
+    assert_eq!(log.purge_spam_before(&tomorrow, 1).await.unwrap(), 1);
+    assert!(log.submission(two).await.unwrap().is_none());
+    assert!(
+        log.submission(one).await.unwrap().is_some(),
+        "a released row is no longer spam"
+    );
 }
 
 async fn purge_and_erase_reach_every_table(db: Option<&str>) {

@@ -131,6 +131,7 @@ pub struct Metrics {
     pub database_writable: Gauge,
     pub consent_unrecognised: Family<IntakeLabels, Counter>,
     pub spam: Family<SpamLabels, Counter>,
+    pub spam_filter_unavailable: Counter,
 }
 
 impl Default for Metrics {
@@ -162,6 +163,7 @@ impl Metrics {
             database_writable: Gauge::default(),
             consent_unrecognised: Family::default(),
             spam: Family::default(),
+            spam_filter_unavailable: Counter::default(),
         };
         // Every metric, its name (after the `talk_relay_` prefix) and its help text.
         macro_rules! register {
@@ -186,6 +188,7 @@ impl Metrics {
             "wal_bytes", "Size of the SQLite WAL file now", wal_bytes;
             "wal_peak_bytes", "Largest size of the SQLite WAL file since start (its high-water mark)", wal_peak_bytes;
             "spam", "Posts quarantined as spam, by form and by each reason that counted toward the verdict (docs/spam.md)", spam;
+            "spam_filter_unavailable", "Form posts that went on without the content filter's verdict: spamd was down, slow or answered nonsense (reason filter_unavailable)", spam_filter_unavailable;
             "database_writable", "1 while the log takes writes and has disk to spare, 0 while intake answers 503", database_writable;
             "consent_unrecognised", "Submissions whose consent answer was neither a ticked nor an unticked word, so no permission was sent", consent_unrecognised;
         }

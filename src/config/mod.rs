@@ -25,7 +25,7 @@ use settings::AdminSettings;
 pub use settings::{
     DatabaseSettings, DatabaseTarget, DeliverySettings, Durability, LimitSettings, LogSettings,
     OrttoSettings, PagesSettings, Plan, RateLimit, RateLimitSettings, Region, RetentionSettings,
-    ServerSettings, MB,
+    ServerSettings, SpamFilterSettings, MB,
 };
 
 pub use hooks::{GenericPointers, HookAuth, HookConfig, Preset, SignatureEncoding, HTML_FIELD};
@@ -82,12 +82,13 @@ struct RawSettings {
     admin: AdminSettings,
     pages: PagesSettings,
     retention: RetentionSettings,
+    spam_filter: SpamFilterSettings,
 }
 
 impl RawSettings {
     /// The plain tables' rules: values that must be positive, then the rules between keys.
     /// The keys that must be above zero (docs/configuration.md).
-    fn positive_values(&self) -> [(&'static str, u64); 16] {
+    fn positive_values(&self) -> [(&'static str, u64); 17] {
         let (server, database, delivery, limits, rates) = (
             &self.server,
             &self.database,
@@ -112,6 +113,7 @@ impl RawSettings {
             ("database.busy_timeout_ms", database.busy_timeout_ms),
             ("database.readiness_probe_ms", database.readiness_probe_ms),
             ("database.pool_size", u64::from(database.pool_size)),
+            ("spam_filter.timeout_ms", self.spam_filter.timeout_ms),
         ]
     }
 
@@ -177,6 +179,7 @@ pub struct Config {
     pub sessions: SessionConfig,
     pub pages: PagesSettings,
     pub retention: RetentionSettings,
+    pub spam_filter: SpamFilterSettings,
     pub ortto_api_key: Option<SecretString>,
     /// The admin API's bearer token; `None` turns the admin API off.
     pub admin_token: Option<SecretString>,
@@ -275,6 +278,7 @@ impl Config {
             sessions: check_sessions(raw.sessions, secrets)?,
             pages: raw.pages,
             retention: raw.retention,
+            spam_filter: raw.spam_filter,
             admin_token: check_admin_token(&raw.admin.token_env, secrets.get(&raw.admin.token_env))?,
             admin_token_env: raw.admin.token_env,
             ortto_api_key,

@@ -163,6 +163,25 @@ pub(crate) struct AdminSettings {
     pub(crate) token_env: String,
 }
 
+/// `[spam_filter]`: the local content filter every form's spam check may ask (docs/spam.md,
+/// "A local content filter").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpamFilterSettings {
+    /// `HOST:PORT` of SpamAssassin's `spamd`; empty: no filter.
+    pub spamd_address: String,
+    /// How long a post waits for the filter before it goes on without it.
+    pub timeout_ms: u64,
+    /// `accept`: go on with the reason `filter_unavailable`; `refuse`: 503, try again.
+    pub on_unreachable: super::CaptchaUnreachable,
+}
+
+impl SpamFilterSettings {
+    pub fn is_on(&self) -> bool {
+        !self.spamd_address.trim().is_empty()
+    }
+}
+
 /// `[retention]`: how long the quarantine keeps what it holds (docs/spam.md, "The quarantine").
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -58,6 +58,8 @@ pub(crate) struct RawSpam {
     require_token: bool,
     #[serde(default = "default_token_max_age_s")]
     token_max_age_s: u64,
+    #[serde(default = "super::forms::default_true")]
+    filter: bool,
 }
 
 impl Default for RawSpam {
@@ -115,6 +117,8 @@ pub struct SpamSettings {
     pub min_fill_ms: u64,
     pub require_token: bool,
     pub token_max_age_s: u64,
+    /// Ask `[spam_filter]`, when one is configured.
+    pub filter: bool,
 }
 
 impl Default for SpamSettings {
@@ -195,5 +199,6 @@ pub(crate) fn check_spam(key: &dyn Fn(&str) -> String, raw: RawSpam) -> anyhow::
         min_fill_ms: raw.min_fill_ms,
         require_token: raw.require_token,
         token_max_age_s: raw.token_max_age_s,
+        filter: raw.filter,
     })
 }

@@ -28,6 +28,8 @@ pub enum IntakeError {
     CaptchaUnavailable,
     #[error("This message looks like spam, so it was held for review rather than sent.")]
     SpamSuspected,
+    #[error("The message could not be checked right now; please try again in a moment.")]
+    SpamFilterUnavailable,
     #[error("{}", invalid_sentence(.0))]
     Invalid(Vec<FieldProblem>),
     #[error("The submission could not be saved. Nothing was kept; please try again in a moment.")]
@@ -62,6 +64,12 @@ impl Problem for IntakeError {
             .retry_after(*retry_after_secs),
             Self::CaptchaFailed => Answer::new(StatusCode::FORBIDDEN, "CAPTCHA_FAILED", Outcome::Spam),
             Self::SpamSuspected => Answer::new(StatusCode::FORBIDDEN, "SPAM_SUSPECTED", Outcome::Spam),
+            Self::SpamFilterUnavailable => Answer::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SPAM_FILTER_UNAVAILABLE",
+                Outcome::Unavailable,
+            )
+            .retry_after(1),
             Self::CaptchaUnavailable => Answer::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "CAPTCHA_UNAVAILABLE",

@@ -120,7 +120,13 @@ async fn receive_form(
     let receipt =
         |recorded: Recorded, outcome: Outcome| Receipt::of(recorded, &form.name, next.clone(), outcome);
     //    Guard, once the fields are known: the honeypot and the CAPTCHA.
-    let screened = screen(form, req, meta, &fields).await?;
+    let mut screened = screen(form, req, meta, &fields).await?;
+    //    The local content filter, when one is configured (it never blocks intake).
+    if screened.reasons.is_empty() {
+        screened
+            .reasons
+            .extend(ask_filter(config, form, state, &fields).await?);
+    }
     // 4. and 5. Map, judge (spam checks) and record; 6. respond is the caller's.
     let source = Source {
         kind: SourceKind::Form,
@@ -245,6 +251,35 @@ async fn screen(
             }
         }
     }
+}
+
+/// The local content filter's reason for a form post (docs/spam.md, "A local content filter"),
+/// or `None` when no filter is configured or the form does not ask it. A filter that is down
+/// or slow adds `filter_unavailable`, or refuses with 503 when `on_unreachable = "refuse"`.
+async fn ask_filter(
+    config: &Config,
+    form: &FormConfig,
+    state: &AppState,
+    fields: &SubmittedFields,
+) -> Result<Option<spam::Reason>, IntakeError> {
+    let filter = &config.spam_filter;
+    if !filter.is_on() || !form.spam.enabled || !form.spam.filter {
+        return Ok(None);
+    }
+    let draft = mapping::draft_from_fields(&form.rules, Some(&form.honeypot), fields);
+    let email = draft.email();
+    let post = spam::Post::of(&draft, email.as_deref(), spam::TokenCheck::Missing);
+    let subject = draft.subject.as_ref().map(|s| s.value.as_str());
+    let message = spam::filter::message(email.as_deref(), subject, &post.texts.join("\n\n"));
+    let verdict = spam::filter::check(filter, &message).await;
+    if let spam::filter::FilterVerdict::Unavailable(why) = &verdict {
+        tracing::warn!(form = %form.name, %why, "spam filter unavailable");
+        state.metrics.spam_filter_unavailable.inc();
+        if filter.on_unreachable == CaptchaUnreachable::Refuse {
+            return Err(IntakeError::SpamFilterUnavailable);
+        }
+    }
+    Ok(Some(verdict.reason()))
 }
 
 /// The score of a reason that quarantines a post on its own (the honeypot, a failed CAPTCHA).

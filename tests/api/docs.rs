@@ -98,6 +98,7 @@ fn the_configuration_reference_lists_every_key_with_its_shipped_default() {
         "pages",
         "sessions",
         "retention",
+        "spam_filter",
     ] {
         for key in accepted_keys(section, "") {
             let full = format!("{section}.{key}");

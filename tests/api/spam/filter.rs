@@ -112,7 +112,12 @@ async fn the_real_spamd_scores_the_content_and_its_rules_become_a_reason() {
     let Some(address) = spamd() else {
         return;
     };
-    let app = spawn_app(&format!("{}{}", filter_at(&address, ""), form(""))).await;
+    let app = spawn_app(&format!(
+        "{}{}",
+        filter_at(&address, "timeout_ms = 20000\n"),
+        form("")
+    ))
+    .await;
     let (_, body) = post(
         &app,
         json!({"email": "kim@example.com", "subject": "Win",

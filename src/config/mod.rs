@@ -181,6 +181,8 @@ pub struct Config {
     pub retention: RetentionSettings,
     pub spam_filter: SpamFilterSettings,
     pub ortto_api_key: Option<SecretString>,
+    /// `spam_filter.akismet_key_env`'s key, when Akismet is on.
+    pub akismet_key: Option<SecretString>,
     /// The admin API's bearer token; `None` turns the admin API off.
     pub admin_token: Option<SecretString>,
     /// The variable it comes from, for messages.
@@ -255,6 +257,16 @@ impl Config {
                 Ok((name, checked))
             })
             .collect::<anyhow::Result<_>>()?;
+        let akismet_key = match raw.spam_filter.akismet_key_env.trim() {
+            "" => None,
+            var => {
+                anyhow::ensure!(
+                    url::Url::parse(&raw.spam_filter.akismet_site).is_ok(),
+                    "spam_filter.akismet_site: Akismet needs the site's address (https://www.example.com)"
+                );
+                Some(secrets.require(var, "spam_filter.akismet_key_env")?)
+            }
+        };
         let public_url = raw.server.public_url();
         let hooks = raw
             .hooks
@@ -282,6 +294,7 @@ impl Config {
             admin_token: check_admin_token(&raw.admin.token_env, secrets.get(&raw.admin.token_env))?,
             admin_token_env: raw.admin.token_env,
             ortto_api_key,
+            akismet_key,
         })
     }
 

@@ -174,11 +174,17 @@ pub struct SpamFilterSettings {
     pub timeout_ms: u64,
     /// `accept`: go on with the reason `filter_unavailable`; `refuse`: 503, try again.
     pub on_unreachable: super::CaptchaUnreachable,
+    /// The variable holding an Akismet API key; empty: no Akismet.
+    pub akismet_key_env: String,
+    /// The site Akismet's key belongs to (its `blog`).
+    pub akismet_site: String,
+    /// Akismet's REST base URL (tests point it at a fake).
+    pub akismet_url: String,
 }
 
 impl SpamFilterSettings {
     pub fn is_on(&self) -> bool {
-        !self.spamd_address.trim().is_empty()
+        !self.spamd_address.trim().is_empty() || !self.akismet_key_env.trim().is_empty()
     }
 }
 

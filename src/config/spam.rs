@@ -134,16 +134,9 @@ fn domains(list: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-pub(crate) fn check_spam(key: &dyn Fn(&str) -> String, raw: RawSpam) -> anyhow::Result<SpamSettings> {
-    anyhow::ensure!(
-        raw.suspect_score > 0 && raw.suspect_score <= raw.spam_score,
-        "{} must be above 0 and at most {}",
-        key("spam.suspect_score"),
-        key("spam.spam_score")
-    );
-    let blocked_patterns = raw
-        .blocked_patterns
-        .iter()
+/// `blocked_patterns`, each compiled under the size limit; a bad one names the key.
+fn patterns(key: &dyn Fn(&str) -> String, raw: &[String]) -> anyhow::Result<Vec<regex::Regex>> {
+    raw.iter()
         .map(|pattern| {
             regex::RegexBuilder::new(pattern)
                 .case_insensitive(true)
@@ -156,10 +149,12 @@ pub(crate) fn check_spam(key: &dyn Fn(&str) -> String, raw: RawSpam) -> anyhow::
                     )
                 })
         })
-        .collect::<anyhow::Result<_>>()?;
-    let allowed_scripts = raw
-        .allowed_scripts
-        .iter()
+        .collect()
+}
+
+/// `allowed_scripts`, by their Unicode names.
+fn scripts(key: &dyn Fn(&str) -> String, raw: &[String]) -> anyhow::Result<Vec<unicode_script::Script>> {
+    raw.iter()
         .map(|name| {
             unicode_script::Script::from_full_name(name.trim()).ok_or_else(|| {
                 anyhow::anyhow!(
@@ -168,7 +163,18 @@ pub(crate) fn check_spam(key: &dyn Fn(&str) -> String, raw: RawSpam) -> anyhow::
                 )
             })
         })
-        .collect::<anyhow::Result<_>>()?;
+        .collect()
+}
+
+pub(crate) fn check_spam(key: &dyn Fn(&str) -> String, raw: RawSpam) -> anyhow::Result<SpamSettings> {
+    anyhow::ensure!(
+        raw.suspect_score > 0 && raw.suspect_score <= raw.spam_score,
+        "{} must be above 0 and at most {}",
+        key("spam.suspect_score"),
+        key("spam.spam_score")
+    );
+    let blocked_patterns = patterns(key, &raw.blocked_patterns)?;
+    let allowed_scripts = scripts(key, &raw.allowed_scripts)?;
     let words: Vec<String> = raw
         .blocked_words
         .into_iter()

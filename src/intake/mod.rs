@@ -119,14 +119,8 @@ async fn receive_form(
     .or_else(|| form.redirect.clone());
     let receipt =
         |recorded: Recorded, outcome: Outcome| Receipt::of(recorded, &form.name, next.clone(), outcome);
-    //    Guard, once the fields are known: the honeypot and the CAPTCHA.
-    let mut screened = screen(form, req, meta, &fields).await?;
-    //    The local content filter, when one is configured (it never blocks intake).
-    if screened.reasons.is_empty() {
-        screened
-            .reasons
-            .extend(ask_filter(config, form, state, &fields).await?);
-    }
+    //    Guard, once the fields are known: the honeypot, the CAPTCHA, the content filters.
+    let screened = screen(form, config, req, state, meta, &fields).await?;
     // 4. and 5. Map, judge (spam checks) and record; 6. respond is the caller's.
     let source = Source {
         kind: SourceKind::Form,
@@ -134,29 +128,9 @@ async fn receive_form(
         rules: &form.rules,
         honeypot: Some(&form.honeypot),
     };
-    let token = fields.first(spam::token::FIELD);
-    let judged = Judge {
-        settings: &form.spam,
-        token: spam::token::check(
-            &state.link_key,
-            &form.name,
-            token,
-            meta.received_at.timestamp_millis(),
-            form.spam.token_max_age_s,
-        ),
-        reasons: screened.reasons,
-    };
     let recorded_fields = fields.to_json(CAPTCHA_FIELDS);
-    let filed = map_and_record(
-        state,
-        meta,
-        &source,
-        &fields,
-        recorded_fields,
-        screened.captcha,
-        Some(judged),
-    )
-    .await?;
+    let (captcha, judge) = (screened.captcha, Some(screened.judge));
+    let filed = map_and_record(state, meta, &source, &fields, recorded_fields, captcha, judge).await?;
     match (filed.quarantined, screened.refusal) {
         (_, Some(refusal)) => Err(refusal),
         (true, None) if form.spam.on_spam == SpamAnswer::Refuse => Err(IntakeError::SpamSuspected),
@@ -185,6 +159,48 @@ fn guard_form(
     Ok(())
 }
 
+/// What the guard's checks on the fields made of a form post: the CAPTCHA's verdict for the
+/// row, the spam checks to run, and what the visitor is told once the post is recorded.
+struct Screening<'a> {
+    captcha: Option<&'static str>,
+    judge: Judge<'a>,
+    refusal: Option<IntakeError>,
+}
+
+/// The honeypot and the CAPTCHA, then (when neither caught the post) the content filters, and
+/// the time-to-submit token's verdict.
+async fn screen<'a>(
+    form: &'a FormConfig,
+    config: &Config,
+    req: &HttpRequest,
+    state: &AppState,
+    meta: &RequestMeta,
+    fields: &SubmittedFields,
+) -> Result<Screening<'a>, IntakeError> {
+    let mut screened = guard_fields(form, req, meta, fields).await?;
+    //    The content filters, when configured (they never block intake).
+    if screened.reasons.is_empty() {
+        let found = ask_filters(config, form, req, meta, state, fields).await?;
+        screened.reasons.extend(found);
+    }
+    let token = spam::token::check(
+        &state.link_key,
+        &form.name,
+        fields.first(spam::token::FIELD),
+        meta.received_at.timestamp_millis(),
+        form.spam.token_max_age_s,
+    );
+    Ok(Screening {
+        captcha: screened.captcha,
+        judge: Judge {
+            settings: &form.spam,
+            token,
+            reasons: screened.reasons,
+        },
+        refusal: screened.refusal,
+    })
+}
+
 /// What the honeypot and the CAPTCHA made of a form post.
 struct Screened {
     /// The CAPTCHA's verdict for the row (`None`: the form has none, or the honeypot caught it).
@@ -198,7 +214,7 @@ struct Screened {
 /// The guard's checks once the fields are known. A filled honeypot and a failed CAPTCHA
 /// quarantine the post (docs/spam.md): recorded, with its payload, so that a false positive
 /// can be released.
-async fn screen(
+async fn guard_fields(
     form: &FormConfig,
     req: &HttpRequest,
     meta: &RequestMeta,
@@ -253,33 +269,59 @@ async fn screen(
     }
 }
 
-/// The local content filter's reason for a form post (docs/spam.md, "A local content filter"),
-/// or `None` when no filter is configured or the form does not ask it. A filter that is down
-/// or slow adds `filter_unavailable`, or refuses with 503 when `on_unreachable = "refuse"`.
-async fn ask_filter(
+/// The content filters' reasons for a form post (docs/spam.md, "A local content filter",
+/// "Akismet"): none when none is configured or the form does not ask them. A filter that is
+/// down or slow adds `filter_unavailable`, or refuses with 503 when `on_unreachable = "refuse"`.
+async fn ask_filters(
     config: &Config,
     form: &FormConfig,
+    req: &HttpRequest,
+    meta: &RequestMeta,
     state: &AppState,
     fields: &SubmittedFields,
-) -> Result<Option<spam::Reason>, IntakeError> {
+) -> Result<Vec<spam::Reason>, IntakeError> {
     let filter = &config.spam_filter;
     if !filter.is_on() || !form.spam.enabled || !form.spam.filter {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let draft = mapping::draft_from_fields(&form.rules, Some(&form.honeypot), fields);
     let email = draft.email();
     let post = spam::Post::of(&draft, email.as_deref(), spam::TokenCheck::Missing);
     let subject = draft.subject.as_ref().map(|s| s.value.as_str());
-    let message = spam::filter::message(email.as_deref(), subject, &post.texts.join("\n\n"));
-    let verdict = spam::filter::check(filter, &message).await;
-    if let spam::filter::FilterVerdict::Unavailable(why) = &verdict {
-        tracing::warn!(form = %form.name, %why, "spam filter unavailable");
+    let text = post.texts.join("\n\n");
+    let spamd = async {
+        if filter.spamd_address.trim().is_empty() {
+            return None;
+        }
+        let message = spam::filter::message(email.as_deref(), subject, &text);
+        Some(spam::filter::check(filter, &message).await.reason())
+    };
+    let akismet = async {
+        let key = config.akismet_key.as_ref()?;
+        let http = req
+            .app_data::<awc::Client>()
+            .expect("every worker has an HTTP client");
+        let names = post.names.join(" ");
+        let comment = spam::akismet::Comment {
+            user_ip: meta.client_ip.as_deref(),
+            user_agent: meta.user_agent.as_deref(),
+            referrer: meta.page_url.as_deref(),
+            author: (!names.is_empty()).then_some(names.as_str()),
+            email: email.as_deref(),
+            content: &text,
+        };
+        spam::akismet::check(http, filter, key, &comment).await
+    };
+    let (spamd, akismet) = tokio::join!(spamd, akismet);
+    let reasons: Vec<spam::Reason> = spamd.into_iter().chain(akismet).collect();
+    for unavailable in reasons.iter().filter(|r| r.reason == "filter_unavailable") {
+        tracing::warn!(form = %form.name, why = %unavailable.detail, "spam filter unavailable");
         state.metrics.spam_filter_unavailable.inc();
         if filter.on_unreachable == CaptchaUnreachable::Refuse {
             return Err(IntakeError::SpamFilterUnavailable);
         }
     }
-    Ok(Some(verdict.reason()))
+    Ok(reasons)
 }
 
 /// The score of a reason that quarantines a post on its own (the honeypot, a failed CAPTCHA).
@@ -347,17 +389,7 @@ pub async fn map_and_record(
     }
     let problems = match mapped {
         Ok(mapped) => {
-            row.email = mapped.email;
-            row.subject = Some(mapped.subject);
-            row.consent = mapped.consent;
-            if let Some(note) = &mapped.consent_note {
-                tracing::warn!(source = source.name, "{note}");
-                state
-                    .metrics
-                    .count_consent_unrecognised(source.kind.as_str(), source.name);
-            }
-            row.consent_note = mapped.consent_note;
-            row.payload = Some(mapped.payload);
+            fill_mapped(&mut row, mapped, state, source);
             None
         }
         Err(problems) => {
@@ -383,6 +415,26 @@ pub async fn map_and_record(
             quarantined,
         }),
     }
+}
+
+/// A row's columns from what mapping built: the payload, and what a list shows of it.
+fn fill_mapped(
+    row: &mut NewSubmission,
+    mapped: mapping::MappedSubmission,
+    state: &AppState,
+    source: &Source<'_>,
+) {
+    row.email = mapped.email;
+    row.subject = Some(mapped.subject);
+    row.consent = mapped.consent;
+    if let Some(note) = &mapped.consent_note {
+        tracing::warn!(source = source.name, "{note}");
+        state
+            .metrics
+            .count_consent_unrecognised(source.kind.as_str(), source.name);
+    }
+    row.consent_note = mapped.consent_note;
+    row.payload = Some(mapped.payload);
 }
 
 /// An invalid row's `last_error`: `field: CODE` pairs; the pre-send check's reason names a

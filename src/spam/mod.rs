@@ -2,6 +2,7 @@
 //! with a score; the form's thresholds turn the total into `ham`, `suspect` or `spam`.
 //! Every check is linear in the post.
 
+pub mod akismet;
 pub mod filter;
 mod links;
 mod quarantine;

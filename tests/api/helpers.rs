@@ -179,6 +179,7 @@ pub fn test_secrets() -> std::collections::BTreeMap<String, String> {
         ("TEST_SITE_KEY_B", "site-key-b-not-real"),
         ("TEST_SESSION_SIGNING", "session-signing-not-real"),
         ("TEST_ADMIN_TOKEN", TEST_ADMIN_TOKEN),
+        ("TEST_AKISMET_KEY", "akismet-key-not-real"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

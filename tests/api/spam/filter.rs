@@ -229,3 +229,130 @@ async fn a_filter_that_is_down_slow_or_talking_nonsense_never_blocks_intake() {
         "refused before anything was recorded"
     );
 }
+
+/// A local fake of Akismet's `comment-check` (Akismet itself cannot run here): `true` for a
+/// comment naming "akismet-spam", with the discard hint for "akismet-discard"; `invalid` with
+/// its debug header for a wrong key. It keeps what it was sent.
+struct FakeAkismet {
+    url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<std::collections::HashMap<String, String>>>>,
+}
+
+async fn fake_akismet() -> FakeAkismet {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<std::collections::HashMap<String, String>>>>;
+    let seen: Seen = Default::default();
+    let kept = seen.clone();
+    let server = HttpServer::new(move || {
+        let kept = kept.clone();
+        App::new().route(
+            "/1.1/comment-check",
+            web::post().to(
+                move |form: web::Form<std::collections::HashMap<String, String>>| {
+                    let kept = kept.clone();
+                    async move {
+                        let form = form.into_inner();
+                        kept.lock().unwrap().push(form.clone());
+                        let content = form.get("comment_content").cloned().unwrap_or_default();
+                        if form.get("api_key").map(String::as_str) != Some("akismet-key-not-real") {
+                            return HttpResponse::Ok()
+                                .insert_header((
+                                    "X-akismet-debug-help",
+                                    "We were unable to verify your API key.",
+                                ))
+                                .body("invalid");
+                        }
+                        match () {
+                            _ if content.contains("akismet-discard") => HttpResponse::Ok()
+                                .insert_header(("X-akismet-pro-tip", "discard"))
+                                .body("true"),
+                            _ if content.contains("akismet-spam") => HttpResponse::Ok().body("true"),
+                            _ => HttpResponse::Ok().body("false"),
+                        }
+                    }
+                },
+            ),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let url = format!("http://{}", server.addrs()[0]);
+    actix_web::rt::spawn(server.run());
+    FakeAkismet { url, seen }
+}
+
+fn akismet_at(url: &str, key_env: &str) -> String {
+    format!(
+        "[spam_filter]\nakismet_key_env = \"{key_env}\"\nakismet_site = \"https://www.example.com\"\nakismet_url = \"{url}\"\n"
+    )
+}
+
+#[actix_web::test]
+async fn akismet_holds_what_it_calls_spam_keeps_discards_and_a_bad_key_never_blocks() {
+    let akismet = fake_akismet().await;
+    let app = spawn_app(&format!(
+        "{}{}",
+        akismet_at(&akismet.url, "TEST_AKISMET_KEY"),
+        form("")
+    ))
+    .await;
+    let send = |message: &'static str| {
+        post(
+            &app,
+            json!({"email": "kim@example.com", "name": "Kim Lee", "message": message}),
+        )
+    };
+    let (status, body) = send("hello, akismet-spam here").await;
+    assert_eq!(status, 202);
+    let row = row_of(&app, &body).await;
+    assert_eq!(
+        (row.status, reasons(&row)),
+        (talk_relay::domain::Status::Spam, vec!["akismet".to_owned()])
+    );
+    let (_, body) = send("akismet-discard").await;
+    let row = row_of(&app, &body).await;
+    assert_eq!(
+        row.status,
+        talk_relay::domain::Status::Spam,
+        "a discard is held, never dropped"
+    );
+    assert!(row.spam_reasons.as_deref().unwrap().contains("spam; discard"));
+    let (_, body) = send("Hi, is the shop open on Sunday?").await;
+    assert_eq!(row_of(&app, &body).await.spam_score, Some(0));
+    let sent = akismet.seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(sent["comment_type"], "contact-form");
+    assert_eq!(sent["comment_author_email"], "kim@example.com");
+    assert_eq!(sent["comment_author"], "Kim Lee");
+    assert_eq!(sent["user_ip"], "127.0.0.1");
+    assert_eq!(sent["blog"], "https://www.example.com");
+
+    let wrong = spawn_app(&format!(
+        "{}{}",
+        akismet_at(&akismet.url, "TEST_HOOK_TOKEN"),
+        form("")
+    ))
+    .await;
+    let (status, body) = post(
+        &wrong,
+        json!({"email": "kim@example.com", "message": "akismet-spam"}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let row = row_of(&wrong, &body).await;
+    assert_eq!(reasons(&row), ["filter_unavailable"]);
+    assert!(
+        row.spam_reasons
+            .as_deref()
+            .unwrap()
+            .contains("unable to verify your API key"),
+        "{:?}",
+        row.spam_reasons
+    );
+    let error =
+        crate::helpers::test_config_result(&akismet_at(&akismet.url, "NOT_SET_ANYWHERE")).unwrap_err();
+    assert!(
+        format!("{error:#}").contains("spam_filter.akismet_key_env"),
+        "{error:#}"
+    );
+}

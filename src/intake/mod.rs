@@ -288,7 +288,13 @@ async fn ask_filters(
     let email = draft.email();
     let post = spam::Post::of(&draft, email.as_deref(), spam::TokenCheck::Missing);
     let subject = draft.subject.as_ref().map(|s| s.value.as_str());
-    let text = post.texts.join("\n\n");
+    let text = post
+        .texts
+        .iter()
+        .chain(&post.html)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n\n");
     let spamd = async {
         if filter.spamd_address.trim().is_empty() {
             return None;

@@ -116,6 +116,9 @@ pub struct Post<'a> {
     pub email: Option<&'a str>,
     pub names: Vec<&'a str>,
     pub texts: Vec<&'a str>,
+    /// The form's HTML field: its links count, its markup does not (a rich-text editor writes
+    /// `<a href>`).
+    pub html: Option<&'a str>,
     pub token: TokenCheck,
 }
 
@@ -133,10 +136,7 @@ impl<'a> Post<'a> {
                 texts.extend(values);
             }
         }
-        for answer in [&draft.subject, &draft.message, &draft.html]
-            .into_iter()
-            .flatten()
-        {
+        for answer in [&draft.subject, &draft.message].into_iter().flatten() {
             texts.push(answer.value.as_str());
         }
         texts.extend(draft.extras.iter().map(|(_, v)| v.as_str()));
@@ -144,6 +144,7 @@ impl<'a> Post<'a> {
             email,
             names,
             texts,
+            html: draft.html.as_ref().map(|a| a.value.as_str()),
             token,
         }
     }
@@ -196,7 +197,13 @@ fn address(settings: &SpamSettings, post: &Post<'_>, reasons: &mut Vec<Reason>) 
 }
 
 fn link_reasons(settings: &SpamSettings, post: &Post<'_>, reasons: &mut Vec<Reason>) {
-    let found = links::count(&post.texts);
+    let mut found = links::count(&post.texts);
+    if let Some(html) = post.html {
+        let in_html = links::count(&[html]);
+        found.links += in_html.links;
+        found.shorteners += in_html.shorteners;
+        found.suspicious_tlds += in_html.suspicious_tlds;
+    }
     if found.links > settings.max_links {
         let over = found.links - settings.max_links;
         reasons.push(Reason::new(
@@ -233,6 +240,7 @@ fn word_reasons(settings: &SpamSettings, post: &Post<'_>, reasons: &mut Vec<Reas
         .texts
         .iter()
         .chain(&post.names)
+        .chain(&post.html)
         .flat_map(|t| [t, "\n"])
         .collect::<String>()
         .to_lowercase();
@@ -255,7 +263,13 @@ fn word_reasons(settings: &SpamSettings, post: &Post<'_>, reasons: &mut Vec<Reas
     let patterns = settings
         .blocked_patterns
         .iter()
-        .filter(|p| post.texts.iter().chain(&post.names).any(|t| p.is_match(t)))
+        .filter(|p| {
+            post.texts
+                .iter()
+                .chain(&post.names)
+                .chain(&post.html)
+                .any(|t| p.is_match(t))
+        })
         .count();
     if patterns > 0 {
         reasons.push(Reason::new("blocked_pattern", 10, format!("{patterns}")));

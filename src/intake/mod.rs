@@ -187,7 +187,7 @@ async fn screen<'a>(
         &state.link_key,
         &form.name,
         fields.first(spam::token::FIELD),
-        meta.received_at.timestamp_millis(),
+        (state.clock)().timestamp_millis(),
         form.spam.token_max_age_s,
     );
     Ok(Screening {

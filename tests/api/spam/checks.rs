@@ -184,3 +184,32 @@ async fn a_64_kb_message_with_thousands_of_links_is_scored_and_recorded() {
     assert_eq!(row.spam_verdict.as_deref(), Some("spam"));
     assert!(reasons(&row).contains(&"too_many_links".to_owned()));
 }
+
+/// The token is issued and checked by the same clock (the relay's), so a relay whose clock a
+/// test (or an operator's fleet) sets reads its own tokens' age right.
+#[actix_web::test]
+async fn a_token_is_issued_and_checked_by_the_relays_one_clock() {
+    let then = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let app = crate::helpers::spawn_app_at(&form(""), then).await;
+    let js = app.get("/f/corpus/token.js").send(200).await.body;
+    let token = js
+        .split("t=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, body) = post(
+        &app,
+        json!({"email": "kim@example.com", "message": "Hello", "_fill_token": token}),
+    )
+    .await;
+    assert_eq!(
+        reasons(&row_of(&app, &body).await),
+        ["too_fast"],
+        "not expired by another clock"
+    );
+}

@@ -177,21 +177,32 @@ async fn stats(config: &Config, hours: i64) -> anyhow::Result<()> {
 async fn purge(config: &Config, older_than: u32) -> anyhow::Result<()> {
     let cutoff =
         crate::domain::utc_timestamp(chrono::Utc::now() - chrono::Duration::days(i64::from(older_than)));
-    let removed = open_store(config).await?.purge_before(&cutoff, 500).await?;
+    let store = open_store(config).await?;
+    let removed = store.purge_before(&cutoff, 500).await?;
+    // Their files, once no row names them (docs/files.md, "Operations").
+    let files = crate::files::FileStore::open(&config.files)?;
+    let swept = crate::files::sweep::sweep(&files, &store, crate::files::sweep::ORPHAN_AGE).await?;
     say!(
-        "purged rows received before {cutoff}: {} submissions, {} delivery attempts, {} session logs",
+        "purged rows received before {cutoff}: {} submissions, {} delivery attempts, {} session logs, {} files",
         removed.submissions,
         removed.delivery_attempts,
-        removed.talk_sessions
+        removed.talk_sessions,
+        swept.files
     );
     Ok(())
 }
 
 async fn erase(config: &Config, email: &str) -> anyhow::Result<()> {
     let erased = open_store(config).await?.erase_email(email).await?;
+    // Their files, local or in S3 (docs/files.md, "Operations").
+    let files = crate::files::FileStore::open(&config.files)?;
+    let mut erased_files = 0;
+    for id in &erased.submission_ids {
+        erased_files += files.delete_submission(id).await?;
+    }
     let removed = erased.removed;
     say!(
-        "erased {} submissions, {} delivery attempts, {} session logs",
+        "erased {} submissions, {} delivery attempts, {} session logs, {erased_files} files",
         removed.submissions,
         removed.delivery_attempts,
         removed.talk_sessions

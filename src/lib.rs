@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod files;
 pub mod guard;
 pub mod http;
 pub mod intake;

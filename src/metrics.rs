@@ -132,6 +132,9 @@ pub struct Metrics {
     pub consent_unrecognised: Family<IntakeLabels, Counter>,
     pub spam: Family<SpamLabels, Counter>,
     pub spam_filter_unavailable: Counter,
+    pub files_stored: Counter,
+    pub file_bytes_stored: Counter,
+    pub scanner_unavailable: Counter,
 }
 
 impl Default for Metrics {
@@ -164,6 +167,9 @@ impl Metrics {
             consent_unrecognised: Family::default(),
             spam: Family::default(),
             spam_filter_unavailable: Counter::default(),
+            files_stored: Counter::default(),
+            file_bytes_stored: Counter::default(),
+            scanner_unavailable: Counter::default(),
         };
         // Every metric, its name (after the `talk_relay_` prefix) and its help text.
         macro_rules! register {
@@ -189,6 +195,9 @@ impl Metrics {
             "wal_peak_bytes", "Largest size of the SQLite WAL file since start (its high-water mark)", wal_peak_bytes;
             "spam", "Posts quarantined as spam, by form and by each reason that counted toward the verdict (docs/spam.md)", spam;
             "spam_filter_unavailable", "Form posts that went on without the content filter's verdict: spamd was down, slow or answered nonsense (reason filter_unavailable)", spam_filter_unavailable;
+            "files_stored", "Attachments stored with a recorded submission (docs/files.md)", files_stored;
+            "file_bytes_stored", "Bytes of the attachments stored with recorded submissions", file_bytes_stored;
+            "scanner_unavailable", "Attachments that went on without a virus scan: clamd was down, slow or answered nonsense (files.on_unreachable = \"accept\")", scanner_unavailable;
             "database_writable", "1 while the log takes writes and has disk to spare, 0 while intake answers 503", database_writable;
             "consent_unrecognised", "Submissions whose consent answer was neither a ticked nor an unticked word, so no permission was sent", consent_unrecognised;
         }

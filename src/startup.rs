@@ -89,6 +89,7 @@ impl Application {
             .clone()
             .map(|key| (config.ortto.clone(), key));
         let link_key = store.shared_link_key().await?;
+        let files = crate::files::FileStore::open(&config.files)?;
         let state = web::Data::new(AppState::new(
             config,
             pages,
@@ -102,6 +103,7 @@ impl Application {
                 health: health.clone(),
                 clock,
                 link_key,
+                files,
             },
         ));
         let server = http_server(listener, state.clone(), session_client, workers)?;
@@ -140,6 +142,7 @@ impl Application {
         let retention =
             actix_web::rt::spawn(purge_old_rows(self.store.clone(), self.retention, stop.clone()));
         let upkeep = actix_web::rt::spawn(watch_storage(self.store.clone(), self.health, stop.clone()));
+        let sweeper = actix_web::rt::spawn(sweep_files(self.state.clone(), stop.clone()));
         let served = self.server.await.context("running the HTTP server");
         stop.cancel();
         if let Err(error) = worker.await {
@@ -149,6 +152,7 @@ impl Application {
         let _ = reloader.await;
         let _ = retention.await;
         let _ = upkeep.await;
+        let _ = sweeper.await;
         served
     }
 }
@@ -265,6 +269,21 @@ async fn purge_old_rows(store: Store, retention: Retention, stop: CancellationTo
                 "retention purge"
             ),
             Err(error) => tracing::error!(error = %format!("{error:#}"), "retention purge failed"),
+        }
+    }
+}
+
+/// Removes files no row names (docs/files.md, "Durability"): at start, then every hour.
+async fn sweep_files(state: web::Data<AppState>, stop: CancellationToken) {
+    loop {
+        match crate::files::sweep::sweep(&state.files, &state.store, crate::files::sweep::ORPHAN_AGE).await {
+            Ok(swept) if swept == Default::default() => {}
+            Ok(swept) => tracing::info!(files = swept.files, spooled = swept.spooled, "file sweep"),
+            Err(error) => tracing::error!(error = %format!("{error:#}"), "file sweep failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(crate::files::sweep::ORPHAN_AGE) => {}
+            _ = stop.cancelled() => return,
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct AppState {
     started: Arc<Config>,
     pub store: Store,
     pub writer: LogWriter,
+    /// Where attachments are kept (docs/files.md).
+    pub files: crate::files::FileStore,
     pub cleaner: HtmlCleaner,
     pub deliveries: Arc<DeliveryState>,
     pub outbound: Option<Arc<dyn OutboundBudget>>,
@@ -70,6 +72,8 @@ pub struct Services {
     pub clock: Clock,
     /// The fleet's key for thank-you links, if the store shares one.
     pub link_key: Option<String>,
+    /// Where attachments are kept (docs/files.md).
+    pub files: crate::files::FileStore,
 }
 
 /// What a reload changed, for its answer and the log.
@@ -91,6 +95,7 @@ impl AppState {
             sources,
             store: services.store,
             writer: services.writer,
+            files: services.files,
             cleaner: HtmlCleaner::new(),
             deliveries: services.deliveries,
             outbound: services.outbound,

@@ -151,6 +151,7 @@ pub(crate) struct RawForm {
     lang: Option<String>,
     #[serde(default)]
     spam: super::spam::RawSpam,
+    files: Option<super::files::RawFormFiles>,
 }
 
 pub(crate) fn default_honeypot() -> String {
@@ -196,6 +197,8 @@ pub struct FormConfig {
     pub captcha: Option<CaptchaConfig>,
     /// `[forms.NAME.spam]` (docs/spam.md).
     pub spam: super::spam::SpamSettings,
+    /// `[forms.NAME.files]` (docs/files.md); `None`: file parts are refused.
+    pub files: Option<super::files::FormFiles>,
     pub rules: MappingRules,
     /// The words on this form's pages (`forms.NAME.lang`, else `pages.lang`).
     pub lang: &'static crate::pages::Strings,
@@ -285,6 +288,10 @@ pub(crate) fn check_form(
     rules.conventional_names = raw.conventional_names;
     let captcha = raw.captcha.map(|c| check_captcha(&key, c, secrets)).transpose()?;
     let spam = super::spam::check_spam(&key, raw.spam)?;
+    let files = raw
+        .files
+        .map(|f| super::files::check_form_files(&key, f))
+        .transpose()?;
     let switch = match raw.enabled {
         None | Some(RawEnabled::Always(true)) => FormSwitch::On,
         Some(RawEnabled::Always(false)) => FormSwitch::Off,
@@ -301,6 +308,7 @@ pub(crate) fn check_form(
         honeypot: raw.honeypot,
         captcha,
         spam,
+        files,
         rules,
         lang,
     })

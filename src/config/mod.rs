@@ -2,6 +2,7 @@
 //! `TALK_RELAY__SECTION__KEY` environment variables, checked once at start-up.
 
 mod describe;
+mod files;
 mod forms;
 mod hook_auth;
 mod hooks;
@@ -34,6 +35,7 @@ pub use signatures::{
 };
 
 use anyhow::Context;
+pub use files::{FilesSettings, FormFiles, LinkAuth, TYPE_GROUPS};
 use hooks::{check_hook, RawHook};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -83,6 +85,7 @@ struct RawSettings {
     pages: PagesSettings,
     retention: RetentionSettings,
     spam_filter: SpamFilterSettings,
+    files: FilesSettings,
 }
 
 impl RawSettings {
@@ -135,6 +138,7 @@ impl RawSettings {
             }
         }
         database.target()?;
+        self.files.check()?;
         server.check_public_url()?;
         self.ortto.check_base_url()?;
         let rules = [
@@ -180,6 +184,8 @@ pub struct Config {
     pub pages: PagesSettings,
     pub retention: RetentionSettings,
     pub spam_filter: SpamFilterSettings,
+    /// `[files]` (docs/files.md).
+    pub files: FilesSettings,
     pub ortto_api_key: Option<SecretString>,
     /// `spam_filter.akismet_key_env`'s key, when Akismet is on.
     pub akismet_key: Option<SecretString>,
@@ -291,6 +297,7 @@ impl Config {
             pages: raw.pages,
             retention: raw.retention,
             spam_filter: raw.spam_filter,
+            files: raw.files,
             admin_token: check_admin_token(&raw.admin.token_env, secrets.get(&raw.admin.token_env))?,
             admin_token_env: raw.admin.token_env,
             ortto_api_key,

@@ -32,6 +32,11 @@ impl Answer {
         }
     }
 
+    /// 503 with `code`, counted as `unavailable`: try again in a second.
+    pub const fn unavailable(code: &'static str) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, Outcome::Unavailable).retry_after(1)
+    }
+
     pub const fn retry_after(self, secs: u64) -> Self {
         Self {
             retry_after: Some(secs),
@@ -81,14 +86,18 @@ pub fn respond(problem: &dyn Problem) -> HttpResponse {
 }
 
 /// What every refusal carries besides its body: `Retry-After`, and a closed connection after
-/// a body that did not arrive in time (it is mid-request; never reuse it).
+/// a body that did not arrive in time or went past a size limit (it is mid-request: the rest
+/// is never read, and the connection is never reused).
 pub fn finish(response: &mut HttpResponse, answer: Answer) {
     if let Some(secs) = answer.retry_after {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
-    if answer.status == StatusCode::REQUEST_TIMEOUT {
+    if matches!(
+        answer.status,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE
+    ) {
         response
             .head_mut()
             .set_connection_type(actix_web::http::ConnectionType::Close);

@@ -18,6 +18,8 @@ pub enum IntakeError {
     BadSignature(#[from] crate::guard::AuthFailure),
     #[error(transparent)]
     Body(#[from] BodyError),
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
     #[error("This site is not allowed to post to this form.")]
     OriginNotAllowed,
     #[error("Too many submissions from here; please try again in {retry_after_secs} seconds.")]
@@ -55,6 +57,7 @@ impl Problem for IntakeError {
                 Answer::new(StatusCode::UNAUTHORIZED, "BAD_SIGNATURE", Outcome::BadSignature)
             }
             Self::Body(body) => body.answer(),
+            Self::File(file) => file.answer(),
             Self::OriginNotAllowed => refused(StatusCode::FORBIDDEN, "ORIGIN_NOT_ALLOWED"),
             Self::RateLimited { retry_after_secs } => Answer::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -64,31 +67,17 @@ impl Problem for IntakeError {
             .retry_after(*retry_after_secs),
             Self::CaptchaFailed => Answer::new(StatusCode::FORBIDDEN, "CAPTCHA_FAILED", Outcome::Spam),
             Self::SpamSuspected => Answer::new(StatusCode::FORBIDDEN, "SPAM_SUSPECTED", Outcome::Spam),
-            Self::SpamFilterUnavailable => Answer::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "SPAM_FILTER_UNAVAILABLE",
-                Outcome::Unavailable,
-            )
-            .retry_after(1),
-            Self::CaptchaUnavailable => Answer::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "CAPTCHA_UNAVAILABLE",
-                Outcome::Unavailable,
-            )
-            .retry_after(1),
+            Self::SpamFilterUnavailable => Answer::unavailable("SPAM_FILTER_UNAVAILABLE"),
+            Self::CaptchaUnavailable => Answer::unavailable("CAPTCHA_UNAVAILABLE"),
             Self::Invalid(_) => Answer::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID", Outcome::Invalid),
-            Self::Unavailable(_) => Answer::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "UNAVAILABLE",
-                Outcome::Unavailable,
-            )
-            .retry_after(1),
+            Self::Unavailable(_) => Answer::unavailable("UNAVAILABLE"),
         }
     }
 
     fn entries(&self) -> Vec<ErrorEntry> {
         match self {
             Self::Body(body) => body.entries(),
+            Self::File(file) => file.entries(),
             Self::Invalid(problems) => problems
                 .iter()
                 .map(|p| ErrorEntry {

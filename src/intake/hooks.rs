@@ -65,6 +65,7 @@ async fn receive_hook(
         name: &hook.name,
         rules: &hook.rules,
         honeypot: None,
+        files: None,
     };
     let mut answers = futures_util::future::join_all(prepared.iter().map(|event| async {
         let (event_meta, fields) = event.as_ref()?;

@@ -99,6 +99,7 @@ impl RequestMeta {
             spam_verdict: None,
             spam_score: None,
             spam_reasons: None,
+            files: None,
         }
     }
 }

@@ -2,12 +2,14 @@
 //! respond; delivery picks recorded rows up in the background.
 
 mod answer;
+mod attachments;
 mod error;
 mod hooks;
 mod kind;
 mod meta;
 pub mod redirect;
 mod respond;
+mod screen;
 
 pub(crate) use answer::{answer, Asker};
 pub use error::{ErrorEntry, IntakeError, Problem};
@@ -16,10 +18,10 @@ pub use kind::ResponseKind;
 pub use meta::RequestMeta;
 pub use respond::{accepted, html as html_response, refused, Accepted, BatchOutcome, Receipt};
 
-use crate::config::{CaptchaUnreachable, Config, FormConfig, SpamAnswer, SpamSettings};
+use crate::config::{Config, FormConfig, SpamAnswer, SpamSettings};
 use crate::domain::{utc_timestamp, SourceKind, Status, SubmittedFields};
 use crate::guard;
-use crate::http::{body, cors};
+use crate::http::cors;
 use crate::mapping::{self, MappingContext, CAPTCHA_FIELDS};
 use crate::metrics::Outcome;
 use crate::spam;
@@ -102,11 +104,9 @@ async fn receive_form(
 ) -> Result<Receipt, IntakeError> {
     // 1. Guard: rate limits and the origin, before anything is read.
     guard_form(form, req, state, meta)?;
-    // 2. Parse: the body under the size and time limits, fields under the input limits.
-    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
-    let format = body::BodyFormat::detect(content_type)?;
-    let bytes = body::read_request_body(req, body, &config.server).await?;
-    let fields = crate::http::parse::parse_fields(format, content_type, bytes, &config.limits).await?;
+    // 2. Parse: the body under the size and time limits, fields under the input limits,
+    //    files (docs/files.md) streamed to the spool under the form's file limits.
+    let (fields, mut spooled) = attachments::read_fields(form, config, req, body, state).await?;
     // 3. Clean (text first, so mapping sees what will be kept; HTML is sanitised in map).
     let fields = fields.cleaned();
     *page = redirect::back_page(form, fields.first("_page"), meta.origin.as_ref());
@@ -120,13 +120,19 @@ async fn receive_form(
     let receipt =
         |recorded: Recorded, outcome: Outcome| Receipt::of(recorded, &form.name, next.clone(), outcome);
     //    Guard, once the fields are known: the honeypot, the CAPTCHA, the content filters.
-    let screened = screen(form, config, req, state, meta, &fields).await?;
+    let mut screened = screen::screen(form, config, req, state, meta, &fields).await?;
+    //    The virus scanner, for the files.
+    let infected = attachments::scan(config, state, form, &mut spooled).await?;
+    screened.judge.reasons.extend(infected);
+    let base = guard::relay_base(req, &config.server);
+    let files = attachments::Attachments::new(spooled, config, state, base.to_string());
     // 4. and 5. Map, judge (spam checks) and record; 6. respond is the caller's.
     let source = Source {
         kind: SourceKind::Form,
         name: &form.name,
         rules: &form.rules,
         honeypot: Some(&form.honeypot),
+        files: files.as_ref(),
     };
     let recorded_fields = fields.to_json(CAPTCHA_FIELDS);
     let (captcha, judge) = (screened.captcha, Some(screened.judge));
@@ -159,180 +165,6 @@ fn guard_form(
     Ok(())
 }
 
-/// What the guard's checks on the fields made of a form post: the CAPTCHA's verdict for the
-/// row, the spam checks to run, and what the visitor is told once the post is recorded.
-struct Screening<'a> {
-    captcha: Option<&'static str>,
-    judge: Judge<'a>,
-    refusal: Option<IntakeError>,
-}
-
-/// The honeypot and the CAPTCHA, then (when neither caught the post) the content filters, and
-/// the time-to-submit token's verdict.
-async fn screen<'a>(
-    form: &'a FormConfig,
-    config: &Config,
-    req: &HttpRequest,
-    state: &AppState,
-    meta: &RequestMeta,
-    fields: &SubmittedFields,
-) -> Result<Screening<'a>, IntakeError> {
-    let mut screened = guard_fields(form, req, meta, fields).await?;
-    //    The content filters, when configured (they never block intake).
-    if screened.reasons.is_empty() {
-        let found = ask_filters(config, form, req, meta, state, fields).await?;
-        screened.reasons.extend(found);
-    }
-    let token = spam::token::check(
-        &state.link_key,
-        &form.name,
-        fields.first(spam::token::FIELD),
-        (state.clock)().timestamp_millis(),
-        form.spam.token_max_age_s,
-    );
-    Ok(Screening {
-        captcha: screened.captcha,
-        judge: Judge {
-            settings: &form.spam,
-            token,
-            reasons: screened.reasons,
-        },
-        refusal: screened.refusal,
-    })
-}
-
-/// What the honeypot and the CAPTCHA made of a form post.
-struct Screened {
-    /// The CAPTCHA's verdict for the row (`None`: the form has none, or the honeypot caught it).
-    captcha: Option<&'static str>,
-    /// `honeypot` or `captcha_failed`: either quarantines the post.
-    reasons: Vec<spam::Reason>,
-    /// What the visitor is told once the post is recorded (a failed CAPTCHA).
-    refusal: Option<IntakeError>,
-}
-
-/// The guard's checks once the fields are known. A filled honeypot and a failed CAPTCHA
-/// quarantine the post (docs/spam.md): recorded, with its payload, so that a false positive
-/// can be released.
-async fn guard_fields(
-    form: &FormConfig,
-    req: &HttpRequest,
-    meta: &RequestMeta,
-    fields: &SubmittedFields,
-) -> Result<Screened, IntakeError> {
-    let caught = |reason, detail, captcha, refusal| Screened {
-        captcha,
-        reasons: vec![spam::Reason::new(reason, QUARANTINED, detail)],
-        refusal,
-    };
-    if guard::honeypot_tripped(form, fields) {
-        return Ok(caught(
-            "honeypot",
-            "the hidden field was filled".to_owned(),
-            None,
-            None,
-        ));
-    }
-    let Some(captcha) = &form.captcha else {
-        return Ok(Screened {
-            captcha: None,
-            reasons: Vec::new(),
-            refusal: None,
-        });
-    };
-    let http = req
-        .app_data::<awc::Client>()
-        .expect("every worker has an HTTP client");
-    let passed = |verdict| Screened {
-        captcha: Some(verdict),
-        reasons: Vec::new(),
-        refusal: None,
-    };
-    match guard::verify_captcha(http, captcha, fields, meta.client_ip.as_deref()).await {
-        guard::CaptchaVerdict::Passed => Ok(passed("passed")),
-        guard::CaptchaVerdict::Failed(reason) => {
-            tracing::info!(%reason, form = %form.name, "CAPTCHA failed; the post is quarantined");
-            Ok(caught(
-                "captcha_failed",
-                reason,
-                Some("failed"),
-                Some(IntakeError::CaptchaFailed),
-            ))
-        }
-        guard::CaptchaVerdict::Unreachable(reason) => {
-            tracing::warn!(%reason, form = %form.name, "CAPTCHA provider unreachable");
-            match captcha.on_unreachable {
-                CaptchaUnreachable::Refuse => Err(IntakeError::CaptchaUnavailable),
-                CaptchaUnreachable::Accept => Ok(passed("unverified")),
-            }
-        }
-    }
-}
-
-/// The content filters' reasons for a form post (docs/spam.md, "A local content filter",
-/// "Akismet"): none when none is configured or the form does not ask them. A filter that is
-/// down or slow adds `filter_unavailable`, or refuses with 503 when `on_unreachable = "refuse"`.
-async fn ask_filters(
-    config: &Config,
-    form: &FormConfig,
-    req: &HttpRequest,
-    meta: &RequestMeta,
-    state: &AppState,
-    fields: &SubmittedFields,
-) -> Result<Vec<spam::Reason>, IntakeError> {
-    let filter = &config.spam_filter;
-    if !filter.is_on() || !form.spam.enabled || !form.spam.filter {
-        return Ok(Vec::new());
-    }
-    let draft = mapping::draft_from_fields(&form.rules, Some(&form.honeypot), fields);
-    let email = draft.email();
-    let post = spam::Post::of(&draft, email.as_deref(), spam::TokenCheck::Missing);
-    let subject = draft.subject.as_ref().map(|s| s.value.as_str());
-    let text = post
-        .texts
-        .iter()
-        .chain(&post.html)
-        .copied()
-        .collect::<Vec<_>>()
-        .join("\n\n");
-    let spamd = async {
-        if filter.spamd_address.trim().is_empty() {
-            return None;
-        }
-        let message = spam::filter::message(email.as_deref(), subject, &text);
-        Some(spam::filter::check(filter, &message).await.reason())
-    };
-    let akismet = async {
-        let key = config.akismet_key.as_ref()?;
-        let http = req
-            .app_data::<awc::Client>()
-            .expect("every worker has an HTTP client");
-        let names = post.names.join(" ");
-        let comment = spam::akismet::Comment {
-            user_ip: meta.client_ip.as_deref(),
-            user_agent: meta.user_agent.as_deref(),
-            referrer: meta.page_url.as_deref(),
-            author: (!names.is_empty()).then_some(names.as_str()),
-            email: email.as_deref(),
-            content: &text,
-        };
-        spam::akismet::check(http, filter, key, &comment).await
-    };
-    let (spamd, akismet) = tokio::join!(spamd, akismet);
-    let reasons: Vec<spam::Reason> = spamd.into_iter().chain(akismet).collect();
-    for unavailable in reasons.iter().filter(|r| r.reason == "filter_unavailable") {
-        tracing::warn!(form = %form.name, why = %unavailable.detail, "spam filter unavailable");
-        state.metrics.spam_filter_unavailable.inc();
-        if filter.on_unreachable == CaptchaUnreachable::Refuse {
-            return Err(IntakeError::SpamFilterUnavailable);
-        }
-    }
-    Ok(reasons)
-}
-
-/// The score of a reason that quarantines a post on its own (the honeypot, a failed CAPTCHA).
-const QUARANTINED: u32 = 100;
-
 /// A form post's spam checks: the form's settings, the time-to-submit token's verdict and
 /// what the guard already found.
 pub struct Judge<'a> {
@@ -353,6 +185,8 @@ pub struct Source<'a> {
     pub name: &'a str,
     pub rules: &'a crate::config::MappingRules,
     pub honeypot: Option<&'a str>,
+    /// A form post's files (docs/files.md).
+    pub files: Option<&'a attachments::Attachments>,
 }
 
 /// Steps 2–4, the same for forms and hooks: map the fields (person fields, consent,
@@ -379,6 +213,7 @@ pub async fn map_and_record(
     let context = MappingContext {
         page_url: meta.page_url.clone(),
         received_at: meta.received_at,
+        attachments: source.files.map(|f| f.lines(state)).unwrap_or_default(),
     };
     let mapped = mapping::compose(draft, source.rules, &state.cleaner, &context);
     let status = |ok| match (quarantined, ok) {
@@ -413,7 +248,8 @@ pub async fn map_and_record(
         (_, Some(problems)) => row.last_error = Some(invalid_reason(problems)),
         _ => row.next_attempt_at = Some(utc_timestamp(meta.received_at)),
     }
-    let recorded = record(state, row).await?;
+    let files = source.files.filter(|_| problems.is_none());
+    let recorded = attachments::record_with_files(state, row, files).await?;
     match problems {
         Some(problems) if !quarantined => Err(IntakeError::Invalid(problems)),
         _ => Ok(Filed {

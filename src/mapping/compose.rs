@@ -16,6 +16,8 @@ const AUTO_SUBJECT_SNIPPET_CHARS: usize = 60;
 pub struct MappingContext {
     pub page_url: Option<String>,
     pub received_at: DateTime<Utc>,
+    /// The files the visitor sent, listed in the messages (docs/files.md).
+    pub attachments: Vec<super::AttachmentLine>,
 }
 
 /// A submission ready to record: the compose request plus the columns the log keeps.
@@ -54,7 +56,8 @@ pub fn compose(
         }
     }
     let subject = subject(&draft, rules, message.as_deref(), &mut problems);
-    let messages = messages(&draft, rules, cleaner, message.as_deref(), &extras, &mut problems);
+    let mut messages = messages(&draft, rules, cleaner, message.as_deref(), &extras, &mut problems);
+    super::attachments::list_in(&mut messages, &context.attachments);
     let (consent, consent_note) = consent_answer(&draft, rules);
     if let Some(opted_in) = consent {
         fields.insert(ids::PERMISSION.to_owned(), Value::Bool(opted_in));

@@ -2,12 +2,14 @@
 //! messages. `form` (and later vendor presets) classify fields into a [`Draft`];
 //! `compose` turns any draft into the compose request.
 
+mod attachments;
 mod compose;
 mod form;
 mod generic;
 mod presets;
 mod values;
 
+pub use attachments::AttachmentLine;
 pub use compose::{compose, MappedSubmission, MappingContext};
 pub use form::{draft_from_fields, CAPTCHA_FIELDS};
 pub use presets::{normalise, Normalised, HTML_FIELD};

@@ -78,7 +78,7 @@ fn refusal_to_change(req: &HttpRequest, state: &AppState) -> Option<HttpResponse
 }
 
 /// `None` lets the request through; otherwise the answer that says why not.
-fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+pub(crate) fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
     let config = state.config();
     let Some(token) = &config.admin_token else {
         return Some(AdminError::Off(config.admin_token_env.clone()).error_response());

@@ -5,6 +5,7 @@
 use super::access::Operator;
 use super::admin::internal;
 use crate::domain::Status;
+use crate::files;
 use crate::state::AppState;
 use crate::store::{SubmissionFilter, SubmissionSummary};
 use actix_web::http::{header, StatusCode};
@@ -121,10 +122,29 @@ pub async fn detail_page(
             replayed => query.replayed.map(|n| n > 0),
             reviewed => query.reviewed.as_deref().filter(|r| matches!(*r, "released" | "confirmed")),
             reasons => row.spam_reasons.as_deref().and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok()),
+            attachments => attachment_links(&state, &row),
             s => row,
         },
     );
     crate::intake::html_response(StatusCode::OK, page)
+}
+
+/// A submission's files for the detail page, each with a link good for an hour (signed like
+/// the conversation's; with `files.link_auth = "admin"` the browser's login goes along).
+fn attachment_links(state: &AppState, row: &crate::store::SubmissionRow) -> Vec<minijinja::Value> {
+    let expires = (state.clock)().timestamp() + 3600;
+    files::files_of(row.files.as_deref())
+        .into_iter()
+        .enumerate()
+        .map(|(index, file)| {
+            let id = files::link::file_id(&row.id, index);
+            let link = file
+                .infected
+                .is_none()
+                .then(|| files::link::signed_link("", &state.link_key, &id, &file.name, expires));
+            context! { name => file.name, size => file.size_text(), kind => file.content_type, infected => file.infected, link }
+        })
+        .collect()
 }
 
 /// Spreadsheet programs run a cell that starts with one of these as a formula. A spreadsheet
@@ -172,6 +192,8 @@ pub async fn csv(
         "email",
         "subject",
         "consent",
+        "files",
+        "file_names",
     ];
     let mut written = 0;
     let mut failed = out.write_record(header_row).err().map(anyhow::Error::from);
@@ -206,8 +228,10 @@ pub async fn csv(
         .body(body)
 }
 
-fn csv_record(row: &SubmissionSummary) -> [String; 12] {
+fn csv_record(row: &SubmissionSummary) -> [String; 14] {
     let text = |v: &Option<String>| defused(v.as_deref().unwrap_or(""));
+    let attached = files::files_of(row.files.as_deref());
+    let names: Vec<&str> = attached.iter().map(|f| f.name.as_str()).collect();
     [
         row.id.clone(),
         row.received_at.clone(),
@@ -221,5 +245,7 @@ fn csv_record(row: &SubmissionSummary) -> [String; 12] {
         text(&row.email),
         text(&row.subject),
         row.consent.map(|c| c.to_string()).unwrap_or_default(),
+        attached.len().to_string(),
+        defused(&names.join("; ")),
     ]
 }

@@ -1,6 +1,8 @@
-//! Operating endpoints: liveness, readiness and metrics.
+//! Operating endpoints: liveness, readiness, metrics, the admin pages and API, and the
+//! attachments' links.
 
 mod access;
+mod attachments;
 mod error;
 pub use error::AdminError;
 pub mod admin;
@@ -32,6 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/refusals", web::get().to(admin::refusals))
             .route("/reload", web::post().to(admin::reload)),
     )
+    .route("/files/{id}/{name}", web::get().to(attachments::download))
+    .route("/files/{id}/{name}", web::head().to(attachments::download))
     .route("/healthz", web::get().to(healthz))
     .route("/readyz", web::get().to(readyz))
     .route("/metrics", web::get().to(metrics));

@@ -94,8 +94,9 @@ pub trait LogStore: Send + Sync {
     /// relays; `None`: the process keeps its own ([`crate::outbound::OutboundLimiter`]).
     fn shared_budget(&self, windows: &[(u32, std::time::Duration)]) -> Option<Arc<dyn OutboundBudget>>;
 
-    /// The key that signs the thank-you page's back link, if the fleet shares one (made by
-    /// whichever relay asks first); `None`: each process makes its own.
+    /// The key that signs the thank-you page's back link and attachment links, kept in the
+    /// log so that it outlives a restart and is shared by a fleet (made by whichever relay
+    /// asks first); `None`: each process makes its own.
     async fn shared_link_key(&self) -> anyhow::Result<Option<String>> {
         Ok(None)
     }

@@ -33,6 +33,8 @@ pub struct NewSubmission {
     pub spam_verdict: Option<&'static str>,
     pub spam_score: Option<i64>,
     pub spam_reasons: Option<String>,
+    /// The attachments, a JSON array (docs/files.md, "Storage").
+    pub files: Option<String>,
 }
 
 /// A stored submission, as the admin API and tests read it: the columns a list shows
@@ -140,6 +142,8 @@ pub struct SubmissionSummary {
     pub consent: Option<i64>,
     pub spam_verdict: Option<String>,
     pub spam_score: Option<i64>,
+    /// The attachments, a JSON array (docs/files.md, "Storage").
+    pub files: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -266,6 +270,8 @@ impl ErasureTarget {
 pub struct Erased {
     pub removed: Removed,
     pub residue: Option<String>,
+    /// The erased submissions' ids: their files go next (docs/files.md).
+    pub submission_ids: Vec<String>,
 }
 
 /// A row a worker holds the lease on.

@@ -49,7 +49,7 @@ where
     let mut query = QueryBuilder::new(
         "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at,
              last_error, email, subject, consent, consent_note, client_ip, user_agent, origin, page_url,
-             idempotency_key, payload, fields, request_id, captcha, spam_verdict, spam_score, spam_reasons) ",
+             idempotency_key, payload, fields, request_id, captcha, spam_verdict, spam_score, spam_reasons, files) ",
     );
     query.push_values(rows, |mut values, row| {
         values
@@ -78,7 +78,8 @@ where
             .push_bind(row.captcha as Option<&'a str>)
             .push_bind(row.spam_verdict as Option<&'a str>)
             .push_bind(row.spam_score)
-            .push_bind(&row.spam_reasons);
+            .push_bind(&row.spam_reasons)
+            .push_bind(&row.files);
     });
     query.push(
         " ON CONFLICT (source_kind, source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING

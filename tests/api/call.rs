@@ -39,6 +39,8 @@ pub struct Answer {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: String,
+    /// The body's bytes as they came (a file).
+    pub bytes: actix_web::web::Bytes,
 }
 
 impl Answer {
@@ -116,6 +118,7 @@ where
         status,
         headers: response.headers().clone(),
         body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
     };
     let expected = match expect {
         Expect::Status(want) => status == want,

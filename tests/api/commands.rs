@@ -34,6 +34,7 @@ pub async fn relay_cli(args: &[&str], db_path: &std::path::Path) -> String {
     command
         .args(args)
         .env("TALK_RELAY__DATABASE__PATH", db_path)
+        .env("TALK_RELAY__FILES__DIR", db_path.with_file_name("files"))
         .env_remove("ORTTO_API_KEY");
     let output = run_command(command).await;
     assert!(
@@ -84,4 +85,51 @@ pub async fn relay_with_config(toml: &str, args: &[&str]) -> std::process::Outpu
     let output = run_command(command).await;
     drop(dir);
     output
+}
+
+/// A free port on loopback for a daemon a test starts.
+pub fn free_loopback_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("finding a free port: {e}"))
+}
+
+/// Stops a daemon the tests started (runs `stop`, a shell command) and removes its directory
+/// once this test process is gone, however it ends.
+pub fn stop_when_tests_end(stop: &str, dir: &std::path::Path) -> Result<(), String> {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
+            pid = std::process::id(),
+            dir = dir.display()
+        ))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(drop)
+        .map_err(|e| format!("starting a daemon's watchdog: {e}"))
+}
+
+/// The address of a daemon the tests start once per test process (`start` runs the first
+/// time), or `None` when it cannot run here: a failure instead where the whole suite is
+/// required (`TALK_RELAY_REQUIRE_POSTGRES`, as in CI).
+pub fn daemon(
+    cell: &'static std::sync::OnceLock<Result<String, String>>,
+    start: fn() -> Result<String, String>,
+    tests: &str,
+) -> Option<String> {
+    match cell.get_or_init(start) {
+        Ok(address) => Some(address.clone()),
+        Err(why) => {
+            assert!(
+                std::env::var_os("TALK_RELAY_REQUIRE_POSTGRES").is_none(),
+                "the {tests} tests cannot run: {why}"
+            );
+            eprintln!("{tests} test skipped: {why}");
+            None
+        }
+    }
 }

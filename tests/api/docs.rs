@@ -99,6 +99,7 @@ fn the_configuration_reference_lists_every_key_with_its_shipped_default() {
         "sessions",
         "retention",
         "spam_filter",
+        "files",
     ] {
         for key in accepted_keys(section, "") {
             let full = format!("{section}.{key}");
@@ -114,6 +115,7 @@ fn the_configuration_reference_lists_every_key_with_its_shipped_default() {
         ("forms.x.consent", "[forms.x]\n"),
         ("forms.x.captcha", "[forms.x]\n"),
         ("forms.x.spam", "[forms.x]\n"),
+        ("forms.x.files", "[forms.x]\n"),
     ] {
         for key in accepted_keys(table, overlay) {
             let full = format!("{}.{key}", table.replace(".x", ".NAME"));

@@ -136,8 +136,10 @@ pub fn test_config(db_path: &std::path::Path, overlays: &[&str], api_key: Option
     // Tests post many times from 127.0.0.1: form rate limits are off unless a test turns them on.
     let base = format!(
         "[server]\nport = 0\nworkers = 1\n[database]\npath = '{}'\n\
-         [rate_limits.form_per_ip]\nenabled = false\n[rate_limits.form]\nenabled = false\n",
-        db_path.display()
+         [rate_limits.form_per_ip]\nenabled = false\n[rate_limits.form]\nenabled = false\n\
+         [files]\ndir = '{}'\n",
+        db_path.display(),
+        db_path.with_file_name("files").display()
     );
     let mut all = vec![base];
     all.extend(overlays.iter().map(|o| o.to_string()));
@@ -237,6 +239,11 @@ impl TestApp {
     pub async fn restart(&mut self, overlay: &str) {
         self.stop().await;
         self.start(overlay).await;
+    }
+
+    /// The local file store's directory (`files.dir`).
+    pub fn files_dir(&self) -> PathBuf {
+        self.db_path.with_file_name("files")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -12,6 +12,7 @@ mod crash;
 mod delivery;
 mod docs;
 mod faults;
+mod files;
 mod forms;
 mod guard;
 mod hardening;

@@ -6,7 +6,7 @@ import { chromium } from "playwright-core";
 import { spawn, execFileSync } from "node:child_process";
 import { createServer } from "node:http";
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, statSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { randomBytes, createHash } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import Stripe from "stripe";
 import { tmpdir } from "node:os";
@@ -147,6 +147,53 @@ const server = createServer((req, res) => {
   res.end(page ?? "not found");
 }).listen(sitePort, "0.0.0.0");
 
+// docs/files.md: a second relay with an Ortto key, delivering to a fake Ortto that keeps what
+// it receives, and a form that takes files.
+const filesPort = 18382, orttoPort = 18383;
+const filesRelay = `http://127.0.0.1:${filesPort}`;
+const received = [];
+const fakeOrtto = createServer((req, res) => {
+  let body = "";
+  req.on("data", (chunk) => { body += chunk; });
+  req.on("end", () => {
+    received.push({ path: req.url, body });
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.end(JSON.stringify({ conversation_id: `c-${received.length}`, person_id: "p-1", person_status: "created" }));
+  });
+}).listen(orttoPort, "127.0.0.1");
+mkdirSync(join(work, "files-relay"));
+writeFileSync(join(work, "files-relay", "relay.toml"), `
+[server]
+port = ${filesPort}
+[log]
+filter = "warn"
+[database]
+path = "${join(work, "files-relay", "relay.db")}"
+[ortto]
+base_url = "http://127.0.0.1:${orttoPort}"
+limit_outbound = false
+[rate_limits.form_per_ip]
+enabled = false
+[forms.upload]
+title = "Support"
+allowed_origins = ["${site}"]
+[forms.upload.spam]
+min_fill_ms = 0
+[forms.upload.files]
+fields = ["attachment"]
+`);
+pages["/upload.html"] = `<!doctype html><meta charset="utf-8"><title>Support</title>
+    <form action="${filesRelay}/f/upload" method="post" enctype="multipart/form-data">
+      <input name="email" id="email"><textarea name="message" id="message"></textarea>
+      <input type="file" name="attachment" id="attachment" multiple>
+      <button type="submit" id="send">Send</button>
+    </form>`;
+const filesProcess = spawn(binary, ["--config", join(work, "files-relay", "relay.toml"), "serve"], {
+  cwd: join(work, "files-relay"),
+  env: { ...process.env, ORTTO_API_KEY: "browser-test-key-not-real" },
+  stdio: ["ignore", "inherit", "inherit"],
+});
+
 const relayProcess = spawn(binary, ["--config", join(work, "relay.toml"), "serve"], {
   cwd: work,
   env: { ...process.env, TALK_RELAY_ADMIN_TOKEN: ADMIN, ORTTO_API_KEY: "", SVIX_SECRET, STRIPE_SECRET },
@@ -161,9 +208,9 @@ async function scenario(name, body) {
   catch (error) { failures++; console.error(`FAILED — ${name}\n${error.stack}`); }
 }
 
-async function waitForRelay() {
+async function waitForRelay(base = relay) {
   for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`${relay}/healthz`)).ok) return; } catch {}
+    try { if ((await fetch(`${base}/healthz`)).ok) return; } catch {}
     await new Promise(r => setTimeout(r, 100));
   }
   throw new Error("the relay did not start");
@@ -393,13 +440,50 @@ try {
     await context.close();
   });
 
+  await scenario("a file input with an image and a PDF lands on the thank-you page; the links return the same bytes", async () => {
+    await waitForRelay(filesRelay);
+    const image = readFileSync(join(shots, "thank-you.png"));
+    const pdf = Buffer.from("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n");
+    writeFileSync(join(work, "screenshot.png"), image);
+    writeFileSync(join(work, "invoice.pdf"), pdf);
+    const page = await browser.newPage();
+    await page.goto(`${site}/upload.html`);
+    await page.fill("#email", "files@example.com");
+    await page.fill("#message", "It breaks like this.");
+    await page.setInputFiles("#attachment", [join(work, "screenshot.png"), join(work, "invoice.pdf")]);
+    await Promise.all([page.waitForURL(`${filesRelay}/thanks**`), page.click("#send")]);
+    await screenshot(page, "files-thank-you.png", ["Thank you!", "Support"]);
+    await page.close();
+    let sent;
+    for (let i = 0; i < 100 && !sent; i++) {
+      sent = received.find(r => r.path === "/v1/talk/compose");
+      if (!sent) await new Promise(r => setTimeout(r, 100));
+    }
+    assert.ok(sent, "the fake Ortto received the conversation");
+    assert.ok(!sent.body.includes("data:"), "no file is inlined");
+    const messages = JSON.parse(sent.body).conversation.messages;
+    const text = messages.find(m => m.type === "text").body;
+    const links = text.split(/\s+/).filter(w => w.startsWith(`${filesRelay}/files/`));
+    assert.equal(links.length, 2, text);
+    assert.ok(messages.find(m => m.type === "html").body.includes(">invoice.pdf</a>"));
+    const sha = (bytes) => createHash("sha256").update(bytes).digest("hex");
+    for (const [link, original] of [[links[0], image], [links[1], pdf]]) {
+      const answer = await fetch(link);
+      assert.equal(answer.status, 200, link);
+      assert.equal(answer.headers.get("x-content-type-options"), "nosniff");
+      assert.equal(sha(Buffer.from(await answer.arrayBuffer())), sha(original), link);
+    }
+  });
+
   await browser.close();
 } catch (error) {
   failures++;
   console.error(error);
 } finally {
   relayProcess.kill("SIGTERM");
+  filesProcess.kill("SIGTERM");
   server.close();
+  fakeOrtto.close();
 }
 console.log(`real clients: ${passed} passed, ${failures} failed`);
 process.exit(failures === 0 ? 0 : 1);

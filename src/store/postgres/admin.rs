@@ -168,6 +168,7 @@ pub(super) async fn erase_email(pool: &PgPool, email: &str) -> anyhow::Result<Er
         .await
         .context("vacuuming the erased rows")?;
     Ok(Erased {
+        submission_ids,
         removed,
         residue: Some(
             "PostgreSQL vacuumed the tables, so the rows are gone from them; their bytes can stay in \

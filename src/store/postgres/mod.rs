@@ -29,7 +29,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 const SUMMARY_COLUMNS: &str =
     "id, relay_ts(received_at) AS received_at, source_kind, source, status, attempts,
     relay_ts(next_attempt_at) AS next_attempt_at, relay_ts(delivered_at) AS delivered_at,
-    last_http_status, last_error, email, subject, consent::int::int8 AS consent, spam_verdict, spam_score";
+    last_http_status, last_error, email, subject, consent::int::int8 AS consent, spam_verdict, spam_score, files";
 
 /// A PostgreSQL log.
 #[derive(Clone)]

@@ -14,7 +14,7 @@ impl SqliteStore {
     ) -> anyhow::Result<Vec<SubmissionSummary>> {
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT id, received_at, source_kind, source, status, attempts, next_attempt_at, delivered_at,
-                    last_http_status, last_error, email, subject, consent, spam_verdict, spam_score
+                    last_http_status, last_error, email, subject, consent, spam_verdict, spam_score, files
              FROM submissions WHERE true",
         );
         filter.push_to(&mut query, "");
@@ -161,6 +161,7 @@ impl SqliteStore {
         vacuumed.context("rewriting the database without the erased rows (VACUUM)")?;
         let wal_truncated = truncate_wal(&mut conn).await?;
         Ok(Erased {
+            submission_ids,
             removed,
             residue: (!wal_truncated).then(|| {
                 "a reader kept the WAL open; the erased bytes stay in it until the next truncation \

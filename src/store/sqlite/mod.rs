@@ -225,6 +225,19 @@ impl LogStore for SqliteStore {
         Ok(Some(u64::try_from(log - done).unwrap_or(0)))
     }
 
+    async fn shared_link_key(&self) -> anyhow::Result<Option<String>> {
+        sqlx::query("INSERT OR IGNORE INTO relay_keys (name, value) VALUES ('thanks_link', ?)")
+            .bind(hex::encode(rand::random::<[u8; 32]>()))
+            .execute(self.pool())
+            .await
+            .context("making the relay's link key")?;
+        let (key,): (String,) = sqlx::query_as("SELECT value FROM relay_keys WHERE name = 'thanks_link'")
+            .fetch_one(self.pool())
+            .await
+            .context("reading the relay's link key")?;
+        Ok(Some(key))
+    }
+
     /// One process per file: the in-process limiter is the whole budget.
     fn shared_budget(&self, _windows: &[(u32, Duration)]) -> Option<Arc<dyn OutboundBudget>> {
         None

@@ -106,7 +106,7 @@ pub async fn by_id(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<Submiss
                 last_attempt_at, delivered_at, last_http_status, last_error, email, subject,
                 consent, consent_note, client_ip, user_agent, origin, page_url, idempotency_key,
                 conversation_id, person_id, person_status, payload, fields, captcha,
-                spam_verdict, spam_score, spam_reasons, review, reviewed_at
+                spam_verdict, spam_score, spam_reasons, review, reviewed_at, files
          FROM submissions WHERE id = ?",
     )
     .bind(id)

@@ -177,17 +177,6 @@ fn start() -> Result<Cluster, String> {
     } else {
         format!("{} -D {data_s} stop -m immediate", pg_ctl.display())
     };
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
-            pid = std::process::id(),
-            dir = dir.display()
-        ))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("starting the cluster's watchdog: {e}"))?;
+    crate::commands::stop_when_tests_end(&stop, &dir)?;
     Ok(Cluster { port })
 }

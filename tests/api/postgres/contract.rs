@@ -331,6 +331,7 @@ fn queued_row() -> talk_relay::store::NewSubmission {
         spam_verdict: None,
         spam_score: None,
         spam_reasons: None,
+        files: None,
     }
 }
 

@@ -271,6 +271,7 @@ fn every_payload_the_relay_builds_passes_the_pre_send_check() {
             let context = talk_relay::mapping::MappingContext {
                 page_url: Some("https://www.example.com/contact".to_owned()),
                 received_at: chrono::Utc::now(),
+                attachments: Vec::new(),
             };
             if let Ok(mapped) = talk_relay::mapping::compose(draft, &form.rules, &cleaner, &context) {
                 built.set(built.get() + 1);

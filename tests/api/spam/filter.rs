@@ -14,17 +14,7 @@ static SPAMD: OnceLock<Result<String, String>> = OnceLock::new();
 /// The address of a running spamd, or `None` when Debian's `spamd` is not installed (a
 /// failure instead where `TALK_RELAY_REQUIRE_POSTGRES` asks for the whole suite, as in CI).
 pub(super) fn spamd() -> Option<String> {
-    match SPAMD.get_or_init(start_spamd) {
-        Ok(address) => Some(address.clone()),
-        Err(why) => {
-            assert!(
-                std::env::var_os("TALK_RELAY_REQUIRE_POSTGRES").is_none(),
-                "the spam filter tests need Debian's spamd: {why}"
-            );
-            eprintln!("spam filter test skipped: {why}");
-            None
-        }
-    }
+    crate::commands::daemon(&SPAMD, start_spamd, "spam filter")
 }
 
 fn start_spamd() -> Result<String, String> {
@@ -32,10 +22,7 @@ fn start_spamd() -> Result<String, String> {
         .arg("--version")
         .output()
         .map_err(|e| format!("spamd is not installed (apt-get install spamd): {e}"))?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("finding a free port: {e}"))?
-        .port();
+    let port = crate::commands::free_loopback_port()?;
     let address = format!("127.0.0.1:{port}");
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?.keep();
     let mut spamd = Command::new("spamd");
@@ -57,20 +44,7 @@ fn start_spamd() -> Result<String, String> {
         .stderr(log)
         .spawn()
         .map_err(|e| format!("starting spamd: {e}"))?;
-    // Stop it once this test process is gone, however it ends.
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill {child} 2>/dev/null; rm -rf {dir}",
-            pid = std::process::id(),
-            child = child.id(),
-            dir = dir.display()
-        ))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("starting spamd's watchdog: {e}"))?;
+    crate::commands::stop_when_tests_end(&format!("kill {}", child.id()), &dir)?;
     // Loading the shipped rules takes a few seconds (longer without sa-compile).
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {

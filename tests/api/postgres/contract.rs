@@ -43,6 +43,7 @@ on_both_backends!(
     a_worker_round_delivers_what_is_due_and_honours_a_pause,
     the_quarantine_releases_confirms_counts_and_purges,
     purge_and_erase_reach_every_table,
+    files_are_recorded_listed_linked_across_a_restart_and_erased,
 );
 
 async fn submit(app: &TestApp, email: &str, message: &str) -> String {
@@ -170,6 +171,7 @@ async fn cli(app: &TestApp, args: &[&str]) -> String {
         .args(args)
         .env("TALK_RELAY__DATABASE__PATH", &app.db_path)
         .env("TALK_RELAY__DATABASE__URL", app.db_url.as_deref().unwrap_or(""))
+        .env("TALK_RELAY__FILES__DIR", app.files_dir())
         .env_remove("ORTTO_API_KEY");
     let out = crate::helpers::run_command(command).await;
     assert!(
@@ -462,4 +464,37 @@ async fn every_dashboard_query_runs_on_postgres_while_the_relay_writes() {
     if let Some(url) = crate::postgres::database().await {
         crate::ops::housekeeping::every_dashboard_query_answers(Some(&url)).await;
     }
+}
+
+/// docs/files.md: a post's files on either backend: the `files` column written with the row
+/// and listed, the link still good after a restart (the key is kept in `relay_keys`), and the
+/// files erased with the person.
+async fn files_are_recorded_listed_linked_across_a_restart_and_erased(db: Option<&str>) {
+    use crate::files::{accepted, contact, files_form, first_link, pdf, sha256};
+    let ortto = FakeOrtto::start().await;
+    let mut app = spawn_app_on(db, &ortto, &files_form("")).await;
+    let id = accepted(
+        &app,
+        contact().file("attachment", "report.pdf", "application/pdf", &pdf()),
+    )
+    .await;
+    let listed = app
+        .log()
+        .await
+        .list_submissions(&Default::default())
+        .await
+        .unwrap();
+    let files: serde_json::Value = serde_json::from_str(listed[0].files.as_deref().unwrap()).unwrap();
+    assert_eq!(files[0]["name"], "report.pdf");
+    let link = first_link(&app, &id).await;
+    app.restart(&files_form("")).await;
+    let file = app.get(&link).send(200).await;
+    assert_eq!(sha256(&file.bytes), sha256(&pdf()));
+    app.stop().await;
+    let erased = cli(&app, &["erase", "--email", "ada@example.com"]).await;
+    assert!(
+        erased.contains("erased 1 submissions") && erased.contains(", 1 files"),
+        "{erased}"
+    );
+    assert!(!app.files_dir().join(&id).exists());
 }

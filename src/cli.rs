@@ -73,6 +73,12 @@ pub enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Print, as JSON, everything held about one person (a GDPR access request), matched as
+    /// `erase` matches, with each row's proof of consent.
+    ExportPerson {
+        /// The person's email address.
+        email: String,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -103,6 +109,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Confirm { ids } => review(&config, &ids, false).await,
         Command::Purge { older_than } => purge(&config, older_than).await,
         Command::Erase { email } => erase(&config, &email).await,
+        Command::ExportPerson { email } => {
+            let exported = crate::person::export(&open_store(&config).await?, &email).await?;
+            say!("{}", serde_json::to_string_pretty(&exported)?);
+            Ok(())
+        }
         Command::CheckConfig => check_config(&config),
     }
 }

@@ -3,6 +3,7 @@
 //! Every intake request walks guard → parse → clean → map → record → respond; delivery to
 //! Ortto happens in the background from the durable log (README, "How a submission flows").
 
+pub mod alerts;
 pub mod clean;
 pub mod cli;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod ops;
 pub mod ortto;
 pub mod outbound;
 pub mod pages;
+pub mod person;
 pub mod refusals;
 pub mod spam;
 pub mod startup;

@@ -135,6 +135,34 @@ pub struct Metrics {
     pub files_stored: Counter,
     pub file_bytes_stored: Counter,
     pub scanner_unavailable: Counter,
+    pub dead_rows: Counter,
+    pub wal_limit_bytes: Gauge,
+    pub database_min_free_bytes: Gauge,
+    /// The queue as this process sampled it (the status page's chart).
+    pub queue_samples: Mutex<std::collections::VecDeque<QueueSample>>,
+}
+
+/// The queue at one moment: its depth and how long its oldest row has been due.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueueSample {
+    /// `YYYY-MM-DDTHH:MM` (UTC).
+    pub at: String,
+    pub depth: i64,
+    pub oldest_due_seconds: i64,
+}
+
+/// Samples kept: 48 hours at one every five minutes.
+pub const QUEUE_SAMPLES_KEPT: usize = 48 * 12;
+
+impl Metrics {
+    /// Keeps one queue sample, dropping the oldest past [`QUEUE_SAMPLES_KEPT`].
+    pub fn sample_queue(&self, sample: QueueSample) {
+        let mut samples = self.queue_samples.lock().unwrap_or_else(|p| p.into_inner());
+        if samples.len() == QUEUE_SAMPLES_KEPT {
+            samples.pop_front();
+        }
+        samples.push_back(sample);
+    }
 }
 
 impl Default for Metrics {
@@ -170,6 +198,10 @@ impl Metrics {
             files_stored: Counter::default(),
             file_bytes_stored: Counter::default(),
             scanner_unavailable: Counter::default(),
+            dead_rows: Counter::default(),
+            wal_limit_bytes: Gauge::default(),
+            database_min_free_bytes: Gauge::default(),
+            queue_samples: Mutex::default(),
         };
         // Every metric, its name (after the `talk_relay_` prefix) and its help text.
         macro_rules! register {
@@ -198,6 +230,9 @@ impl Metrics {
             "files_stored", "Attachments stored with a recorded submission (docs/files.md)", files_stored;
             "file_bytes_stored", "Bytes of the attachments stored with recorded submissions", file_bytes_stored;
             "scanner_unavailable", "Attachments that went on without a virus scan: clamd was down, slow or answered nonsense (files.on_unreachable = \"accept\")", scanner_unavailable;
+            "dead_rows", "Submissions that went dead after an attempt (refused by Ortto, or out of attempts or time); docs/alerts.yml alerts on any increase", dead_rows;
+            "wal_limit_bytes", "database.max_wal_mb in bytes: the WAL's bound, for alerting near it", wal_limit_bytes;
+            "database_min_free_bytes", "database.min_free_mb in bytes: below it intake answers 503", database_min_free_bytes;
             "database_writable", "1 while the log takes writes and has disk to spare, 0 while intake answers 503", database_writable;
             "consent_unrecognised", "Submissions whose consent answer was neither a ticked nor an unticked word, so no permission was sent", consent_unrecognised;
         }

@@ -28,13 +28,20 @@ pub struct Refusal {
 pub struct Refusals {
     kept: Mutex<VecDeque<Refusal>>,
     capacity: usize,
+    /// Refusals per hour (`YYYY-MM-DDTHH`) and code, for the status page's chart: the last
+    /// [`HOURS_KEPT`] hours.
+    hourly: Mutex<std::collections::BTreeMap<(String, String), u64>>,
 }
+
+/// How many hours of refusal counts are kept.
+pub const HOURS_KEPT: usize = 48;
 
 impl Refusals {
     pub fn new(capacity: usize) -> Self {
         Self {
             kept: Mutex::new(VecDeque::with_capacity(capacity)),
             capacity,
+            hourly: Mutex::default(),
         }
     }
 
@@ -46,11 +53,44 @@ impl Refusals {
     pub fn push(&self, mut refusal: Refusal) {
         refusal.reason = refusal.reason.chars().take(MAX_REASON_CHARS).collect();
         refusal.source = refusal.source.chars().take(100).collect();
+        self.count(&refusal);
         let mut kept = self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if kept.len() == self.capacity {
             kept.pop_front();
         }
         kept.push_back(refusal);
+    }
+
+    fn count(&self, refusal: &Refusal) {
+        let hour = refusal.at.chars().take(13).collect::<String>();
+        let mut hourly = self
+            .hourly
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *hourly.entry((hour, refusal.code.clone())).or_default() += 1;
+        loop {
+            let hours: std::collections::BTreeSet<&String> = hourly.keys().map(|(h, _)| h).collect();
+            let Some(oldest) = hours
+                .first()
+                .filter(|_| hours.len() > HOURS_KEPT)
+                .map(|h| (*h).clone())
+            else {
+                break;
+            };
+            hourly.retain(|(h, _), _| *h != oldest);
+        }
+    }
+
+    /// Refusals per hour and code, oldest hour first.
+    pub fn per_hour(&self) -> Vec<(String, String, u64)> {
+        let hourly = self
+            .hourly
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        hourly
+            .iter()
+            .map(|((hour, code), n)| (hour.clone(), code.clone(), *n))
+            .collect()
     }
 
     /// Newest first.
@@ -82,5 +122,15 @@ mod tests {
         let times: Vec<&str> = latest.iter().map(|r| r.at.as_str()).collect();
         assert_eq!(times, ["t4", "t3", "t2"]);
         assert_eq!(latest[0].reason.len(), MAX_REASON_CHARS);
+        assert_eq!(
+            refusals.per_hour(),
+            [
+                ("t0".into(), "BAD_SIGNATURE".into(), 1),
+                ("t1".into(), "BAD_SIGNATURE".into(), 1),
+                ("t2".into(), "BAD_SIGNATURE".into(), 1),
+                ("t3".into(), "BAD_SIGNATURE".into(), 1),
+                ("t4".into(), "BAD_SIGNATURE".into(), 1)
+            ]
+        );
     }
 }

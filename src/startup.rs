@@ -64,7 +64,7 @@ impl Application {
         tracing::info!(database = %database.describe_target(), "log opened");
         let health = storage_health(database)?;
         let wake = Arc::new(Notify::new());
-        let metrics = Arc::new(Metrics::new());
+        let metrics = metrics_for(database);
         let writer = LogWriter::start(&store, wake.clone(), metrics.clone(), health.clone()).await?;
         let deliveries = Arc::new(DeliveryState::new(config.ortto_api_key.is_none()));
         let outbound = outbound_budget(&config, &store);
@@ -143,6 +143,10 @@ impl Application {
             actix_web::rt::spawn(purge_old_rows(self.store.clone(), self.retention, stop.clone()));
         let upkeep = actix_web::rt::spawn(watch_storage(self.store.clone(), self.health, stop.clone()));
         let sweeper = actix_web::rt::spawn(sweep_files(self.state.clone(), stop.clone()));
+        actix_web::rt::spawn(sample_queue(self.state.clone(), stop.clone()));
+        if let Some(url) = self.state.config().alerts_url.clone() {
+            actix_web::rt::spawn(crate::alerts::watch(self.state.clone(), url, stop.clone()));
+        }
         let served = self.server.await.context("running the HTTP server");
         stop.cancel();
         if let Err(error) = worker.await {
@@ -269,6 +273,33 @@ async fn purge_old_rows(store: Store, retention: Retention, stop: CancellationTo
                 "retention purge"
             ),
             Err(error) => tracing::error!(error = %format!("{error:#}"), "retention purge failed"),
+        }
+    }
+}
+
+/// The process's metrics, with the bounds alert rules compare against (docs/alerts.md).
+fn metrics_for(database: &crate::config::DatabaseSettings) -> Arc<Metrics> {
+    let metrics = Arc::new(Metrics::new());
+    metrics.wal_limit_bytes.set(database.max_wal_bytes() as i64);
+    metrics
+        .database_min_free_bytes
+        .set(database.min_free_bytes() as i64);
+    metrics
+}
+
+/// Samples the queue for the status page's chart: at start, then every five minutes.
+async fn sample_queue(state: web::Data<AppState>, stop: CancellationToken) {
+    loop {
+        if let Ok(queue) = state.store.queue_stats().await {
+            state.metrics.sample_queue(crate::metrics::QueueSample {
+                at: chrono::Utc::now().format("%Y-%m-%dT%H:%M").to_string(),
+                depth: queue.depth,
+                oldest_due_seconds: queue.oldest_due_age_seconds,
+            });
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(300)) => {}
+            _ = stop.cancelled() => return,
         }
     }
 }

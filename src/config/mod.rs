@@ -24,8 +24,8 @@ pub use rules::{
 };
 use settings::AdminSettings;
 pub use settings::{
-    DatabaseSettings, DatabaseTarget, DeliverySettings, Durability, LimitSettings, LogSettings,
-    OrttoSettings, PagesSettings, Plan, RateLimit, RateLimitSettings, Region, RetentionSettings,
+    AlertSettings, DatabaseSettings, DatabaseTarget, DeliverySettings, Durability, LimitSettings,
+    LogSettings, OrttoSettings, PagesSettings, Plan, RateLimit, RateLimitSettings, Region, RetentionSettings,
     ServerSettings, SpamFilterSettings, MB,
 };
 
@@ -86,12 +86,13 @@ struct RawSettings {
     retention: RetentionSettings,
     spam_filter: SpamFilterSettings,
     files: FilesSettings,
+    alerts: AlertSettings,
 }
 
 impl RawSettings {
     /// The plain tables' rules: values that must be positive, then the rules between keys.
     /// The keys that must be above zero (docs/configuration.md).
-    fn positive_values(&self) -> [(&'static str, u64); 17] {
+    fn positive_values(&self) -> [(&'static str, u64); 20] {
         let (server, database, delivery, limits, rates) = (
             &self.server,
             &self.database,
@@ -117,6 +118,9 @@ impl RawSettings {
             ("database.readiness_probe_ms", database.readiness_probe_ms),
             ("database.pool_size", u64::from(database.pool_size)),
             ("spam_filter.timeout_ms", self.spam_filter.timeout_ms),
+            ("alerts.check_interval_ms", self.alerts.check_interval_ms),
+            ("alerts.queue_age_s", self.alerts.queue_age_s),
+            ("alerts.retries", u64::from(self.alerts.retries)),
         ]
     }
 
@@ -186,6 +190,10 @@ pub struct Config {
     pub spam_filter: SpamFilterSettings,
     /// `[files]` (docs/files.md).
     pub files: FilesSettings,
+    /// `[alerts]` (docs/alerts.md).
+    pub alerts: AlertSettings,
+    /// `alerts.webhook_url_env`'s URL, when notifications are on.
+    pub alerts_url: Option<SecretString>,
     pub ortto_api_key: Option<SecretString>,
     /// `spam_filter.akismet_key_env`'s key, when Akismet is on.
     pub akismet_key: Option<SecretString>,
@@ -297,6 +305,11 @@ impl Config {
             pages: raw.pages,
             retention: raw.retention,
             spam_filter: raw.spam_filter,
+            alerts_url: match raw.alerts.webhook_url_env.trim() {
+                "" => None,
+                var => Some(secrets.require(var, "alerts.webhook_url_env")?),
+            },
+            alerts: raw.alerts,
             files: raw.files,
             admin_token: check_admin_token(&raw.admin.token_env, secrets.get(&raw.admin.token_env))?,
             admin_token_env: raw.admin.token_env,

@@ -28,6 +28,8 @@ pub(crate) struct RawConsent {
     unticked: Vec<String>,
     opted_in_context: Option<String>,
     opted_out_context: Option<String>,
+    /// The exact words the visitor saw beside the box, kept with each row as proof of consent.
+    text: Option<String>,
 }
 
 /// How a form's consent checkbox becomes `bol::p` and `str::s-ctx`.
@@ -41,6 +43,8 @@ pub struct ConsentPolicy {
     /// Templates with `{form}`, `{page}` and `{time}` placeholders.
     pub opted_in_context: String,
     pub opted_out_context: String,
+    /// `consent.text`: the words the visitor saw, stored with each row (docs/mapping.md, "Consent").
+    pub text: Option<String>,
 }
 
 /// What a consent answer says, read against the defaults and the policy's own words.
@@ -247,6 +251,7 @@ fn check_consent(key: &dyn Fn(&str) -> String, c: RawConsent) -> anyhow::Result<
         opted_out_context: c
             .opted_out_context
             .unwrap_or_else(|| DEFAULT_OPTED_OUT_CONTEXT.to_owned()),
+        text: c.text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
     })
 }
 

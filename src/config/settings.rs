@@ -188,6 +188,22 @@ impl SpamFilterSettings {
     }
 }
 
+/// `[alerts]`: notifications without Prometheus (docs/alerts.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    /// The variable holding the webhook URL (Slack, Discord, Teams); empty: no notifications.
+    pub webhook_url_env: String,
+    /// How often the watcher looks.
+    pub check_interval_ms: u64,
+    /// How long after one notification of a kind the next of that kind may go.
+    pub cooldown_s: u64,
+    /// The oldest queued row's age past which a notification goes.
+    pub queue_age_s: u64,
+    /// Tries per notification.
+    pub retries: u32,
+}
+
 /// `[retention]`: how long the quarantine keeps what it holds (docs/spam.md, "The quarantine").
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

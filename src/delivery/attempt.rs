@@ -60,6 +60,9 @@ pub async fn deliver(row: ClaimedRow, ctx: &AttemptContext) -> anyhow::Result<()
             .map(|r| crate::ortto::response_excerpt(&r.body)),
     };
     let update = row_update(&row, outcome, ctx);
+    if matches!(update, RowUpdate::Dead { .. }) {
+        ctx.metrics.dead_rows.inc();
+    }
     ctx.writer.finish_attempt(row.lease(), Some(record), update).await
 }
 

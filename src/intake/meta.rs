@@ -100,6 +100,7 @@ impl RequestMeta {
             spam_score: None,
             spam_reasons: None,
             files: None,
+            consent_proof: None,
         }
     }
 }

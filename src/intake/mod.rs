@@ -205,6 +205,7 @@ pub async fn map_and_record(
 ) -> Result<Filed, IntakeError> {
     let draft = mapping::draft_from_fields(source.rules, source.honeypot, fields);
     let email = draft.email().or_else(|| draft.submitted_email());
+    let consent_proof = consent_proof(source.rules, &draft);
     let assessment = judge.map(|judge| {
         let post = spam::Post::of(&draft, email.as_deref(), judge.token);
         spam::assess_after(judge.settings, &post, judge.reasons)
@@ -223,6 +224,7 @@ pub async fn map_and_record(
     };
     let mut row = meta.new_row(source.kind, source.name, status(mapped.is_ok()), recorded_fields);
     row.captcha = captcha;
+    row.consent_proof = consent_proof;
     if let Some(assessment) = &assessment {
         row.spam_verdict = Some(assessment.verdict.as_str());
         row.spam_score = Some(i64::from(assessment.score));
@@ -257,6 +259,15 @@ pub async fn map_and_record(
             quarantined,
         }),
     }
+}
+
+/// Proof of consent for a source with a consent box (docs/operations.md, "A person's data"):
+/// the box's field, the answer as sent (`null`: the box was not sent, an unticked box), and
+/// the words the visitor saw (`consent.text`).
+fn consent_proof(rules: &crate::config::MappingRules, draft: &mapping::Draft) -> Option<String> {
+    let policy = rules.consent.as_ref()?;
+    let answer = draft.consent.as_ref().map(|a| a.value.as_str());
+    Some(serde_json::json!({ "field": policy.field, "answer": answer, "text": policy.text }).to_string())
 }
 
 /// A row's columns from what mapping built: the payload, and what a list shows of it.

@@ -44,6 +44,30 @@ pub async fn show(_access: Operator, id: web::Path<String>, state: web::Data<App
     }
 }
 
+/// `GET /admin/person?email=…`'s query.
+#[derive(Debug, Deserialize)]
+pub struct PersonQuery {
+    email: String,
+}
+
+/// `GET /admin/person?email=…`: everything held about one person, as JSON
+/// (docs/operations.md, "A person's data").
+pub async fn person(
+    _access: Operator,
+    query: web::Query<PersonQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if let Err(why) = crate::store::ErasureTarget::parse(&query.email) {
+        return AdminError::BadRequest(format!("{why:#}")).error_response();
+    }
+    match crate::person::export(&state.store, &query.email).await {
+        Ok(exported) => HttpResponse::Ok()
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .json(exported),
+        Err(error) => internal(error),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
@@ -164,9 +188,14 @@ pub async fn status_page(_access: Operator, state: web::Data<AppState>) -> HttpR
         Ok(None) => ("ok", "running", String::new()),
     };
     let storage = state.health.snapshot();
+    let charts = match super::charts::charts(&state).await {
+        Ok(charts) => charts,
+        Err(error) => return internal(error),
+    };
     let page = state.pages().admin(
         "status",
         minijinja::context! {
+            charts,
             database_problem => state.health.unready_reason(),
             backend => state.store.backend(),
             instance => state.instance,

@@ -123,6 +123,9 @@ pub async fn detail_page(
             reviewed => query.reviewed.as_deref().filter(|r| matches!(*r, "released" | "confirmed")),
             reasons => row.spam_reasons.as_deref().and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok()),
             attachments => attachment_links(&state, &row),
+            consent => row.consent_proof.is_some().then(|| {
+                crate::person::consent(&row, &serde_json::from_str(row.payload.as_deref().unwrap_or("null")).unwrap_or_default())
+            }),
             s => row,
         },
     );

@@ -3,6 +3,7 @@
 
 mod access;
 mod attachments;
+mod charts;
 mod error;
 pub use error::AdminError;
 pub mod admin;
@@ -28,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/submissions/{id}/confirm", web::post().to(quarantine::confirm))
             .route("/replay", web::post().to(admin::replay))
             .route("/stats", web::get().to(admin::stats))
+            .route("/person", web::get().to(admin::person))
             .route("/inbox", web::get().to(inbox::list_page))
             .route("/inbox/{id}", web::get().to(inbox::detail_page))
             .route("/submissions.csv", web::get().to(inbox::csv))

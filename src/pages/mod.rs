@@ -4,6 +4,7 @@
 //! pages, for every form (`DIR/NAME.html`) or for one (`DIR/FORM/NAME.html`). A leaf module:
 //! it knows templates and words, not requests.
 
+pub mod charts;
 mod strings;
 
 use anyhow::Context;

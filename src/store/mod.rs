@@ -11,8 +11,9 @@ mod statements;
 mod writer;
 
 pub use model::{
-    AttemptRecord, AttemptRow, ClaimedRow, CountRow, Erased, ErasureTarget, Lease, NewSubmission, QueueStats,
-    ReasonCount, Removed, RowUpdate, SessionLog, Stats, SubmissionFilter, SubmissionRow, SubmissionSummary,
+    AttemptRecord, AttemptRow, ClaimedRow, CountRow, Erased, ErasureTarget, HourCount, Lease, NewSubmission,
+    PersonIds, QueueStats, ReasonCount, Removed, RowUpdate, SessionLog, SessionRow, Stats, SubmissionFilter,
+    SubmissionRow, SubmissionSummary,
 };
 pub use postgres::PgStore;
 pub use sqlite::{OpenSettings, SqliteStore};
@@ -85,6 +86,16 @@ pub trait LogStore: Send + Sync {
 
     /// Removes every row of one person from every table (docs/operations.md, "Operating it").
     async fn erase_email(&self, email: &str) -> anyhow::Result<Erased>;
+
+    /// Per hour since `since` (`YYYY-MM-DDTHH`): submissions by status, and deliveries by latency
+    /// bucket, from the hourly rollups (docs/log.md): the status page's charts.
+    async fn hourly(&self, since: &str) -> anyhow::Result<(Vec<HourCount>, Vec<HourCount>)>;
+
+    /// The ids of one person's rows, found as erasure finds them.
+    async fn find_person(&self, email: &str) -> anyhow::Result<PersonIds>;
+
+    /// Session log rows by id.
+    async fn sessions(&self, ids: &[String]) -> anyhow::Result<Vec<SessionRow>>;
 
     /// Background upkeep between batches; SQLite copies WAL pages into the database and
     /// answers how many frames are left. `None`: nothing to do on this backend.

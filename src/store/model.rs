@@ -35,6 +35,8 @@ pub struct NewSubmission {
     pub spam_reasons: Option<String>,
     /// The attachments, a JSON array (docs/files.md, "Storage").
     pub files: Option<String>,
+    /// The consent box's field, answer and words, a JSON object (docs/operations.md).
+    pub consent_proof: Option<String>,
 }
 
 /// A stored submission, as the admin API and tests read it: the columns a list shows
@@ -61,6 +63,8 @@ pub struct SubmissionRow {
     /// `released` or `confirmed`, once an operator reviewed a quarantined row.
     pub review: Option<String>,
     pub reviewed_at: Option<String>,
+    /// The consent box's field, answer and words, a JSON object.
+    pub consent_proof: Option<String>,
 }
 
 impl std::ops::Deref for SubmissionRow {
@@ -262,6 +266,39 @@ impl ErasureTarget {
             .map(|(id, _)| id)
             .collect()
     }
+}
+
+/// One hour's count of one key in an hourly rollup (the status page's charts).
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct HourCount {
+    /// `YYYY-MM-DDTHH` (UTC).
+    pub hour: String,
+    /// A status, or a latency bucket's upper bound in seconds.
+    pub key: String,
+    pub count: i64,
+}
+
+/// One person's rows (docs/operations.md, "A person's data"): found as erasure finds them.
+#[derive(Debug, Clone, Default)]
+pub struct PersonIds {
+    pub submissions: Vec<String>,
+    pub sessions: Vec<String>,
+}
+
+/// A `talk_sessions` row as the person export shows it.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct SessionRow {
+    pub id: String,
+    pub requested_at: String,
+    pub auth: String,
+    pub email: Option<String>,
+    pub outcome: String,
+    pub http_status: Option<i64>,
+    pub person_id: Option<String>,
+    pub person_status: Option<String>,
+    pub session_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub latency_ms: Option<i64>,
 }
 
 /// What an erasure removed, and where the erased bytes may still be (`None`: nowhere in

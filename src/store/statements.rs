@@ -16,18 +16,31 @@ pub(crate) trait Dialect: Database {
     const DUE: (&'static str, &'static str);
     /// Written after a bound day (`YYYY-MM-DD`): PostgreSQL casts it to `date`.
     const DATE: &'static str;
+    /// Around a timestamp column read as the log's text form (RFC 3339 with milliseconds).
+    const READ_TS: (&'static str, &'static str);
+    /// Around an hourly rollup's `hour` read as text (`YYYY-MM-DDTHH`).
+    const READ_HOUR: (&'static str, &'static str);
+    /// Around a bound hour (`YYYY-MM-DDTHH`) compared with an hourly rollup's `hour`.
+    const BIND_HOUR: (&'static str, &'static str);
 }
 
 impl Dialect for sqlx::Sqlite {
     const TIMESTAMP: &'static str = "";
     const DUE: (&'static str, &'static str) = ("", "");
     const DATE: &'static str = "";
+    const READ_TS: (&'static str, &'static str) = ("", "");
+    const READ_HOUR: (&'static str, &'static str) = ("", "");
+    const BIND_HOUR: (&'static str, &'static str) = ("", "");
 }
 
 impl Dialect for sqlx::Postgres {
     const TIMESTAMP: &'static str = "::timestamptz";
     const DUE: (&'static str, &'static str) = ("CASE WHEN ", "::text IS NULL THEN NULL ELSE now() END");
     const DATE: &'static str = "::date";
+    const READ_TS: (&'static str, &'static str) = ("relay_ts(", ")");
+    const READ_HOUR: (&'static str, &'static str) =
+        ("to_char(", " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')");
+    const BIND_HOUR: (&'static str, &'static str) = ("(", " || ':00:00Z')::timestamptz");
 }
 
 /// Encodes as a bind parameter of `DB`.
@@ -49,7 +62,7 @@ where
     let mut query = QueryBuilder::new(
         "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at,
              last_error, email, subject, consent, consent_note, client_ip, user_agent, origin, page_url,
-             idempotency_key, payload, fields, request_id, captcha, spam_verdict, spam_score, spam_reasons, files) ",
+             idempotency_key, payload, fields, request_id, captcha, spam_verdict, spam_score, spam_reasons, files, consent_proof) ",
     );
     query.push_values(rows, |mut values, row| {
         values
@@ -79,7 +92,8 @@ where
             .push_bind(row.spam_verdict as Option<&'a str>)
             .push_bind(row.spam_score)
             .push_bind(&row.spam_reasons)
-            .push_bind(&row.files);
+            .push_bind(&row.files)
+            .push_bind(&row.consent_proof);
     });
     query.push(
         " ON CONFLICT (source_kind, source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -215,4 +229,42 @@ where
             .push_bind(log.latency_ms);
     });
     insert
+}
+
+/// Session log rows by id (a person's export).
+pub(crate) fn sessions_by_id<'a, DB>(ids: &'a [String]) -> QueryBuilder<'a, DB>
+where
+    DB: Dialect,
+    &'a String: Bind<'a, DB>,
+{
+    let (open, close) = DB::READ_TS;
+    let mut query = QueryBuilder::new(format!(
+        "SELECT id, {open}requested_at{close} AS requested_at, auth, email, outcome, http_status, person_id, \
+         person_status, session_id, client_ip, latency_ms FROM talk_sessions WHERE id IN ("
+    ));
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    list.push_unseparated(") ORDER BY requested_at");
+    query
+}
+
+/// The status page's charts from an hourly rollup since `since` (`YYYY-MM-DDTHH`): per hour,
+/// `key` (a status, or a latency bucket's upper bound as text) and its count.
+pub(crate) fn hourly<'a, DB>(table: &'static str, key: &'static str, since: &'a str) -> QueryBuilder<'a, DB>
+where
+    DB: Dialect,
+    &'a str: Bind<'a, DB>,
+{
+    let (read_open, read_close) = DB::READ_HOUR;
+    let (bind_open, bind_close) = DB::BIND_HOUR;
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {read_open}hour{read_close} AS hour, CAST({key} AS TEXT) AS key, CAST(SUM(count) AS BIGINT) AS count \
+         FROM {table} WHERE hour >= {bind_open}"
+    ));
+    query.push_bind(since).push(format!(
+        "{bind_close} GROUP BY hour, {key} HAVING SUM(count) > 0 ORDER BY hour"
+    ));
+    query
 }

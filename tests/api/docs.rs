@@ -100,6 +100,7 @@ fn the_configuration_reference_lists_every_key_with_its_shipped_default() {
         "retention",
         "spam_filter",
         "files",
+        "alerts",
     ] {
         for key in accepted_keys(section, "") {
             let full = format!("{section}.{key}");

@@ -182,6 +182,8 @@ pub fn test_secrets() -> std::collections::BTreeMap<String, String> {
         ("TEST_SESSION_SIGNING", "session-signing-not-real"),
         ("TEST_ADMIN_TOKEN", TEST_ADMIN_TOKEN),
         ("TEST_AKISMET_KEY", "akismet-key-not-real"),
+        // The notification receiver of `tests/api/ops/alerts.rs`.
+        ("TEST_ALERT_URL", crate::ops::alerts::RECEIVER),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

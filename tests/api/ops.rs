@@ -7,7 +7,11 @@ use crate::helpers::{
 use serde_json::{json, Value};
 use std::time::Duration;
 
+pub(crate) mod alerts;
+mod charts;
+mod dashboards;
 pub(crate) mod housekeeping;
+mod person;
 mod plans;
 
 const ADMIN: &str = "[admin]\ntoken_env = \"TEST_ADMIN_TOKEN\"\n";

@@ -388,6 +388,23 @@ try {
     await context.close();
   });
 
+  await scenario("the status page's charts render as SVG, on a desktop and on a phone", async () => {
+    for (const [viewport, file] of [[{ width: 1280, height: 900 }, "charts.png"], [{ width: 390, height: 844 }, "charts-phone.png"]]) {
+      const context = await browser.newContext({ viewport, httpCredentials: { username: "ops", password: ADMIN } });
+      const page = await context.newPage();
+      await page.goto(`${relay}/admin/`);
+      assert.equal(await page.locator("figure.chart svg").count(), 5);
+      // Each chart fits its box: no sideways scrolling on a phone.
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px`);
+      const bars = await page.locator("#chart-volume svg rect").count();
+      assert.ok(bars > 0, "the volume chart draws this run's submissions");
+      await page.locator("#chart-volume").screenshot({ path: join(shots, `volume-${file}`) });
+      await screenshot(page, file, ["Submissions per hour, by status", "Delivery latency per hour", "Spam share per hour"]);
+      await context.close();
+    }
+  });
+
   await scenario("a themed thank-you page links back to the page the visitor came from", async () => {
     const page = await browser.newPage();
     await page.goto(`${site}/themed.html`);

@@ -4,7 +4,7 @@
 use super::{PgStore, SUMMARY_COLUMNS};
 use crate::domain::Status;
 use crate::store::{
-    CountRow, Erased, ErasureTarget, LogStore, Removed, Stats, SubmissionFilter, SubmissionSummary,
+    CountRow, Erased, ErasureTarget, LogStore, PersonIds, Removed, Stats, SubmissionFilter, SubmissionSummary,
 };
 use anyhow::Context;
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -117,7 +117,9 @@ pub(super) async fn purge_before(pool: &PgPool, cutoff: &str, batch: i64) -> any
 /// Removes every row of one person from every table that holds personal data. Addresses
 /// match as intake normalises them: Rust's Unicode lowercasing decides, whatever the
 /// database's collation does with `lower()`.
-pub(super) async fn erase_email(pool: &PgPool, email: &str) -> anyhow::Result<Erased> {
+/// The ids of one person's submissions and session logs (what erasure removes and
+/// `export-person` shows), matched as on SQLite.
+pub(super) async fn find_person(pool: &PgPool, email: &str) -> anyhow::Result<PersonIds> {
     let target = ErasureTarget::parse(email)?;
     let candidates: Vec<(String, Option<String>, String)> = sqlx::query_as(
         "SELECT id, email, fields FROM submissions
@@ -136,6 +138,17 @@ pub(super) async fn erase_email(pool: &PgPool, email: &str) -> anyhow::Result<Er
     .await
     .context("finding the person's session logs")?;
     let session_ids = target.sessions(sessions);
+    Ok(PersonIds {
+        submissions: submission_ids,
+        sessions: session_ids,
+    })
+}
+
+pub(super) async fn erase_email(pool: &PgPool, email: &str) -> anyhow::Result<Erased> {
+    let PersonIds {
+        submissions: submission_ids,
+        sessions: session_ids,
+    } = find_person(pool, email).await?;
 
     let mut tx = pool.begin().await?;
     let delivery_attempts = sqlx::query("DELETE FROM delivery_attempts WHERE submission_id = ANY($1)")

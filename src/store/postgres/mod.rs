@@ -85,7 +85,7 @@ impl LogStore for PgStore {
         sqlx::query_as::<_, SubmissionRow>(&format!(
             "SELECT {SUMMARY_COLUMNS}, relay_ts(last_attempt_at) AS last_attempt_at, consent_note, client_ip,
                     user_agent, origin, page_url, idempotency_key, conversation_id, person_id, person_status,
-                    payload, fields, captcha, spam_reasons, review, relay_ts(reviewed_at) AS reviewed_at
+                    payload, fields, captcha, spam_reasons, review, relay_ts(reviewed_at) AS reviewed_at, consent_proof
              FROM submissions WHERE id = $1"
         ))
         .bind(id)
@@ -160,6 +160,41 @@ impl LogStore for PgStore {
 
     async fn erase_email(&self, email: &str) -> anyhow::Result<Erased> {
         admin::erase_email(&self.pool, email).await
+    }
+
+    async fn hourly(&self, since: &str) -> anyhow::Result<(Vec<super::HourCount>, Vec<super::HourCount>)> {
+        let mut statuses =
+            super::statements::hourly::<sqlx::Postgres>("status_rollup_hourly", "status", since);
+        let mut latency =
+            super::statements::hourly::<sqlx::Postgres>("delivery_latency_hourly", "le_seconds", since);
+        Ok((
+            statuses
+                .build_query_as()
+                .fetch_all(&self.pool)
+                .await
+                .context("reading the hourly status rollup")?,
+            latency
+                .build_query_as()
+                .fetch_all(&self.pool)
+                .await
+                .context("reading the hourly latency rollup")?,
+        ))
+    }
+
+    async fn find_person(&self, email: &str) -> anyhow::Result<super::PersonIds> {
+        admin::find_person(&self.pool, email).await
+    }
+
+    async fn sessions(&self, ids: &[String]) -> anyhow::Result<Vec<super::SessionRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = super::statements::sessions_by_id::<sqlx::Postgres>(ids);
+        query
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .context("reading session logs")
     }
 
     /// PostgreSQL checkpoints on its own.

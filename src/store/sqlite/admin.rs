@@ -2,7 +2,8 @@
 
 use super::SqliteStore;
 use crate::store::{
-    AttemptRow, CountRow, Erased, ErasureTarget, Removed, Stats, SubmissionFilter, SubmissionSummary,
+    AttemptRow, CountRow, Erased, ErasureTarget, PersonIds, Removed, Stats, SubmissionFilter,
+    SubmissionSummary,
 };
 use anyhow::Context;
 use sqlx::{QueryBuilder, Sqlite};
@@ -106,12 +107,10 @@ impl SqliteStore {
         Ok(removed)
     }
 
-    /// Removes every row of one person (a GDPR erasure request): submissions whose email
-    /// matches or whose submitted fields mention the address, their attempts, and session
-    /// logs. Addresses match as intake normalises them, non-ASCII ones included. The deletes
-    /// run with `secure_delete` and the WAL is then truncated, so the bytes leave the files
-    /// (docs/operations.md, "Operating it").
-    pub async fn erase_email(&self, email: &str) -> anyhow::Result<Erased> {
+    /// The ids of one person's submissions and session logs: whose email matches or whose
+    /// submitted fields mention the address, as intake normalises it, non-ASCII ones included
+    /// (what erasure removes and `export-person` shows).
+    pub async fn find_person(&self, email: &str) -> anyhow::Result<PersonIds> {
         let target = ErasureTarget::parse(email)?;
         let candidates: Vec<(String, Option<String>, String)> = sqlx::query_as(
             "SELECT id, email, fields FROM submissions
@@ -130,6 +129,22 @@ impl SqliteStore {
         .await
         .context("finding the person's session logs")?;
         let session_ids = target.sessions(sessions);
+        Ok(PersonIds {
+            submissions: submission_ids,
+            sessions: session_ids,
+        })
+    }
+
+    /// Removes every row of one person (a GDPR erasure request): submissions whose email
+    /// matches or whose submitted fields mention the address, their attempts, and session
+    /// logs. Addresses match as intake normalises them, non-ASCII ones included. The deletes
+    /// run with `secure_delete` and the WAL is then truncated, so the bytes leave the files
+    /// (docs/operations.md, "Operating it").
+    pub async fn erase_email(&self, email: &str) -> anyhow::Result<Erased> {
+        let PersonIds {
+            submissions: submission_ids,
+            sessions: session_ids,
+        } = self.find_person(email).await?;
 
         let mut conn = self.pool().acquire().await?;
         sqlx::query("PRAGMA secure_delete = ON")

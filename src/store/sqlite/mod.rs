@@ -215,6 +215,40 @@ impl LogStore for SqliteStore {
         SqliteStore::erase_email(self, email).await
     }
 
+    async fn hourly(&self, since: &str) -> anyhow::Result<(Vec<super::HourCount>, Vec<super::HourCount>)> {
+        let mut statuses = super::statements::hourly::<sqlx::Sqlite>("status_rollup_hourly", "status", since);
+        let mut latency =
+            super::statements::hourly::<sqlx::Sqlite>("delivery_latency_hourly", "le_seconds", since);
+        Ok((
+            statuses
+                .build_query_as()
+                .fetch_all(self.pool())
+                .await
+                .context("reading the hourly status rollup")?,
+            latency
+                .build_query_as()
+                .fetch_all(self.pool())
+                .await
+                .context("reading the hourly latency rollup")?,
+        ))
+    }
+
+    async fn find_person(&self, email: &str) -> anyhow::Result<super::PersonIds> {
+        SqliteStore::find_person(self, email).await
+    }
+
+    async fn sessions(&self, ids: &[String]) -> anyhow::Result<Vec<super::SessionRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = super::statements::sessions_by_id::<sqlx::Sqlite>(ids);
+        query
+            .build_query_as()
+            .fetch_all(self.pool())
+            .await
+            .context("reading session logs")
+    }
+
     /// Copies committed WAL pages into the database without blocking the writer or readers.
     /// Answers how many WAL frames are still not copied into the database.
     async fn checkpoint(&self) -> anyhow::Result<Option<u64>> {

@@ -49,12 +49,14 @@ async fn count_in_rollups<'a>(
 ) -> anyhow::Result<()> {
     let mut daily: BTreeMap<(&str, &str, &str, &str, i64), i64> = BTreeMap::new();
     let mut hourly: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
+    let mut by_status: BTreeMap<(&str, &str), i64> = BTreeMap::new();
     for row in rows {
         let consent = row.consent.map_or(-1, i64::from);
         let (day, hour) = (&row.received_at[..10], &row.received_at[..13]);
         let (kind, source, status) = (row.source_kind.as_str(), row.source.as_str(), row.status.as_str());
         *daily.entry((day, kind, source, status, consent)).or_default() += 1;
         *hourly.entry((hour, kind, source)).or_default() += 1;
+        *by_status.entry((hour, status)).or_default() += 1;
     }
     if daily.is_empty() {
         return Ok(());
@@ -97,6 +99,25 @@ async fn count_in_rollups<'a>(
         .execute(&mut *conn)
         .await
         .context("counting the batch in the hourly rollup")?;
+    count_statuses(conn, &by_status).await
+}
+
+/// Counts newly inserted rows in the hourly status rollup (the status page's charts).
+async fn count_statuses(
+    conn: &mut SqliteConnection,
+    by_status: &BTreeMap<(&str, &str), i64>,
+) -> anyhow::Result<()> {
+    let mut upsert: QueryBuilder<Sqlite> =
+        QueryBuilder::new("INSERT INTO status_rollup_hourly (hour, status, count) ");
+    upsert.push_values(by_status, |mut values, ((hour, status), count)| {
+        values.push_bind(*hour).push_bind(*status).push_bind(*count);
+    });
+    upsert.push(" ON CONFLICT (hour, status) DO UPDATE SET count = count + excluded.count");
+    upsert
+        .build()
+        .execute(&mut *conn)
+        .await
+        .context("counting the batch in the hourly status rollup")?;
     Ok(())
 }
 
@@ -106,7 +127,7 @@ pub async fn by_id(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<Submiss
                 last_attempt_at, delivered_at, last_http_status, last_error, email, subject,
                 consent, consent_note, client_ip, user_agent, origin, page_url, idempotency_key,
                 conversation_id, person_id, person_status, payload, fields, captcha,
-                spam_verdict, spam_score, spam_reasons, review, reviewed_at, files
+                spam_verdict, spam_score, spam_reasons, review, reviewed_at, files, consent_proof
          FROM submissions WHERE id = ?",
     )
     .bind(id)

@@ -184,7 +184,7 @@ pub(crate) async fn every_dashboard_query_answers(db_url: Option<&str>) {
 }
 
 /// One query through the `psql` client in a read-only session, its rows as a JSON array.
-async fn psql_json(url: &str, sql: &str) -> std::process::Output {
+pub(crate) async fn psql_json(url: &str, sql: &str) -> std::process::Output {
     let mut command = std::process::Command::new("psql");
     command
         .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c"])

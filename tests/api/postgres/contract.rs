@@ -82,6 +82,20 @@ async fn assert_rollups_match(app: &TestApp) {
     assert_eq!(
         pairs(
             app,
+            "SELECT status, COUNT(*) FROM submissions GROUP BY status ORDER BY status"
+        )
+        .await,
+        pairs(
+            app,
+            "SELECT status, CAST(SUM(count) AS BIGINT) FROM status_rollup_hourly GROUP BY status
+             HAVING SUM(count) > 0 ORDER BY status"
+        )
+        .await,
+        "the hourly status rollup (the status page's chart)"
+    );
+    assert_eq!(
+        pairs(
+            app,
             "SELECT source, COUNT(*) FROM submissions GROUP BY source ORDER BY source"
         )
         .await,
@@ -334,6 +348,7 @@ fn queued_row() -> talk_relay::store::NewSubmission {
         spam_score: None,
         spam_reasons: None,
         files: None,
+        consent_proof: None,
     }
 }
 

@@ -28,8 +28,15 @@ const PALETTE: [&str; 8] = [
     "#b3261e", "#ef6c00", "#1565c0", "#6a1b9a", "#00897b", "#5d4037", "#c2185b", "#455a64",
 ];
 
-/// Every chart, in the page's order.
-pub async fn charts(state: &AppState) -> anyhow::Result<Vec<Chart>> {
+/// The status page's charts and its counts by status for the last 24 hours, all from the
+/// hourly rollups.
+pub struct Overview {
+    pub charts: Vec<Chart>,
+    pub by_status: BTreeMap<&'static str, i64>,
+}
+
+/// Every chart, in the page's order, and the last 24 hours' counts by status.
+pub async fn overview(state: &AppState) -> anyhow::Result<Overview> {
     let first = Utc::now().duration_trunc(Duration::hours(1))? - Duration::hours(HOURS - 1);
     let hours: Vec<String> = (0..HOURS)
         .map(|h| (first + Duration::hours(h)).format("%Y-%m-%dT%H").to_string())
@@ -38,7 +45,15 @@ pub async fn charts(state: &AppState) -> anyhow::Result<Vec<Chart>> {
     let (statuses, latency) = state.store.hourly(&hours[0]).await?;
     let slot = |hour: &str| hours.iter().position(|h| h == hour);
     let volume = volume(&hours, &statuses, &slot);
-    Ok(vec![
+    let mut by_status: BTreeMap<&'static str, i64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    let day = &hours[(HOURS - 24) as usize];
+    for row in statuses.iter().filter(|r| r.hour >= *day) {
+        if let Some((status, count)) = by_status.iter_mut().find(|(s, _)| **s == row.key) {
+            let _ = status;
+            *count += row.count;
+        }
+    }
+    let charts = vec![
         draw(
             "volume",
             "Submissions per hour, by status",
@@ -79,7 +94,8 @@ pub async fn charts(state: &AppState) -> anyhow::Result<Vec<Chart>> {
             &[spam_share(&volume)],
             Shape::Lines,
         ),
-    ])
+    ];
+    Ok(Overview { charts, by_status })
 }
 
 fn volume(hours: &[String], rows: &[HourCount], slot: &dyn Fn(&str) -> Option<usize>) -> Vec<Series> {

@@ -12,8 +12,8 @@ mod writer;
 
 pub use model::{
     AttemptRecord, AttemptRow, ClaimedRow, CountRow, Erased, ErasureTarget, HourCount, Lease, NewSubmission,
-    PersonIds, QueueStats, ReasonCount, Removed, RowUpdate, SessionLog, SessionRow, Stats, SubmissionFilter,
-    SubmissionRow, SubmissionSummary,
+    PersonIds, QueueStats, ReasonCount, Removed, RowUpdate, SessionLog, SessionRow, SourceCount, Stats,
+    SubmissionFilter, SubmissionRow, SubmissionSummary,
 };
 pub use postgres::PgStore;
 pub use sqlite::{OpenSettings, SqliteStore};
@@ -90,6 +90,9 @@ pub trait LogStore: Send + Sync {
     /// Per hour since `since` (`YYYY-MM-DDTHH`): submissions by status, and deliveries by latency
     /// bucket, from the hourly rollups (docs/log.md): the status page's charts.
     async fn hourly(&self, since: &str) -> anyhow::Result<(Vec<HourCount>, Vec<HourCount>)>;
+
+    /// Submissions per source since `since` (`YYYY-MM-DDTHH`), from the hourly rollup.
+    async fn sources_since(&self, since: &str) -> anyhow::Result<Vec<SourceCount>>;
 
     /// The ids of one person's rows, found as erasure finds them.
     async fn find_person(&self, email: &str) -> anyhow::Result<PersonIds>;

@@ -179,10 +179,12 @@ pub struct ReasonCount {
 
 /// The delivery queue now: rows waiting (queued or retrying), and how many seconds the
 /// oldest due one has waited.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct QueueStats {
     pub depth: i64,
     pub oldest_due_age_seconds: i64,
+    /// When the oldest waiting row was received.
+    pub oldest_received_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -275,6 +277,14 @@ pub struct HourCount {
     pub hour: String,
     /// A status, or a latency bucket's upper bound in seconds.
     pub key: String,
+    pub count: i64,
+}
+
+/// Submissions of one source in a window (the status page's table).
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct SourceCount {
+    pub source_kind: String,
+    pub source: String,
     pub count: i64,
 }
 

@@ -268,3 +268,21 @@ where
     ));
     query
 }
+
+/// Submissions per source since `since` (`YYYY-MM-DDTHH`), from the hourly rollup (the status
+/// page, which never counts rows).
+pub(crate) fn sources_since<'a, DB>(since: &'a str) -> QueryBuilder<'a, DB>
+where
+    DB: Dialect,
+    &'a str: Bind<'a, DB>,
+{
+    let (bind_open, bind_close) = DB::BIND_HOUR;
+    let mut query = QueryBuilder::new(format!(
+        "SELECT source_kind, source, CAST(SUM(count) AS BIGINT) AS count \
+         FROM submission_rollup_hourly WHERE hour >= {bind_open}"
+    ));
+    query.push_bind(since).push(format!(
+        "{bind_close} GROUP BY source_kind, source HAVING SUM(count) > 0 ORDER BY source"
+    ));
+    query
+}

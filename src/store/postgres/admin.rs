@@ -33,17 +33,11 @@ pub(super) async fn stats(store: &PgStore, since: &str) -> anyhow::Result<Stats>
     .await
     .context("counting submissions")?;
     let queue = store.queue_stats().await?;
-    let oldest: Option<String> = sqlx::query_scalar(
-        "SELECT relay_ts(MIN(received_at)) FROM submissions WHERE status IN ('queued', 'retrying')",
-    )
-    .fetch_one(store.pool())
-    .await
-    .context("finding the oldest waiting submission")?;
     Ok(Stats {
         since: since.to_owned(),
         counts,
         queue_depth: queue.depth,
-        oldest_waiting_received_at: oldest,
+        oldest_waiting_received_at: queue.oldest_received_at,
         oldest_due_age_seconds: queue.oldest_due_age_seconds,
     })
 }

@@ -115,9 +115,10 @@ impl LogStore for PgStore {
     }
 
     async fn queue_stats(&self) -> anyhow::Result<QueueStats> {
-        let (depth, age): (i64, Option<i64>) = sqlx::query_as(
+        let (depth, age, oldest_received_at): (i64, Option<i64>, Option<String>) = sqlx::query_as(
             "SELECT COUNT(*),
-                    EXTRACT(EPOCH FROM now() - MIN(next_attempt_at) FILTER (WHERE next_attempt_at <= now()))::int8
+                    EXTRACT(EPOCH FROM now() - MIN(next_attempt_at) FILTER (WHERE next_attempt_at <= now()))::int8,
+                    relay_ts(MIN(received_at))
              FROM submissions WHERE status IN ('queued', 'retrying')",
         )
         .fetch_one(&self.pool)
@@ -126,6 +127,7 @@ impl LogStore for PgStore {
         Ok(QueueStats {
             depth,
             oldest_due_age_seconds: age.unwrap_or(0).max(0),
+            oldest_received_at,
         })
     }
 
@@ -179,6 +181,15 @@ impl LogStore for PgStore {
                 .await
                 .context("reading the hourly latency rollup")?,
         ))
+    }
+
+    async fn sources_since(&self, since: &str) -> anyhow::Result<Vec<super::SourceCount>> {
+        let mut query = super::statements::sources_since::<sqlx::Postgres>(since);
+        query
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .context("reading the hourly source rollup")
     }
 
     async fn find_person(&self, email: &str) -> anyhow::Result<super::PersonIds> {

@@ -48,16 +48,11 @@ impl SqliteStore {
         .await
         .context("counting submissions")?;
         let queue = self.queue_stats().await?;
-        let (oldest,): (Option<String>,) =
-            sqlx::query_as("SELECT MIN(received_at) FROM submissions WHERE status IN ('queued', 'retrying')")
-                .fetch_one(self.pool())
-                .await
-                .context("finding the oldest waiting submission")?;
         Ok(Stats {
             since: since.to_owned(),
             counts,
             queue_depth: queue.depth,
-            oldest_waiting_received_at: oldest,
+            oldest_waiting_received_at: queue.oldest_received_at,
             oldest_due_age_seconds: queue.oldest_due_age_seconds,
         })
     }

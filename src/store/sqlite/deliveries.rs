@@ -167,8 +167,8 @@ impl SqliteStore {
     /// Rows waiting for delivery (queued or retrying), and how many seconds the oldest
     /// due one has been waiting.
     pub async fn queue_stats(&self) -> anyhow::Result<QueueStats> {
-        let (depth, oldest_due): (i64, Option<String>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END)
+        let (depth, oldest_due, oldest_received_at): (i64, Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END), MIN(received_at)
              FROM submissions WHERE status IN ('queued', 'retrying')",
         )
         .bind(now_timestamp())
@@ -181,6 +181,7 @@ impl SqliteStore {
         Ok(QueueStats {
             depth,
             oldest_due_age_seconds: age,
+            oldest_received_at,
         })
     }
 }

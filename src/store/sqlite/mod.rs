@@ -233,6 +233,15 @@ impl LogStore for SqliteStore {
         ))
     }
 
+    async fn sources_since(&self, since: &str) -> anyhow::Result<Vec<super::SourceCount>> {
+        let mut query = super::statements::sources_since::<sqlx::Sqlite>(since);
+        query
+            .build_query_as()
+            .fetch_all(self.pool())
+            .await
+            .context("reading the hourly source rollup")
+    }
+
     async fn find_person(&self, email: &str) -> anyhow::Result<super::PersonIds> {
         SqliteStore::find_person(self, email).await
     }

@@ -93,10 +93,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&sources)?;
     match cli.command {
         Command::Serve => {
-            crate::telemetry::init(&config.log.filter, config.log.json);
+            let telemetry = crate::telemetry::init(&config.log.filter, config.log.json);
             let app = Application::build_reloadable(config, sources.clone()).await?;
             tracing::info!(port = app.port(), "talk-relay listening");
-            app.run_until_stopped().await
+            let served = app.run_until_stopped().await;
+            telemetry.shutdown();
+            served
         }
         Command::Migrate => {
             crate::store::open_migrated(&config.database).await?;

@@ -27,3 +27,4 @@ pub mod state;
 pub mod store;
 pub mod talk_session;
 pub mod telemetry;
+pub mod traces;

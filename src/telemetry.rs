@@ -1,24 +1,84 @@
-//! Structured logs with `tracing`: plain for people, JSON for collectors.
+//! Structured logs with `tracing`: plain for people, JSON for collectors. And traces
+//! (docs/operations.md, "Traces"): OpenTelemetry over OTLP/HTTP when the standard
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, off (and costing nothing) otherwise.
 
-use tracing_subscriber::{fmt, EnvFilter};
+use opentelemetry::trace::TracerProvider as _;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, EnvFilter, Layer};
 
-/// Installs the global subscriber; `RUST_LOG` overrides the configured filter.
-pub fn init(filter: &str, json: bool) {
+/// What must be flushed before the process exits: the trace exporter, when traces are on.
+pub struct Telemetry {
+    traces: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Sends the spans still buffered.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.traces {
+            if let Err(error) = provider.shutdown() {
+                eprintln!("traces: the last spans were not sent: {error}");
+            }
+        }
+    }
+}
+
+/// Installs the global subscriber; `RUST_LOG` overrides the configured filter. With
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set, spans also go
+/// to that OTLP/HTTP receiver (`OTEL_EXPORTER_OTLP_PROTOCOL`: `http/protobuf` or `http/json`).
+pub fn init(filter: &str, json: bool) -> Telemetry {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
     // Colour codes only for a person at a terminal, never in a file or a collector's pipe.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = fmt()
-        .with_env_filter(filter)
+    let lines = fmt::layer()
         .with_target(false)
         .with_ansi(colour)
         .with_writer(std::io::stderr);
-    let result = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let lines = if json { lines.json().boxed() } else { lines.boxed() };
+    let traces = otlp_traces();
+    let spans = traces
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("talk-relay")));
+    let result = tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .with(spans)
+        .try_init();
     if let Err(error) = result {
         eprintln!("logging was already set up: {error}");
+    }
+    if traces.is_some() {
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        crate::traces::switch_on();
+    }
+    Telemetry { traces }
+}
+
+/// The OTLP exporter the standard variables ask for; `None` when none is set (or it cannot
+/// be built, which is said once).
+fn otlp_traces() -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    if !set("OTEL_EXPORTER_OTLP_ENDPOINT") && !set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+        return None;
+    }
+    let exporter = opentelemetry_otlp::SpanExporter::builder().with_http().build();
+    match exporter {
+        Ok(exporter) => Some(
+            opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .with_batch_exporter(exporter)
+                .with_resource(
+                    opentelemetry_sdk::Resource::builder()
+                        .with_service_name("talk-relay")
+                        .build(),
+                )
+                .build(),
+        ),
+        Err(error) => {
+            eprintln!("traces are off: the OTLP exporter could not be built: {error}");
+            None
+        }
     }
 }
 
@@ -60,8 +120,10 @@ impl tracing_actix_web::RootSpanBuilder for RelayRootSpan {
             })
             .map(|ip| ip.to_string())
             .unwrap_or_default();
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "HTTP request",
+            otel.name = %format!("{} {route}", request.method()),
+            otel.kind = "server",
             http.method = %request.method(),
             http.route = %route,
             request_id = %request_id,
@@ -70,7 +132,11 @@ impl tracing_actix_web::RootSpanBuilder for RelayRootSpan {
             otel.status_code = tracing::field::Empty,
             exception.message = tracing::field::Empty,
             exception.details = tracing::field::Empty,
-        )
+        );
+        // An incoming W3C `traceparent` makes this request part of the caller's trace.
+        let incoming = request.headers().get("traceparent").and_then(|v| v.to_str().ok());
+        crate::traces::continue_trace(&span, incoming);
+        span
     }
 
     fn on_request_end<B: actix_web::body::MessageBody>(

@@ -285,9 +285,14 @@ async fn attempt_task(row: crate::store::ClaimedRow, ctx: Rc<AttemptContext>) ->
     let id = row.id.clone();
     let span = tracing::info_span!(
         "delivery",
+        otel.name = "delivery attempt",
+        otel.kind = "client",
         submission_id = %row.id,
+        attempt = row.attempts + 1,
         request_id = %row.request_id.as_deref().unwrap_or("-")
     );
+    // The attempt joins its submission's trace, across the queue (docs/operations.md, "Traces").
+    crate::traces::continue_trace(&span, row.trace_parent.as_deref());
     if let Err(error) = deliver(row, &ctx).instrument(span.clone()).await {
         span.in_scope(|| {
             tracing::error!(

@@ -101,6 +101,7 @@ impl RequestMeta {
             spam_reasons: None,
             files: None,
             consent_proof: None,
+            trace_parent: crate::traces::current_traceparent(),
         }
     }
 }

@@ -29,6 +29,7 @@ use crate::state::AppState;
 use crate::store::{NewSubmission, Recorded};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use tracing::Instrument;
 
 /// Intake's routes: `POST /f/{form}` (and its CORS preflight), `POST /hooks/{hook}`, and
 /// `GET /thanks`.
@@ -103,7 +104,7 @@ async fn receive_form(
     page: &mut Option<url::Url>,
 ) -> Result<Receipt, IntakeError> {
     // 1. Guard: rate limits and the origin, before anything is read.
-    guard_form(form, req, state, meta)?;
+    tracing::info_span!("guard").in_scope(|| guard_form(form, req, state, meta))?;
     // 2. Parse: the body under the size and time limits, fields under the input limits,
     //    files (docs/files.md) streamed to the spool under the form's file limits.
     let (fields, mut spooled) = attachments::read_fields(form, config, req, body, state).await?;
@@ -312,7 +313,12 @@ pub(crate) async fn record(state: &AppState, row: NewSubmission) -> Result<Recor
         )));
     }
     let status = row.status;
-    let recorded = state.writer.record(row).await.map_err(IntakeError::Unavailable)?;
+    let recorded = state
+        .writer
+        .record(row)
+        .instrument(tracing::info_span!("log write"))
+        .await
+        .map_err(IntakeError::Unavailable)?;
     state.outage_log.recorded();
     if let Recorded::New(id) = &recorded {
         tracing::info!(submission_id = %id, status = status.as_str(), "submission recorded");

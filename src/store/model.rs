@@ -37,6 +37,8 @@ pub struct NewSubmission {
     pub files: Option<String>,
     /// The consent box's field, answer and words, a JSON object (docs/operations.md).
     pub consent_proof: Option<String>,
+    /// The intake request's W3C `traceparent`, when traces are on: its deliveries join its trace.
+    pub trace_parent: Option<String>,
 }
 
 /// A stored submission, as the admin API and tests read it: the columns a list shows
@@ -330,6 +332,8 @@ pub struct ClaimedRow {
     pub received_at: String,
     pub request_id: Option<String>,
     pub lease_token: String,
+    /// The intake request's `traceparent`, when traces were on.
+    pub trace_parent: Option<String>,
 }
 
 /// A claim on one row: its id and the token the claim wrote. Outcomes and releases carry

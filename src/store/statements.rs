@@ -62,7 +62,7 @@ where
     let mut query = QueryBuilder::new(
         "INSERT INTO submissions (id, received_at, source_kind, source, status, next_attempt_at,
              last_error, email, subject, consent, consent_note, client_ip, user_agent, origin, page_url,
-             idempotency_key, payload, fields, request_id, captcha, spam_verdict, spam_score, spam_reasons, files, consent_proof) ",
+             idempotency_key, payload, fields, request_id, captcha, spam_verdict, spam_score, spam_reasons, files, consent_proof, trace_parent) ",
     );
     query.push_values(rows, |mut values, row| {
         values
@@ -93,7 +93,8 @@ where
             .push_bind(row.spam_score)
             .push_bind(&row.spam_reasons)
             .push_bind(&row.files)
-            .push_bind(&row.consent_proof);
+            .push_bind(&row.consent_proof)
+            .push_bind(&row.trace_parent);
     });
     query.push(
         " ON CONFLICT (source_kind, source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING

@@ -31,4 +31,5 @@ mod senders;
 mod sessions;
 mod spam;
 mod switching;
+mod traces;
 mod visitors;

@@ -116,7 +116,7 @@ impl BatchStatements for Batch<'_> {
              SET leased_until = clock_timestamp() + make_interval(secs => $2), lease_token = $3
              FROM due WHERE s.id = due.id
              RETURNING s.id, s.payload, s.attempts, relay_ts(s.received_at) AS received_at, s.request_id,
-                       s.lease_token",
+                       s.lease_token, s.trace_parent",
         )
         .bind(limit as i64)
         .bind(lease.as_secs_f64())

@@ -28,7 +28,7 @@ pub async fn claim_due(
              WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ?2
                AND (leased_until IS NULL OR leased_until <= ?2)
              ORDER BY next_attempt_at LIMIT ?3)
-         RETURNING id, payload, attempts, received_at, request_id, lease_token",
+         RETURNING id, payload, attempts, received_at, request_id, lease_token, trace_parent",
     )
     .bind(utc_timestamp(lease_until))
     .bind(utc_timestamp(now))

@@ -349,6 +349,7 @@ fn queued_row() -> talk_relay::store::NewSubmission {
         spam_reasons: None,
         files: None,
         consent_proof: None,
+        trace_parent: None,
     }
 }
 

@@ -27,7 +27,10 @@ async fn main() -> std::io::Result<()> {
             .route("/v1/talk/compose", web::post().to(compose))
             .route("/count", web::get().to(count))
             // An OTLP/HTTP sink, for bench/run's phase with traces on.
-            .route("/v1/traces", web::post().to(|| async { HttpResponse::Ok().body("{}") }))
+            .route(
+                "/v1/traces",
+                web::post().to(|| async { HttpResponse::Ok().body("{}") }),
+            )
     })
     .workers(1)
     .bind(("127.0.0.1", port))?

@@ -73,6 +73,16 @@ pub enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Write a starter configuration with one form (to --config, else config/local.toml) and
+    /// print the form's HTML, the secrets still to set and the next commands. Never overwrites.
+    Init {
+        /// The form's name, as in /f/NAME.
+        #[arg(long, default_value = "contact")]
+        form: String,
+        /// The site that posts to it, e.g. https://www.example.com (default: any site).
+        #[arg(long)]
+        origin: Option<String>,
+    },
     /// Print, as JSON, everything held about one person (a GDPR access request), matched as
     /// `erase` matches, with each row's proof of consent.
     ExportPerson {
@@ -82,6 +92,20 @@ pub enum Command {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Init { form, origin } = &cli.command {
+        // Before any configuration is read: this writes the first one.
+        let path = cli
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("config/local.toml"));
+        let starter = crate::starter::Starter {
+            form,
+            origin: origin.as_deref(),
+        };
+        crate::starter::write_new(&path, &crate::starter::render(&starter)?)?;
+        say!("{}", crate::starter::next_steps(&path, form));
+        return Ok(());
+    }
     let sources = ConfigSources {
         file: cli.config,
         overlays: Vec::new(),
@@ -117,6 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => check_config(&config),
+        Command::Init { .. } => unreachable!("answered before the configuration is read"),
     }
 }
 

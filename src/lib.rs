@@ -22,6 +22,7 @@ pub mod pages;
 pub mod person;
 pub mod refusals;
 pub mod spam;
+pub mod starter;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -290,3 +290,90 @@ fn database_url_chooses_the_backend_and_never_prints_its_password() {
     );
     assert!(!stderr.contains("s3cret"), "{stderr}");
 }
+
+/// docs/operations.md, "Commands": `init` writes a starter configuration that the relay then
+/// runs as written, prints what to do next, and never overwrites a file.
+#[actix_web::test]
+async fn init_writes_a_starter_configuration_that_serves_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = relay(
+        dir.path(),
+        &[
+            "init",
+            "--form",
+            "support",
+            "--origin",
+            "https://www.example.com/contact",
+        ],
+        &[],
+    );
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = dir.path().join("config/local.toml");
+    let text = std::fs::read_to_string(&written).unwrap();
+    assert!(
+        text.contains("[forms.support]") && text.contains("allowed_origins = [\"https://www.example.com\"]")
+    );
+    assert!(
+        said.contains("<form action=\"http://127.0.0.1:8080/f/support\" method=\"post\">"),
+        "{said}"
+    );
+    assert!(said.contains("ORTTO_API_KEY") && said.contains("TALK_RELAY_ADMIN_TOKEN"));
+    assert_eq!(
+        said.matches("\n  talk-relay --config config/local.toml ").count(),
+        2,
+        "{said}"
+    );
+    assert!(said.contains("curl "));
+
+    // The next commands work as printed: check-config, then serve and a post.
+    let checked = relay(
+        dir.path(),
+        &["--config", "config/local.toml", "check-config"],
+        &[],
+    );
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(String::from_utf8_lossy(&checked.stdout).contains("support"));
+    let port = crate::crash::free_port();
+    let child = crate::commands::relay_binary()
+        .args(["--config", "config/local.toml", "serve"])
+        .current_dir(dir.path())
+        .env("TALK_RELAY__SERVER__PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _relay = crate::crash::Relay::from(child);
+    let base = format!("http://127.0.0.1:{port}");
+    crate::crash::wait_healthy(&base).await;
+    let answer = crate::helpers::test_client()
+        .post(format!("{base}/f/support"))
+        .insert_header(("Accept", "application/json"))
+        .insert_header(("Content-Type", crate::helpers::URLENCODED))
+        .send_body("email=you%40example.com&message=hello")
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 202);
+
+    // Never over a file that is there, and bad input is refused with a reason.
+    let again = relay(dir.path(), &["init"], &[]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), text);
+    let bad = relay(
+        dir.path(),
+        &["--config", "other.toml", "init", "--origin", "ftp://example.com"],
+        &[],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--origin"));
+    assert!(!dir.path().join("other.toml").exists());
+}

@@ -143,11 +143,17 @@ impl Application {
             actix_web::rt::spawn(purge_old_rows(self.store.clone(), self.retention, stop.clone()));
         let upkeep = actix_web::rt::spawn(watch_storage(self.store.clone(), self.health, stop.clone()));
         let sweeper = actix_web::rt::spawn(sweep_files(self.state.clone(), stop.clone()));
+        // Listening, and the log open and migrated: ready, for a `Type=notify` unit.
+        notify_systemd(&[sd_notify::NotifyState::Ready]);
+        if let Some(every) = sd_notify::watchdog_enabled() {
+            actix_web::rt::spawn(keep_watchdog(every, stop.clone()));
+        }
         actix_web::rt::spawn(sample_queue(self.state.clone(), stop.clone()));
         if let Some(url) = self.state.config().alerts_url.clone() {
             actix_web::rt::spawn(crate::alerts::watch(self.state.clone(), url, stop.clone()));
         }
         let served = self.server.await.context("running the HTTP server");
+        notify_systemd(&[sd_notify::NotifyState::Stopping]);
         stop.cancel();
         if let Err(error) = worker.await {
             tracing::error!(%error, "the delivery worker ended abnormally");
@@ -285,6 +291,25 @@ fn metrics_for(database: &crate::config::DatabaseSettings) -> Arc<Metrics> {
         .database_min_free_bytes
         .set(database.min_free_bytes() as i64);
     metrics
+}
+
+/// Tells systemd (`NOTIFY_SOCKET`, a `Type=notify` unit) how the relay is; nothing without it.
+fn notify_systemd(state: &[sd_notify::NotifyState]) {
+    if let Err(error) = sd_notify::notify(state) {
+        tracing::warn!(%error, "could not tell systemd");
+    }
+}
+
+/// Pings systemd's watchdog at half its interval while the runtime runs: a relay whose
+/// runtime stalls stops pinging, and systemd restarts it.
+async fn keep_watchdog(every: Duration, stop: CancellationToken) {
+    loop {
+        notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+        tokio::select! {
+            _ = tokio::time::sleep(every / 2) => {}
+            _ = stop.cancelled() => return,
+        }
+    }
 }
 
 /// Samples the queue for the status page's chart: at start, then every five minutes.

@@ -377,3 +377,50 @@ async fn init_writes_a_starter_configuration_that_serves_and_never_overwrites() 
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--origin"));
     assert!(!dir.path().join("other.toml").exists());
 }
+
+/// docs/operations.md, "Running under systemd": with `NOTIFY_SOCKET` (a `Type=notify` unit) the
+/// relay says `READY=1` once it listens and its log is open, pings `WATCHDOG=1` at half of
+/// `WATCHDOG_USEC`, and says `STOPPING=1` on SIGTERM, then exits cleanly.
+#[actix_web::test]
+async fn serve_tells_systemd_it_is_ready_pings_the_watchdog_and_says_it_stops() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let port = crate::crash::free_port();
+    let mut child = crate::commands::relay_binary()
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("TALK_RELAY__SERVER__PORT", port.to_string())
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "200000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buffer = [0u8; 256];
+    let mut said = Vec::new();
+    while said.iter().filter(|m: &&String| m.contains("WATCHDOG=1")).count() < 3 {
+        let read = socket
+            .recv(&mut buffer)
+            .expect("the relay speaks to the notify socket");
+        said.push(String::from_utf8_lossy(&buffer[..read]).into_owned());
+    }
+    assert!(said[0].contains("READY=1"), "ready first: {said:?}");
+    // Ready means serving: the health check answers at once.
+    crate::crash::wait_healthy(&format!("http://127.0.0.1:{port}")).await;
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    loop {
+        let read = socket.recv(&mut buffer).expect("STOPPING=1 before the exit");
+        if String::from_utf8_lossy(&buffer[..read]).contains("STOPPING=1") {
+            break;
+        }
+    }
+    assert!(child.wait().unwrap().success());
+}

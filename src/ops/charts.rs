@@ -48,8 +48,7 @@ pub async fn overview(state: &AppState) -> anyhow::Result<Overview> {
     let mut by_status: BTreeMap<&'static str, i64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
     let day = &hours[(HOURS - 24) as usize];
     for row in statuses.iter().filter(|r| r.hour >= *day) {
-        if let Some((status, count)) = by_status.iter_mut().find(|(s, _)| **s == row.key) {
-            let _ = status;
+        if let Some(count) = by_status.get_mut(row.key.as_str()) {
             *count += row.count;
         }
     }

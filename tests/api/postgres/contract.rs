@@ -70,43 +70,29 @@ async fn pairs(app: &TestApp, sql: &str) -> Vec<(String, i64)> {
 
 /// The rollups agree with the rows, by status and by source.
 async fn assert_rollups_match(app: &TestApp) {
-    assert_eq!(
-        pairs(app, "SELECT status, COUNT(*) FROM submissions GROUP BY status ORDER BY status").await,
-        pairs(
-            app,
-            "SELECT status, CAST(SUM(count) AS BIGINT) FROM submission_counts_daily GROUP BY status ORDER BY status"
-        )
-        .await,
-        "the daily rollup"
-    );
-    assert_eq!(
-        pairs(
-            app,
-            "SELECT status, COUNT(*) FROM submissions GROUP BY status ORDER BY status"
-        )
-        .await,
-        pairs(
-            app,
+    let by_status = "SELECT status, COUNT(*) FROM submissions GROUP BY status ORDER BY status";
+    let by_source = "SELECT source, COUNT(*) FROM submissions GROUP BY source ORDER BY source";
+    for (rows, rollup, what) in [
+        (
+            by_status,
+            "SELECT status, CAST(SUM(count) AS BIGINT) FROM submission_counts_daily GROUP BY status ORDER BY status",
+            "the daily rollup",
+        ),
+        (
+            by_status,
             "SELECT status, CAST(SUM(count) AS BIGINT) FROM status_rollup_hourly GROUP BY status
-             HAVING SUM(count) > 0 ORDER BY status"
-        )
-        .await,
-        "the hourly status rollup (the status page's chart)"
-    );
-    assert_eq!(
-        pairs(
-            app,
-            "SELECT source, COUNT(*) FROM submissions GROUP BY source ORDER BY source"
-        )
-        .await,
-        pairs(
-            app,
+             HAVING SUM(count) > 0 ORDER BY status",
+            "the hourly status rollup (the status page's chart)",
+        ),
+        (
+            by_source,
             "SELECT source, CAST(SUM(count) AS BIGINT) FROM submission_rollup_hourly GROUP BY source
-             HAVING SUM(count) > 0 ORDER BY source"
-        )
-        .await,
-        "the hourly rollup"
-    );
+             HAVING SUM(count) > 0 ORDER BY source",
+            "the hourly rollup",
+        ),
+    ] {
+        assert_eq!(pairs(app, rows).await, pairs(app, rollup).await, "{what}");
+    }
 }
 
 async fn a_submission_is_recorded_delivered_listed_and_counted(db: Option<&str>) {

@@ -10,6 +10,7 @@ mod cleaning;
 mod cli;
 mod crash;
 mod delivery;
+mod deploy;
 mod docs;
 mod faults;
 mod files;

@@ -76,6 +76,7 @@ impl Application {
         };
         let worker = DeliveryWorker {
             writer: writer.clone(),
+            log: store.clone(),
             settings: WorkerSettings::of(&config),
             state: deliveries.clone(),
             budget: outbound.clone(),

@@ -76,6 +76,9 @@ pub enum Next {
 /// The delivery loop's parts, built by `startup`.
 pub struct DeliveryWorker {
     pub writer: LogWriter,
+    /// The log, read to see whether anything is due before the budget is taken or a claim
+    /// is written: an idle relay's polls write nothing.
+    pub log: crate::store::Store,
     pub settings: WorkerSettings,
     pub state: Arc<DeliveryState>,
     pub budget: Option<Arc<dyn OutboundBudget>>,
@@ -143,12 +146,15 @@ impl DeliveryWorker {
             && room > 0
             && (flight.tasks.is_empty() || room >= (settings.concurrency / 2).max(1))
         {
-            let (allowed, next_slot) = self.take_budget(room).await;
-            flight.budget_at = next_slot.map(|wait| Instant::now() + wait);
-            if allowed > 0 {
-                let started = self.claim_and_start(ctx, flight, allowed).await;
-                filled = started == room;
-                self.refund(allowed - started).await;
+            let due = self.due(room).await;
+            if due > 0 {
+                let (allowed, next_slot) = self.take_budget(due).await;
+                flight.budget_at = next_slot.map(|wait| Instant::now() + wait);
+                if allowed > 0 {
+                    let started = self.claim_and_start(ctx, flight, allowed).await;
+                    filled = started == room;
+                    self.refund(allowed - started).await;
+                }
             }
         }
         if filled && flight.budget_at.is_none() {
@@ -184,6 +190,18 @@ impl DeliveryWorker {
             flight.tasks.spawn_local(attempt_task(row, ctx.clone()));
         }
         claimed
+    }
+
+    /// How many rows are due now, up to `room` (a read). When the log cannot say, `room`: the
+    /// claim then finds out.
+    async fn due(&self, room: usize) -> usize {
+        match self.log.due_now(room).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "could not count due submissions; claiming anyway");
+                room
+            }
+        }
     }
 
     fn attempt_context(&self) -> AttemptContext {

@@ -52,6 +52,10 @@ pub trait LogStore: Send + Sync {
     /// Rows waiting for delivery, and how many seconds the oldest due one has waited.
     async fn queue_stats(&self) -> anyhow::Result<QueueStats>;
 
+    /// How many rows a claim could take now, up to `limit`: a read, so an idle relay's polls
+    /// write nothing (docs/delivery.md, "The delivery loop").
+    async fn due_now(&self, limit: usize) -> anyhow::Result<usize>;
+
     /// Re-queues rows with a fresh attempt budget: by id (any row with a payload that is not
     /// delivered and not in flight) or by status (`dead`, `dry_run`). Returns how many.
     async fn replay(&self, ids: &[String], status: Option<Status>) -> anyhow::Result<u64>;

@@ -181,11 +181,30 @@ where
     Option<&'a str>: Bind<'a, DB>,
     Option<String>: Bind<'a, DB>,
 {
-    let mut insert = QueryBuilder::new(
+    let mut insert = QueryBuilder::new("");
+    push_insert_attempts(&mut insert, attempts);
+    insert
+}
+
+/// [`insert_attempts`] pushed onto `query` (PostgreSQL sends it as a CTE of the outcomes'
+/// UPDATE, one statement for the whole round).
+pub(crate) fn push_insert_attempts<'a, DB>(
+    query: &mut QueryBuilder<'a, DB>,
+    attempts: &'a [(&'a str, &'a AttemptRecord)],
+) where
+    DB: Dialect,
+    &'a str: Bind<'a, DB>,
+    String: Bind<'a, DB>,
+    i64: Bind<'a, DB>,
+    Option<i64>: Bind<'a, DB>,
+    Option<&'a str>: Bind<'a, DB>,
+    Option<String>: Bind<'a, DB>,
+{
+    query.push(
         "INSERT INTO delivery_attempts (submission_id, attempt, started_at, duration_ms,
              http_status, error_kind, error, response_excerpt) ",
     );
-    insert.push_values(attempts, |mut row, (id, a)| {
+    query.push_values(attempts, |mut row, (id, a)| {
         row.push_bind(*id)
             .push("(SELECT COUNT(*) + 1 FROM delivery_attempts WHERE submission_id = ")
             .push_bind_unseparated(*id)
@@ -198,7 +217,6 @@ where
             .push_bind(a.error.clone())
             .push_bind(a.response_excerpt.clone());
     });
-    insert
 }
 
 /// One authenticated `/talk/session` request (never the token).

@@ -131,6 +131,21 @@ impl LogStore for PgStore {
         })
     }
 
+    async fn due_now(&self, limit: usize) -> anyhow::Result<usize> {
+        let due: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (
+                 SELECT 1 FROM submissions
+                 WHERE status IN ('queued', 'retrying') AND next_attempt_at <= clock_timestamp()
+                   AND (leased_until IS NULL OR leased_until <= clock_timestamp())
+                 LIMIT $1) AS due",
+        )
+        .bind(limit as i64)
+        .fetch_one(&self.pool)
+        .await
+        .context("counting due submissions")?;
+        Ok(usize::try_from(due).unwrap_or(0))
+    }
+
     async fn replay(&self, ids: &[String], status: Option<Status>) -> anyhow::Result<u64> {
         admin::replay(&self.pool, ids, status).await
     }

@@ -47,15 +47,15 @@ impl BatchStatements for Batch<'_> {
             .iter()
             .filter_map(|f| f.attempt.map(|a| (f.lease.id.as_str(), a)))
             .collect();
+        // One statement for the round: the attempts as a CTE of the rows' UPDATE (a
+        // data-modifying CTE runs whether or not the UPDATE reads it).
+        let mut update: QueryBuilder<Postgres> = QueryBuilder::new("");
         if !attempts.is_empty() {
-            let mut insert = crate::store::statements::insert_attempts::<Postgres>(&attempts);
-            insert
-                .build()
-                .execute(&mut *self.0)
-                .await
-                .context("recording delivery attempts")?;
+            update.push("WITH recorded AS (");
+            crate::store::statements::push_insert_attempts(&mut update, &attempts);
+            update.push(") ");
         }
-        let mut update: QueryBuilder<Postgres> = QueryBuilder::new(
+        update.push(
             "UPDATE submissions SET status = v.new_status, attempts = attempts + v.new_added,
                  last_attempt_at = COALESCE(v.new_attempted_at, last_attempt_at),
                  last_http_status = CASE WHEN v.new_status = 'delivered' THEN v.new_http_status
@@ -96,7 +96,7 @@ impl BatchStatements for Batch<'_> {
             .build()
             .execute(&mut *self.0)
             .await
-            .context("updating delivered submissions")?
+            .context("recording delivery attempts and outcomes")?
             .rows_affected();
         Ok(finishes.len().saturating_sub(applied as usize))
     }

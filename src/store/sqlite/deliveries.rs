@@ -166,6 +166,23 @@ impl SqliteStore {
 
     /// Rows waiting for delivery (queued or retrying), and how many seconds the oldest
     /// due one has been waiting.
+    /// The rows [`claim_due`] would take now, up to `limit`, counted on a reader.
+    pub async fn due_now(&self, limit: usize) -> anyhow::Result<usize> {
+        let due: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (
+                 SELECT 1 FROM submissions INDEXED BY submissions_due
+                 WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ?1
+                   AND (leased_until IS NULL OR leased_until <= ?1)
+                 LIMIT ?2)",
+        )
+        .bind(now_timestamp())
+        .bind(limit as i64)
+        .fetch_one(self.pool())
+        .await
+        .context("counting due submissions")?;
+        Ok(usize::try_from(due).unwrap_or(0))
+    }
+
     pub async fn queue_stats(&self) -> anyhow::Result<QueueStats> {
         let (depth, oldest_due, oldest_received_at): (i64, Option<String>, Option<String>) = sqlx::query_as(
             "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END), MIN(received_at)

@@ -182,6 +182,10 @@ impl LogStore for SqliteStore {
         SqliteStore::queue_stats(self).await
     }
 
+    async fn due_now(&self, limit: usize) -> anyhow::Result<usize> {
+        SqliteStore::due_now(self, limit).await
+    }
+
     async fn replay(&self, ids: &[String], status: Option<Status>) -> anyhow::Result<u64> {
         SqliteStore::replay(self, ids, status).await
     }

@@ -41,6 +41,7 @@ on_both_backends!(
     a_repeated_idempotency_key_answers_the_first_id,
     an_expired_claim_changes_nothing_once_another_holds_the_row,
     a_worker_round_delivers_what_is_due_and_honours_a_pause,
+    an_idle_relay_polls_without_writing,
     the_quarantine_releases_confirms_counts_and_purges,
     purge_and_erase_reach_every_table,
     files_are_recorded_listed_linked_across_a_restart_and_erased,
@@ -350,6 +351,7 @@ async fn a_worker_round_delivers_what_is_due_and_honours_a_pause(db: Option<&str
     let state = Arc::new(DeliveryState::new(false));
     let worker = DeliveryWorker {
         writer: writer.clone(),
+        log: log.clone(),
         settings: WorkerSettings::of(&app.config("")),
         state: state.clone(),
         budget: None,
@@ -373,6 +375,43 @@ async fn a_worker_round_delivers_what_is_due_and_honours_a_pause(db: Option<&str
     assert!(matches!(worker.round().await, Next::Paused(_)));
     assert_eq!(ortto.requests().len(), 1, "a paused worker sent a row");
     assert_eq!(app.submission(&waiting.id).await.status, Status::Queued);
+}
+
+/// docs/delivery.md, "The delivery loop": an idle relay's polls are reads. Twenty polls with
+/// nothing due commit no batch (no claim is written) and, on PostgreSQL, leave the shared
+/// budget's rows as they were (no take and refund); a post is still delivered at once after.
+async fn an_idle_relay_polls_without_writing(db: Option<&str>) {
+    let ortto = FakeOrtto::start().await;
+    let overlay = "[delivery]\npoll_interval_ms = 50\n[ortto]\nlimit_outbound = true\n";
+    let app = spawn_app_on(db, &ortto, overlay).await;
+    let first = submit(&app, "idle@example.com", "before the pause").await;
+    wait_for(&app, &first, "delivered").await;
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let writes = || async {
+        let metrics = app.get("/metrics").send(200).await.body;
+        let batches = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("talk_relay_log_writer_batches_total "))
+            .map(str::to_owned);
+        let budget = match db {
+            Some(url) => {
+                let pool = sqlx::PgPool::connect(url).await.unwrap();
+                sqlx::query_scalar::<_, Option<String>>(
+                    "SELECT string_agg(xmin::text || ' ' || tat::text, ', ' ORDER BY window_ms) FROM outbound_budget",
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+            }
+            None => None,
+        };
+        (batches.expect("the writer's batches are counted"), budget)
+    };
+    let before = writes().await;
+    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(writes().await, before, "an idle second of polls wrote");
+    let second = submit(&app, "idle@example.com", "after the pause").await;
+    wait_for(&app, &second, "delivered").await;
 }
 
 /// docs/spam.md: a held post is kept with its payload, counted by reason in the rollup,

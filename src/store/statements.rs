@@ -170,24 +170,8 @@ where
     query
 }
 
-/// Every attempt of a batch of outcomes, numbered after the row's earlier ones.
-pub(crate) fn insert_attempts<'a, DB>(attempts: &'a [(&'a str, &'a AttemptRecord)]) -> QueryBuilder<'a, DB>
-where
-    DB: Dialect,
-    &'a str: Bind<'a, DB>,
-    String: Bind<'a, DB>,
-    i64: Bind<'a, DB>,
-    Option<i64>: Bind<'a, DB>,
-    Option<&'a str>: Bind<'a, DB>,
-    Option<String>: Bind<'a, DB>,
-{
-    let mut insert = QueryBuilder::new("");
-    push_insert_attempts(&mut insert, attempts);
-    insert
-}
-
-/// [`insert_attempts`] pushed onto `query` (PostgreSQL sends it as a CTE of the outcomes'
-/// UPDATE, one statement for the whole round).
+/// Every attempt of a batch of outcomes, numbered after the row's earlier ones, pushed onto
+/// `query` (PostgreSQL sends it as a CTE of the outcomes' UPDATE, one statement a round).
 pub(crate) fn push_insert_attempts<'a, DB>(
     query: &mut QueryBuilder<'a, DB>,
     attempts: &'a [(&'a str, &'a AttemptRecord)],

@@ -49,7 +49,8 @@ pub async fn finish_many(conn: &mut SqliteConnection, finishes: &[Finish<'_>]) -
         .filter_map(|f| f.attempt.map(|a| (f.lease.id.as_str(), a)))
         .collect();
     if !attempts.is_empty() {
-        let mut insert = crate::store::statements::insert_attempts::<Sqlite>(&attempts);
+        let mut insert = sqlx::QueryBuilder::<Sqlite>::new("");
+        crate::store::statements::push_insert_attempts(&mut insert, &attempts);
         insert
             .build()
             .execute(&mut *conn)

@@ -264,6 +264,16 @@ struct PgWriteSession {
     options: PgConnectOptions,
 }
 
+/// Whether the batch is one statement: only intake rows (one INSERT; a duplicate's earlier id
+/// is then read), only delivery outcomes (one statement), or one claim. Such a batch needs no
+/// transaction around it, since one statement is atomic and commits alone, and BEGIN and
+/// COMMIT would be two more round trips (docs/scale-out.md, "Round trips").
+fn one_statement(works: &[&Work]) -> bool {
+    works.iter().all(|work| matches!(work, Work::Record(_)))
+        || works.iter().all(|work| matches!(work, Work::Finish { .. }))
+        || matches!(works, [Work::Claim { .. }])
+}
+
 /// Deadlock and serialization failures: the batch is tried again as a whole.
 const RETRYABLE: [&str; 2] = ["40P01", "40001"];
 
@@ -282,6 +292,9 @@ impl WriteSession for PgWriteSession {
             }
             let conn = self.conn.as_mut().expect("just opened");
             let result = async {
+                if one_statement(works) {
+                    return apply_in(&mut writes::Batch(conn), works).await;
+                }
                 let mut tx = conn.begin().await?;
                 let done = apply_in(&mut writes::Batch(&mut tx), works).await?;
                 tx.commit().await?;

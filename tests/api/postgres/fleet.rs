@@ -51,6 +51,9 @@ impl Instance {
         } else {
             Command::new(binary)
         };
+        // Its own process group: `faketime` forks the relay and waits, so killing only the
+        // process it started would leave the skewed relay running past the test.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command
             .args(["--config", self.config.to_str().unwrap(), "serve"])
             .current_dir(dir)
@@ -67,9 +70,17 @@ impl Instance {
 
     fn kill(&mut self) {
         if let Some(mut relay) = self.process.take() {
+            let group = format!("-{}", relay.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
             relay.kill().unwrap();
             relay.wait().unwrap();
         }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

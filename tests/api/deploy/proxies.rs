@@ -9,6 +9,7 @@ use crate::fake_ortto::FakeOrtto;
 use crate::helpers::{spawn_app_with_ortto, TestApp, ADMIN, BROWSER_ACCEPT, TEST_ADMIN_TOKEN, URLENCODED};
 use actix_web::http::Method;
 use std::net::IpAddr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -39,7 +40,17 @@ impl Drop for Proxy {
             let said = std::fs::read_to_string(self.dir.path().join("proxy.log")).unwrap_or_default();
             eprintln!("the proxy's log:\n{said}");
         }
-        let _ = self.child.kill();
+        // SIGTERM, so nginx's master stops and reaps its workers; then the whole process group,
+        // since workers outlive a master that is killed alone.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
     }
 }
@@ -224,6 +235,7 @@ fn start_nginx(dir: &Path, port: u16, relay_port: u16) -> Child {
     );
     std::fs::write(dir.join("nginx.conf"), main).unwrap();
     Command::new("nginx")
+        .process_group(0)
         .args([
             "-e",
             &path(dir, "proxy.log"),
@@ -263,6 +275,7 @@ fn start_caddy(dir: &Path, port: u16, relay_port: u16) -> Child {
     std::fs::write(dir.join("Caddyfile"), caddyfile).unwrap();
     let log = std::fs::File::create(dir.join("proxy.log")).unwrap();
     Command::new("caddy")
+        .process_group(0)
         .args([
             "run",
             "--adapter",

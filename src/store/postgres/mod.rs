@@ -4,6 +4,16 @@
 //! SKIP LOCKED` and lease by the database's clock, so relays never claim one row at once, and
 //! whatever the relays' own clocks say.
 
+/// The rows a claim may take now, by the database's clock: the claim and the idle check's
+/// count read the same.
+macro_rules! due_rows {
+    () => {
+        "FROM submissions
+         WHERE status IN ('queued', 'retrying') AND next_attempt_at <= clock_timestamp()
+           AND (leased_until IS NULL OR leased_until <= clock_timestamp())"
+    };
+}
+
 mod admin;
 mod budget;
 mod writes;
@@ -132,13 +142,11 @@ impl LogStore for PgStore {
     }
 
     async fn due_now(&self, limit: usize) -> anyhow::Result<usize> {
-        let due: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (
-                 SELECT 1 FROM submissions
-                 WHERE status IN ('queued', 'retrying') AND next_attempt_at <= clock_timestamp()
-                   AND (leased_until IS NULL OR leased_until <= clock_timestamp())
-                 LIMIT $1) AS due",
-        )
+        let due: i64 = sqlx::query_scalar(concat!(
+            "SELECT COUNT(*) FROM (SELECT 1 ",
+            due_rows!(),
+            " LIMIT $1) AS due"
+        ))
         .bind(limit as i64)
         .fetch_one(&self.pool)
         .await

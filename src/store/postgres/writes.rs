@@ -105,19 +105,16 @@ impl BatchStatements for Batch<'_> {
     /// over, never claimed twice. The lease runs on the database's clock.
     async fn claim_due(&mut self, limit: usize, lease: Duration) -> anyhow::Result<Vec<ClaimedRow>> {
         let token = uuid::Uuid::new_v4().simple().to_string();
-        sqlx::query_as::<_, ClaimedRow>(
-            "WITH due AS (
-                 SELECT id FROM submissions
-                 WHERE status IN ('queued', 'retrying') AND next_attempt_at <= clock_timestamp()
-                   AND (leased_until IS NULL OR leased_until <= clock_timestamp())
-                 ORDER BY next_attempt_at LIMIT $1
-                 FOR UPDATE SKIP LOCKED)
+        sqlx::query_as::<_, ClaimedRow>(concat!(
+            "WITH due AS (SELECT id ",
+            due_rows!(),
+            " ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
              UPDATE submissions s
              SET leased_until = clock_timestamp() + make_interval(secs => $2), lease_token = $3
              FROM due WHERE s.id = due.id
              RETURNING s.id, s.payload, s.attempts, relay_ts(s.received_at) AS received_at, s.request_id,
                        s.lease_token, s.trace_parent",
-        )
+        ))
         .bind(limit as i64)
         .bind(lease.as_secs_f64())
         .bind(token)

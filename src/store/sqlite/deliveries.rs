@@ -10,6 +10,15 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use sqlx::{QueryBuilder, Sqlite};
 
+/// The rows a claim may take at `?1` (now): the claim and the idle check's count read the same.
+macro_rules! due_rows {
+    () => {
+        "FROM submissions INDEXED BY submissions_due
+         WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ?1
+           AND (leased_until IS NULL OR leased_until <= ?1)"
+    };
+}
+
 // Writes: run by the log writer, inside its batch transaction.
 
 /// Claims up to `limit` due rows for `lease`, in one `UPDATE … RETURNING`.
@@ -21,18 +30,15 @@ pub async fn claim_due(
     let now = Utc::now();
     let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
     let token = uuid::Uuid::new_v4().simple().to_string();
-    sqlx::query_as::<_, ClaimedRow>(
-        "UPDATE submissions SET leased_until = ?1, lease_token = ?4
-         WHERE id IN (
-             SELECT id FROM submissions INDEXED BY submissions_due
-             WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ?2
-               AND (leased_until IS NULL OR leased_until <= ?2)
-             ORDER BY next_attempt_at LIMIT ?3)
+    sqlx::query_as::<_, ClaimedRow>(concat!(
+        "UPDATE submissions SET leased_until = ?3, lease_token = ?4 WHERE id IN (SELECT id ",
+        due_rows!(),
+        " ORDER BY next_attempt_at LIMIT ?2)
          RETURNING id, payload, attempts, received_at, request_id, lease_token, trace_parent",
-    )
-    .bind(utc_timestamp(lease_until))
+    ))
     .bind(utc_timestamp(now))
     .bind(limit as i64)
+    .bind(utc_timestamp(lease_until))
     .bind(token)
     .fetch_all(&mut *conn)
     .await
@@ -169,13 +175,11 @@ impl SqliteStore {
     /// due one has been waiting.
     /// The rows [`claim_due`] would take now, up to `limit`, counted on a reader.
     pub async fn due_now(&self, limit: usize) -> anyhow::Result<usize> {
-        let due: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (
-                 SELECT 1 FROM submissions INDEXED BY submissions_due
-                 WHERE status IN ('queued', 'retrying') AND next_attempt_at <= ?1
-                   AND (leased_until IS NULL OR leased_until <= ?1)
-                 LIMIT ?2)",
-        )
+        let due: i64 = sqlx::query_scalar(concat!(
+            "SELECT COUNT(*) FROM (SELECT 1 ",
+            due_rows!(),
+            " LIMIT ?2)"
+        ))
         .bind(now_timestamp())
         .bind(limit as i64)
         .fetch_one(self.pool())

@@ -124,6 +124,8 @@ pub struct Metrics {
     pub sessions: Family<OutcomeLabels, Counter>,
     pub writer_batches: Counter,
     pub writer_jobs: Counter,
+    pub delivery_claims: Counter,
+    pub due_checks: Counter,
     pub writer_busy_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
     pub database_free_bytes: Gauge,
     pub wal_bytes: Gauge,
@@ -187,6 +189,8 @@ impl Metrics {
             sessions: Family::default(),
             writer_batches: Counter::default(),
             writer_jobs: Counter::default(),
+            delivery_claims: Counter::default(),
+            due_checks: Counter::default(),
             writer_busy_seconds: Counter::default(),
             database_free_bytes: Gauge::default(),
             wal_bytes: Gauge::default(),
@@ -220,7 +224,9 @@ impl Metrics {
             "deliveries_paused", "1 while deliveries are paused, by reason", paused;
             "sessions", "Talk session-token requests by outcome", sessions;
             "log_writer_batches", "Transactions the log writer committed (or tried to)", writer_batches;
-            "log_writer_jobs", "Writes the log writer applied: recorded submissions, delivery claims and outcomes, session logs", writer_jobs;
+            "log_writer_jobs", "Writes the log writer applied: recorded submissions, delivery outcomes, session logs, and on SQLite delivery claims", writer_jobs;
+            "delivery_claims", "Claims of due rows the delivery loop wrote (docs/delivery.md, \"The delivery loop\")", delivery_claims;
+            "delivery_due_checks", "Reads of how many rows are due, made before a claim when the loop was idle or its last claim came back short", due_checks;
             "log_writer_busy_seconds", "Time the log writer spent applying and committing batches; its rate near 1 means the single writer is saturated", writer_busy_seconds;
             "database_free_bytes", "Free space on the database's filesystem (-1 when unknown); intake refuses below database.min_free_mb", database_free_bytes;
             "wal_bytes", "Size of the SQLite WAL file now", wal_bytes;

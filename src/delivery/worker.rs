@@ -45,6 +45,9 @@ pub(crate) struct Flight {
     tasks: JoinSet<String>,
     claimed: HashMap<String, Lease>,
     budget_at: Option<Instant>,
+    /// The last claim took every row it asked for, so more are likely due: the next round
+    /// claims without counting first.
+    backlog: bool,
 }
 
 impl Flight {
@@ -132,7 +135,9 @@ impl DeliveryWorker {
 
     /// One round: share a pause this relay started, honour any pause, then claim as many due
     /// rows as the free slots and the outbound budget allow (in batches: when idle, or once
-    /// half the slots are free) and start sending them. Answers what to do next.
+    /// a quarter of the slots are free) and start sending them. Answers what to do next. It counts the
+    /// due rows first (a read) unless the last claim came back full: an idle relay writes
+    /// nothing, a busy one saves the read.
     pub(crate) async fn step(&self, ctx: &Rc<AttemptContext>, flight: &mut Flight) -> Next {
         let settings = &self.settings.delivery;
         self.share_pause().await;
@@ -144,15 +149,22 @@ impl DeliveryWorker {
         flight.budget_at = flight.budget_at.filter(|at| *at > Instant::now());
         if flight.budget_at.is_none()
             && room > 0
-            && (flight.tasks.is_empty() || room >= (settings.concurrency / 2).max(1))
+            && (flight.tasks.is_empty() || room >= (settings.concurrency / 4).max(1))
         {
-            let due = self.due(room).await;
+            let due = if flight.backlog {
+                room
+            } else {
+                self.due(room).await
+            };
             if due > 0 {
                 let (allowed, next_slot) = self.take_budget(due).await;
                 flight.budget_at = next_slot.map(|wait| Instant::now() + wait);
                 if allowed > 0 {
                     let started = self.claim_and_start(ctx, flight, allowed).await;
                     filled = started == room;
+                    // Only a claim that got all it asked for, when the count (or the last
+                    // claim) filled the free slots, says that more rows may be waiting.
+                    flight.backlog = started == allowed && due == room;
                     self.refund(allowed - started).await;
                 }
             }
@@ -172,6 +184,7 @@ impl DeliveryWorker {
     /// how many rows the claim returned.
     async fn claim_and_start(&self, ctx: &Rc<AttemptContext>, flight: &mut Flight, allowed: usize) -> usize {
         let lease = Duration::from_millis(self.settings.delivery.lease_ms);
+        self.metrics.delivery_claims.inc();
         let rows = match self.writer.claim_due(allowed, lease).await {
             Ok(rows) => rows,
             Err(error) => {
@@ -195,6 +208,7 @@ impl DeliveryWorker {
     /// How many rows are due now, up to `room` (a read). When the log cannot say, `room`: the
     /// claim then finds out.
     async fn due(&self, room: usize) -> usize {
+        self.metrics.due_checks.inc();
         match self.log.due_now(room).await {
             Ok(due) => due,
             Err(error) => {

@@ -56,6 +56,18 @@ pub trait LogStore: Send + Sync {
     /// write nothing (docs/delivery.md, "The delivery loop").
     async fn due_now(&self, limit: usize) -> anyhow::Result<usize>;
 
+    /// Claims up to `limit` due rows for `lease` beside the writer's batches, where the
+    /// backend lets a claim run at the same time as other writes (PostgreSQL's row locks):
+    /// then a claim never waits behind a batch of outcomes, nor turns it into a transaction.
+    /// `None`: claims go through the [`LogWriter`] (SQLite has one write lock).
+    async fn claim_beside_writer(
+        &self,
+        _limit: usize,
+        _lease: std::time::Duration,
+    ) -> Option<anyhow::Result<Vec<ClaimedRow>>> {
+        None
+    }
+
     /// Re-queues rows with a fresh attempt budget: by id (any row with a payload that is not
     /// delivered and not in flight) or by status (`dead`, `dry_run`). Returns how many.
     async fn replay(&self, ids: &[String], status: Option<Status>) -> anyhow::Result<u64>;

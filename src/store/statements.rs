@@ -171,7 +171,8 @@ where
 }
 
 /// Every attempt of a batch of outcomes, numbered after the row's earlier ones, pushed onto
-/// `query` (PostgreSQL sends it as a CTE of the outcomes' UPDATE, one statement a round).
+/// `query` (SQLite; PostgreSQL binds a round's outcomes as arrays instead, so that its one
+/// statement a round has the same text whatever the round's size).
 pub(crate) fn push_insert_attempts<'a, DB>(
     query: &mut QueryBuilder<'a, DB>,
     attempts: &'a [(&'a str, &'a AttemptRecord)],

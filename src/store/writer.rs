@@ -86,6 +86,8 @@ struct Job {
 #[derive(Clone)]
 pub struct LogWriter {
     jobs: mpsc::Sender<Job>,
+    /// The log itself, for claims a backend takes beside the writer (PostgreSQL).
+    store: Store,
 }
 
 impl LogWriter {
@@ -105,7 +107,10 @@ impl LogWriter {
             health,
         };
         tokio::spawn(writer.run(queue, wake));
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            store: store.clone(),
+        })
     }
 
     async fn submit(&self, work: Work) -> anyhow::Result<Done> {
@@ -134,8 +139,12 @@ impl LogWriter {
         }
     }
 
-    /// Claims up to `limit` due rows for `lease`.
+    /// Claims up to `limit` due rows for `lease`: beside the batches where the backend allows
+    /// it ([`super::LogStore::claim_beside_writer`]), else as a job of this writer.
     pub async fn claim_due(&self, limit: usize, lease: Duration) -> anyhow::Result<Vec<ClaimedRow>> {
+        if let Some(claimed) = self.store.claim_beside_writer(limit, lease).await {
+            return claimed;
+        }
         match self.submit(Work::Claim { limit, lease }).await? {
             Done::Claimed(rows) => Ok(rows),
             _ => unreachable!("a claim job answers Claimed"),

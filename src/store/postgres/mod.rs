@@ -19,10 +19,10 @@ mod budget;
 mod writes;
 
 use super::health::StorageHealth;
-use super::writer::{apply_in, Done, Work, WriteSession};
+use super::writer::{apply_in, BatchStatements, Done, Work, WriteSession};
 use super::{
-    AttemptRow, Erased, LogStore, QueueStats, ReasonCount, Removed, Stats, SubmissionFilter, SubmissionRow,
-    SubmissionSummary,
+    AttemptRow, ClaimedRow, Erased, LogStore, QueueStats, ReasonCount, Removed, Stats, SubmissionFilter,
+    SubmissionRow, SubmissionSummary,
 };
 use crate::domain::Status;
 use crate::outbound::OutboundBudget;
@@ -152,6 +152,22 @@ impl LogStore for PgStore {
         .await
         .context("counting due submissions")?;
         Ok(usize::try_from(due).unwrap_or(0))
+    }
+
+    /// On the pool, one statement: `FOR UPDATE SKIP LOCKED` keeps it from taking a row that
+    /// another claim, here or on another relay, holds at that moment.
+    async fn claim_beside_writer(
+        &self,
+        limit: usize,
+        lease: Duration,
+    ) -> Option<anyhow::Result<Vec<ClaimedRow>>> {
+        Some(
+            async {
+                let mut conn = self.pool.acquire().await.context("claiming due submissions")?;
+                writes::Batch(&mut conn).claim_due(limit, lease).await
+            }
+            .await,
+        )
     }
 
     async fn replay(&self, ids: &[String], status: Option<Status>) -> anyhow::Result<u64> {

@@ -5,7 +5,7 @@ use crate::store::writer::{BatchStatements, Finish};
 use crate::store::{ClaimedRow, Lease, NewSubmission, RowUpdate, SessionLog};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -42,62 +42,61 @@ impl BatchStatements for Batch<'_> {
         Ok(answers)
     }
 
+    /// One statement for the round, the same text for any number of outcomes (so the server
+    /// prepares it once): the outcomes arrive as arrays, unnested; the attempts are inserted
+    /// in a CTE of the rows' `UPDATE` (a data-modifying CTE runs whether or not it is read).
     async fn finish_many(&mut self, finishes: &[Finish<'_>]) -> anyhow::Result<usize> {
-        let attempts: Vec<_> = finishes
-            .iter()
-            .filter_map(|f| f.attempt.map(|a| (f.lease.id.as_str(), a)))
-            .collect();
-        // One statement for the round: the attempts as a CTE of the rows' UPDATE (a
-        // data-modifying CTE runs whether or not the UPDATE reads it).
-        let mut update: QueryBuilder<Postgres> = QueryBuilder::new("");
-        if !attempts.is_empty() {
-            update.push("WITH recorded AS (");
-            crate::store::statements::push_insert_attempts(&mut update, &attempts);
-            update.push(") ");
-        }
-        update.push(
-            "UPDATE submissions SET status = v.new_status, attempts = attempts + v.new_added,
-                 last_attempt_at = COALESCE(v.new_attempted_at, last_attempt_at),
+        let c = OutcomeColumns::of(finishes);
+        let applied = sqlx::query(
+            "WITH v AS (
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::int8[], $6::text[],
+                                      $7::text[], $8::text[], $9::text[], $10::float8[], $11::text[], $12::bool[],
+                                      $13::int8[], $14::text[], $15::text[], $16::text[])
+                 AS v (new_id, new_status, new_added, new_attempted_at, new_http_status, new_conversation_id,
+                       new_person_id, new_person_status, new_last_error, new_wait, new_token, attempted,
+                       new_duration_ms, new_error_kind, new_error, new_excerpt)
+             ), recorded AS (
+                 INSERT INTO delivery_attempts (submission_id, attempt, started_at, duration_ms,
+                     http_status, error_kind, error, response_excerpt)
+                 SELECT new_id, (SELECT COUNT(*) + 1 FROM delivery_attempts d WHERE d.submission_id = v.new_id),
+                        new_attempted_at::timestamptz, new_duration_ms, new_http_status, new_error_kind, new_error,
+                        new_excerpt
+                 FROM v WHERE attempted
+             )
+             UPDATE submissions SET status = v.new_status, attempts = attempts + v.new_added,
+                 last_attempt_at = COALESCE(v.new_attempted_at::timestamptz, last_attempt_at),
                  last_http_status = CASE WHEN v.new_status = 'delivered' THEN v.new_http_status
                                          ELSE COALESCE(v.new_http_status, last_http_status) END,
                  delivered_at = CASE WHEN v.new_status = 'delivered' THEN now() ELSE delivered_at END,
                  conversation_id = COALESCE(v.new_conversation_id, conversation_id),
                  person_id = COALESCE(v.new_person_id, person_id),
                  person_status = COALESCE(v.new_person_status, person_status),
-                 last_error = v.new_last_error, next_attempt_at = v.new_next_attempt_at,
+                 last_error = v.new_last_error,
+                 -- Due after the wait the relay meant, by the database's clock.
+                 next_attempt_at = clock_timestamp() + make_interval(secs => v.new_wait),
                  leased_until = NULL, lease_token = NULL
-             FROM (",
-        );
-        update.push_values(finishes, |mut row, f| {
-            let counts = f.attempt.is_some() && !matches!(f.update, RowUpdate::RetryAt { counts: false, .. });
-            let (status, ids, last_error, next_attempt_at) = f.update.columns();
-            row.push_bind(f.lease.id.as_str())
-                .push_bind(status.as_str())
-                .push_bind(i64::from(counts))
-                .push_bind(f.attempt.map(|a| crate::domain::utc_timestamp(a.started_at)))
-                .push_unseparated("::timestamptz")
-                .push_bind(f.attempt.and_then(|a| a.http_status).map(i64::from))
-                .push_bind(ids.0)
-                .push_bind(ids.1)
-                .push_bind(ids.2)
-                .push_bind(last_error)
-                // Due after the wait the relay meant, by the database's clock.
-                .push("clock_timestamp() + make_interval(secs => ")
-                .push_bind_unseparated(next_attempt_at.map(seconds_from_now))
-                .push_unseparated(")")
-                .push_bind(f.lease.token.as_str());
-        });
-        update.push(
-            ") AS v (new_id, new_status, new_added, new_attempted_at, new_http_status, new_conversation_id,
-                     new_person_id, new_person_status, new_last_error, new_next_attempt_at, new_token)
-             WHERE submissions.id = v.new_id AND submissions.lease_token = v.new_token",
-        );
-        let applied = update
-            .build()
-            .execute(&mut *self.0)
-            .await
-            .context("recording delivery attempts and outcomes")?
-            .rows_affected();
+             FROM v WHERE submissions.id = v.new_id AND submissions.lease_token = v.new_token",
+        )
+        .bind(c.id)
+        .bind(c.status)
+        .bind(c.added)
+        .bind(c.attempted_at)
+        .bind(c.http_status)
+        .bind(c.conversation_id)
+        .bind(c.person_id)
+        .bind(c.person_status)
+        .bind(c.last_error)
+        .bind(c.wait)
+        .bind(c.token)
+        .bind(c.attempted)
+        .bind(c.duration_ms)
+        .bind(c.error_kind)
+        .bind(c.error)
+        .bind(c.excerpt)
+        .execute(&mut *self.0)
+        .await
+        .context("recording delivery attempts and outcomes")?
+        .rows_affected();
         Ok(finishes.len().saturating_sub(applied as usize))
     }
 
@@ -169,6 +168,57 @@ impl BatchStatements for Batch<'_> {
 
 /// The wait until `at` by this relay's clock, to add to the database's clock: a relay whose
 /// clock is skewed still means the same wait.
+/// A round's outcomes column by column, as [`Batch::finish_many`] binds them.
+#[derive(Default)]
+struct OutcomeColumns<'a> {
+    id: Vec<&'a str>,
+    status: Vec<&'static str>,
+    added: Vec<i64>,
+    attempted_at: Vec<Option<String>>,
+    http_status: Vec<Option<i64>>,
+    conversation_id: Vec<Option<String>>,
+    person_id: Vec<Option<String>>,
+    person_status: Vec<Option<String>>,
+    last_error: Vec<Option<String>>,
+    wait: Vec<Option<f64>>,
+    token: Vec<&'a str>,
+    attempted: Vec<bool>,
+    duration_ms: Vec<Option<i64>>,
+    error_kind: Vec<Option<&'static str>>,
+    error: Vec<Option<String>>,
+    excerpt: Vec<Option<String>>,
+}
+
+impl<'a> OutcomeColumns<'a> {
+    fn of(finishes: &[Finish<'a>]) -> Self {
+        let mut c = Self::default();
+        for f in finishes {
+            // A retry that does not count (a timeout after a pause, say) leaves `attempts` as is.
+            let counts = f.attempt.is_some() && !matches!(f.update, RowUpdate::RetryAt { counts: false, .. });
+            let (status, ids, last_error, next_attempt_at) = f.update.columns();
+            c.id.push(f.lease.id.as_str());
+            c.status.push(status.as_str());
+            c.added.push(i64::from(counts));
+            c.attempted_at
+                .push(f.attempt.map(|a| crate::domain::utc_timestamp(a.started_at)));
+            c.http_status
+                .push(f.attempt.and_then(|a| a.http_status).map(i64::from));
+            c.conversation_id.push(ids.0);
+            c.person_id.push(ids.1);
+            c.person_status.push(ids.2);
+            c.last_error.push(last_error);
+            c.wait.push(next_attempt_at.map(seconds_from_now));
+            c.token.push(f.lease.token.as_str());
+            c.attempted.push(f.attempt.is_some());
+            c.duration_ms.push(f.attempt.map(|a| a.duration_ms));
+            c.error_kind.push(f.attempt.and_then(|a| a.error_kind));
+            c.error.push(f.attempt.and_then(|a| a.error.clone()));
+            c.excerpt.push(f.attempt.and_then(|a| a.response_excerpt.clone()));
+        }
+        c
+    }
+}
+
 fn seconds_from_now(at: DateTime<Utc>) -> f64 {
     (at - Utc::now()).to_std().unwrap_or_default().as_secs_f64()
 }

@@ -42,6 +42,7 @@ on_both_backends!(
     an_expired_claim_changes_nothing_once_another_holds_the_row,
     a_worker_round_delivers_what_is_due_and_honours_a_pause,
     an_idle_relay_polls_without_writing,
+    a_busy_relay_claims_without_counting_first,
     the_quarantine_releases_confirms_counts_and_purges,
     purge_and_erase_reach_every_table,
     files_are_recorded_listed_linked_across_a_restart_and_erased,
@@ -412,6 +413,51 @@ async fn an_idle_relay_polls_without_writing(db: Option<&str>) {
     assert_eq!(writes().await, before, "an idle second of polls wrote");
     let second = submit(&app, "idle@example.com", "after the pause").await;
     wait_for(&app, &second, "delivered").await;
+}
+
+/// docs/delivery.md, "The delivery loop", and docs/scale-out.md, "Round trips": while claims
+/// come back full, the loop claims again without counting the due rows first; on PostgreSQL the
+/// claims run beside the log writer, which then applies only the rows and their outcomes.
+async fn a_busy_relay_claims_without_counting_first(db: Option<&str>) {
+    let ortto = FakeOrtto::start().await;
+    // Slow answers keep both slots busy while the posts queue up behind them.
+    ortto.set_default(Reply::ok().after(Duration::from_millis(120)));
+    let overlay = "[delivery]\nconcurrency = 2\npoll_interval_ms = 50\n[ortto]\nlimit_outbound = false\n";
+    let app = spawn_app_on(db, &ortto, overlay).await;
+    let counters = || async {
+        let metrics = app.get("/metrics").send(200).await.body;
+        let value = |name: &str| -> u64 {
+            metrics
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("no `{name}`"))
+        };
+        [
+            value("talk_relay_delivery_claims_total"),
+            value("talk_relay_delivery_due_checks_total"),
+            value("talk_relay_log_writer_jobs_total"),
+        ]
+    };
+    let before = counters().await;
+    let mut ids = Vec::new();
+    for n in 0..24 {
+        ids.push(submit(&app, &format!("busy-{n}@example.com"), "a busy hour").await);
+    }
+    for id in &ids {
+        wait_for(&app, id, "delivered").await;
+    }
+    let after = counters().await;
+    let [claims, checks, jobs] = [0, 1, 2].map(|i| after[i] - before[i]);
+    eprintln!("busy loop: {claims} claims, {checks} counts of due rows, {jobs} writer jobs");
+    assert!(claims >= 12, "{claims} claims for 24 rows two at a time");
+    assert!(
+        checks * 2 < claims,
+        "{checks} counts of the due rows for {claims} claims: a busy loop counted before claiming"
+    );
+    // The writer's jobs: 24 rows and 24 outcomes, and on SQLite every claim too.
+    let claim_jobs = if db.is_some() { 0 } else { claims };
+    assert_eq!(jobs, 48 + claim_jobs, "{claims} claims");
+    assert_eq!(ortto.requests().len(), 24, "each row sent once");
 }
 
 /// docs/spam.md: a held post is kept with its payload, counted by reason in the rollup,

@@ -6,6 +6,7 @@ mod attachments;
 mod compose;
 mod form;
 mod generic;
+mod numbering;
 mod presets;
 mod values;
 

@@ -119,7 +119,7 @@ fn phone(raw: &str, default_country_code: Option<&str>) -> Option<Value> {
             .ok()?;
         phonenumber::parse(Some(region), &digits).ok()?
     };
-    if !number.is_valid() {
+    if !super::numbering::is_valid(&number) {
         return None;
     }
     let (code, national) = (number.code().value().to_string(), number.national().to_string());

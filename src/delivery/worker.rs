@@ -134,10 +134,10 @@ impl DeliveryWorker {
     }
 
     /// One round: share a pause this relay started, honour any pause, then claim as many due
-    /// rows as the free slots and the outbound budget allow (in batches: when idle, or once
-    /// a quarter of the slots are free) and start sending them. Answers what to do next. It counts the
-    /// due rows first (a read) unless the last claim came back full: an idle relay writes
-    /// nothing, a busy one saves the read.
+    /// rows as the free slots and the outbound budget allow (in batches: when idle, or once a
+    /// quarter of the slots are free) and start sending them. Answers what to do next. It
+    /// counts the due rows first (a read) unless the last claim came back full: an idle relay
+    /// writes nothing, a busy one saves the read.
     pub(crate) async fn step(&self, ctx: &Rc<AttemptContext>, flight: &mut Flight) -> Next {
         let settings = &self.settings.delivery;
         self.share_pause().await;

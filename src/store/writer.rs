@@ -337,6 +337,14 @@ pub struct Finish<'a> {
     pub update: &'a RowUpdate,
 }
 
+impl Finish<'_> {
+    /// Whether the attempt used up one of the row's tries (`attempts` + 1): one was made, and
+    /// it was not a retry that does not count.
+    pub fn uses_a_try(&self) -> bool {
+        self.attempt.is_some() && !matches!(self.update, RowUpdate::RetryAt { counts: false, .. })
+    }
+}
+
 /// Applies a batch through `tx` (inside one transaction the caller commits): all intake rows
 /// in one INSERT, all outcomes in two statements, then the rest in order.
 pub async fn apply_in<T: BatchStatements>(tx: &mut T, works: &[&Work]) -> anyhow::Result<Vec<Done>> {

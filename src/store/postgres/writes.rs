@@ -2,7 +2,7 @@
 //! rows by statement-level triggers (migrations/postgres): one upsert per key per batch.
 
 use crate::store::writer::{BatchStatements, Finish};
-use crate::store::{ClaimedRow, Lease, NewSubmission, RowUpdate, SessionLog};
+use crate::store::{ClaimedRow, Lease, NewSubmission, SessionLog};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres};
@@ -166,8 +166,6 @@ impl BatchStatements for Batch<'_> {
     }
 }
 
-/// The wait until `at` by this relay's clock, to add to the database's clock: a relay whose
-/// clock is skewed still means the same wait.
 /// A round's outcomes column by column, as [`Batch::finish_many`] binds them.
 #[derive(Default)]
 struct OutcomeColumns<'a> {
@@ -193,12 +191,10 @@ impl<'a> OutcomeColumns<'a> {
     fn of(finishes: &[Finish<'a>]) -> Self {
         let mut c = Self::default();
         for f in finishes {
-            // A retry that does not count (a timeout after a pause, say) leaves `attempts` as is.
-            let counts = f.attempt.is_some() && !matches!(f.update, RowUpdate::RetryAt { counts: false, .. });
             let (status, ids, last_error, next_attempt_at) = f.update.columns();
             c.id.push(f.lease.id.as_str());
             c.status.push(status.as_str());
-            c.added.push(i64::from(counts));
+            c.added.push(i64::from(f.uses_a_try()));
             c.attempted_at
                 .push(f.attempt.map(|a| crate::domain::utc_timestamp(a.started_at)));
             c.http_status
@@ -219,6 +215,8 @@ impl<'a> OutcomeColumns<'a> {
     }
 }
 
+/// The wait until `at` by this relay's clock, to add to the database's clock: a relay whose
+/// clock is skewed still means the same wait.
 fn seconds_from_now(at: DateTime<Utc>) -> f64 {
     (at - Utc::now()).to_std().unwrap_or_default().as_secs_f64()
 }

@@ -4,7 +4,7 @@
 use super::SqliteStore;
 use crate::domain::{now_timestamp, utc_timestamp, Status};
 use crate::store::writer::Finish;
-use crate::store::{AttemptRecord, ClaimedRow, Lease, QueueStats, RowUpdate};
+use crate::store::{AttemptRecord, ClaimedRow, Lease, QueueStats};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
@@ -81,7 +81,7 @@ pub async fn finish_many(conn: &mut SqliteConnection, finishes: &[Finish<'_>]) -
                       column11 AS new_next_attempt_at, column12 AS new_token FROM (",
     );
     update.push_values(finishes, |mut row, f| {
-        let counts = f.attempt.is_some() && !matches!(f.update, RowUpdate::RetryAt { counts: false, .. });
+        let counts = f.uses_a_try();
         let http_status = f.attempt.and_then(|a| a.http_status).map(i64::from);
         let (status, ids, last_error, next_attempt_at) = f.update.columns();
         let delivered_at = (status == Status::Delivered).then(|| now.clone());
@@ -211,6 +211,7 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::RowUpdate;
 
     /// A worker whose lease ran out (a stalled process) must not overwrite what the worker
     /// that holds the row now recorded, nor give its row back.
